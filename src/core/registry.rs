@@ -1,0 +1,917 @@
+//! The registry: which key encrypts which object, in SQLite.
+//!
+//! It holds metadata only: key labels and fingerprints, connections (never a secret),
+//! objects with the fingerprint of the key that encrypts them, and an append-only event log.
+//! Key material never enters this file; the keyring holds it (see `keystore`).
+//!
+//! The rule that shapes the object table comes from b2sdk: the row naming an object's key is
+//! written `pending` BEFORE the upload starts and becomes `stored` only once the server has
+//! confirmed the object, so a crash can leave a row without an object, never an object
+//! without a row. WAL mode keeps readers (the UI) from blocking on a writer (a job).
+//!
+//! Schema changes are numbered migrations applied in order under `PRAGMA user_version`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::key::KeyFingerprint;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("the registry at {path} could not be used: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("could not create the ssec-manager home {path}: {source}")]
+    CreateHome {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the registry at {path} was written by a newer ssec-manager (schema {found}, this \
+         build knows {known}); upgrade ssec-manager"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("a key labelled \"{0}\" already exists; choose another label")]
+    LabelTaken(String),
+    #[error("this key is already registered as \"{label}\" (fingerprint {fingerprint})")]
+    KeyKnown {
+        label: String,
+        fingerprint: KeyFingerprint,
+    },
+    #[error("a connection named \"{0}\" already exists; choose another name")]
+    ConnectionTaken(String),
+}
+
+type Result<T> = std::result::Result<T, RegistryError>;
+
+/// Numbered schema steps. Never edit a released step; append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE keys (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL,
+        fingerprint TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_detail TEXT NOT NULL DEFAULT '',
+        backup_status TEXT NOT NULL DEFAULT 'never',
+        last_backup_at TEXT,
+        backup_location TEXT,
+        notes TEXT NOT NULL DEFAULT '',
+        deleted_at TEXT
+    );
+    CREATE UNIQUE INDEX keys_live_label ON keys(label) WHERE deleted_at IS NULL;
+    CREATE TABLE connections (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        endpoint TEXT,
+        region TEXT NOT NULL,
+        path_style INTEGER NOT NULL,
+        credential_source TEXT NOT NULL,
+        profile TEXT,
+        access_key_id TEXT,
+        checksum_mode TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE objects (
+        id INTEGER PRIMARY KEY,
+        connection_id INTEGER NOT NULL REFERENCES connections(id),
+        bucket TEXT NOT NULL,
+        object_key TEXT NOT NULL,
+        version_id TEXT,
+        size INTEGER,
+        sha256 TEXT,
+        etag TEXT,
+        key_fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_verified_at TEXT
+    );
+    CREATE INDEX objects_location ON objects(connection_id, bucket, object_key);
+    CREATE INDEX objects_key ON objects(key_fingerprint);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key_fingerprint TEXT,
+        object_id INTEGER,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    "#,
+];
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRecord {
+    pub label: String,
+    pub fingerprint: KeyFingerprint,
+    pub created_at: String,
+    pub source: String,
+    pub source_detail: String,
+    pub backup_status: String,
+    pub last_backup_at: Option<String>,
+    pub notes: String,
+    pub deleted_at: Option<String>,
+}
+
+/// A key with what it encrypts, for listings and the audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeySummary {
+    #[serde(flatten)]
+    pub key: KeyRecord,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Where the credentials of a connection come from. The secret itself is never here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialSource {
+    /// The standard AWS chain: environment variables, AWS_PROFILE, ~/.aws files.
+    AwsChain,
+    /// A named profile from ~/.aws/config and ~/.aws/credentials.
+    Profile,
+    /// An access key id here plus its secret in the OS keyring.
+    Keyring,
+}
+
+impl CredentialSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            CredentialSource::AwsChain => "aws_chain",
+            CredentialSource::Profile => "profile",
+            CredentialSource::Keyring => "keyring",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "profile" => CredentialSource::Profile,
+            "keyring" => CredentialSource::Keyring,
+            _ => CredentialSource::AwsChain,
+        }
+    }
+}
+
+/// PROTOCOL.md: since aws-sdk-s3 1.69 the SDK adds CRC32 checksums by default, and some
+/// S3-compatible servers reject them. `WhenRequired` is the compatibility setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecksumMode {
+    WhenSupported,
+    WhenRequired,
+}
+
+impl ChecksumMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChecksumMode::WhenSupported => "when_supported",
+            ChecksumMode::WhenRequired => "when_required",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        if s == "when_required" {
+            ChecksumMode::WhenRequired
+        } else {
+            ChecksumMode::WhenSupported
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionRecord {
+    #[serde(skip)]
+    pub id: i64,
+    pub name: String,
+    /// None: the provider's default endpoint (AWS).
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub path_style: bool,
+    pub credential_source: CredentialSource,
+    pub profile: Option<String>,
+    pub access_key_id: Option<String>,
+    pub checksum_mode: ChecksumMode,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectState {
+    /// Recorded before the upload; the server may or may not hold it yet.
+    Pending,
+    /// The server confirmed it.
+    Stored,
+    /// The upload failed or was cancelled; the server does not hold this version.
+    Failed,
+    /// Deleted on purpose.
+    Deleted,
+    /// Overwritten by a later upload to the same key of an unversioned bucket.
+    Replaced,
+}
+
+impl ConnectionRecord {
+    /// A connection with the usual defaults: the AWS credential chain, virtual-host style,
+    /// the SDK's default checksums. Not yet stored (id 0).
+    pub fn new(name: &str, endpoint: Option<&str>, region: &str) -> Self {
+        Self {
+            id: 0,
+            name: name.to_string(),
+            endpoint: endpoint.map(str::to_string),
+            region: region.to_string(),
+            path_style: false,
+            credential_source: CredentialSource::AwsChain,
+            profile: None,
+            access_key_id: None,
+            checksum_mode: ChecksumMode::WhenSupported,
+            created_at: String::new(),
+        }
+    }
+}
+
+impl ObjectState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectState::Pending => "pending",
+            ObjectState::Stored => "stored",
+            ObjectState::Failed => "failed",
+            ObjectState::Deleted => "deleted",
+            ObjectState::Replaced => "replaced",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "stored" => ObjectState::Stored,
+            "failed" => ObjectState::Failed,
+            "deleted" => ObjectState::Deleted,
+            "replaced" => ObjectState::Replaced,
+            _ => ObjectState::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectRecord {
+    pub id: i64,
+    pub connection: String,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub etag: Option<String>,
+    pub key_fingerprint: KeyFingerprint,
+    /// The label of that key, when the registry knows it.
+    pub key_label: Option<String>,
+    pub state: ObjectState,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ObjectRecord {
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    pub at: String,
+    pub kind: String,
+    pub key_fingerprint: Option<String>,
+    pub object_id: Option<i64>,
+    pub detail: String,
+}
+
+/// What the server said when an upload completed.
+#[derive(Debug, Clone, Default)]
+pub struct StoredObject {
+    pub size: u64,
+    pub sha256: String,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+pub struct Registry {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+const OBJECT_COLUMNS: &str = "o.id, c.name, o.bucket, o.object_key, o.version_id, o.size, \
+    o.sha256, o.etag, o.key_fingerprint, k.label, o.state, o.error, o.created_at, o.updated_at";
+const OBJECT_FROM: &str = "FROM objects o JOIN connections c ON c.id = o.connection_id \
+    LEFT JOIN keys k ON k.fingerprint = o.key_fingerprint";
+const KEY_COLUMNS: &str = "label, fingerprint, created_at, source, source_detail, \
+    backup_status, last_backup_at, notes, deleted_at";
+
+impl Registry {
+    /// Opens (creating if needed) the registry file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        let wrap = |source| RegistryError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        migrate(&mut conn, path)?;
+        let registry = Self {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        };
+        registry.ensure_home_id()?;
+        Ok(registry)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (every write is one
+        // statement or one transaction), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, source: rusqlite::Error) -> RegistryError {
+        RegistryError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn ensure_home_id(&self) -> Result<()> {
+        if self.meta("home_id")?.is_none() {
+            let mut raw = [0u8; 8];
+            getrandom::fill(&mut raw).map_err(|e| RegistryError::CreateHome {
+                path: self.path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            self.db()
+                .execute(
+                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('home_id', ?1)",
+                    [hex::encode(raw)],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<String>> {
+        self.db()
+            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// A random id made when the home was created; namespaces this home's keyring entries.
+    pub fn home_id(&self) -> Result<String> {
+        Ok(self.meta("home_id")?.unwrap_or_default())
+    }
+
+    // ---- keys ----
+
+    /// Registers a key's metadata. Refuses a taken label and a fingerprint already live;
+    /// a fingerprint whose key was deleted comes back to life under the new label.
+    pub fn insert_key(
+        &self,
+        label: &str,
+        fingerprint: &KeyFingerprint,
+        source: &str,
+        source_detail: &str,
+    ) -> Result<KeyRecord> {
+        if let Some(existing) = self.key_by_fingerprint(fingerprint)?
+            && existing.deleted_at.is_none()
+        {
+            return Err(RegistryError::KeyKnown {
+                label: existing.label,
+                fingerprint: fingerprint.clone(),
+            });
+        }
+        if self.key_by_label(label)?.is_some() {
+            return Err(RegistryError::LabelTaken(label.to_string()));
+        }
+        let now = now();
+        self.db()
+            .execute(
+                "INSERT INTO keys(label, fingerprint, created_at, source, source_detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(fingerprint) DO UPDATE SET label = excluded.label,
+                    created_at = excluded.created_at, source = excluded.source,
+                    source_detail = excluded.source_detail, deleted_at = NULL,
+                    backup_status = 'never', last_backup_at = NULL, backup_location = NULL",
+                params![label, fingerprint.as_str(), now, source, source_detail],
+            )
+            .map_err(|e| self.err(e))?;
+        self.key_by_fingerprint(fingerprint)?
+            .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// A live key by its label.
+    pub fn key_by_label(&self, label: &str) -> Result<Option<KeyRecord>> {
+        self.db()
+            .query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE label = ?1 AND deleted_at IS NULL"),
+                [label],
+                key_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// A key by fingerprint, deleted or not (so the registry can still name a lost key).
+    pub fn key_by_fingerprint(&self, fp: &KeyFingerprint) -> Result<Option<KeyRecord>> {
+        self.db()
+            .query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE fingerprint = ?1"),
+                [fp.as_str()],
+                key_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Live keys with the count and bytes of the objects they encrypt.
+    pub fn keys(&self) -> Result<Vec<KeySummary>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(&format!(
+                "SELECT {KEY_COLUMNS},
+                    (SELECT COUNT(*) FROM objects o WHERE o.key_fingerprint = keys.fingerprint
+                        AND o.state IN ('pending', 'stored')),
+                    (SELECT COALESCE(SUM(size), 0) FROM objects o
+                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'stored')
+                 FROM keys WHERE deleted_at IS NULL ORDER BY label"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(KeySummary {
+                    key: key_from_row(r)?,
+                    objects: r.get::<_, i64>(9)?.max(0) as u64,
+                    bytes: r.get::<_, i64>(10)?.max(0) as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn mark_key_deleted(&self, fp: &KeyFingerprint) -> Result<()> {
+        self.db()
+            .execute(
+                "UPDATE keys SET deleted_at = ?2 WHERE fingerprint = ?1",
+                params![fp.as_str(), now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn mark_key_exported(&self, fp: &KeyFingerprint, location: &str) -> Result<()> {
+        self.db()
+            .execute(
+                "UPDATE keys SET backup_status = 'exported_plain', last_backup_at = ?2,
+                    backup_location = ?3 WHERE fingerprint = ?1",
+                params![fp.as_str(), now(), location],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    // ---- connections ----
+
+    pub fn add_connection(&self, c: &ConnectionRecord) -> Result<ConnectionRecord> {
+        if self.connection_by_name(&c.name)?.is_some() {
+            return Err(RegistryError::ConnectionTaken(c.name.clone()));
+        }
+        self.db()
+            .execute(
+                "INSERT INTO connections(name, endpoint, region, path_style, credential_source,
+                    profile, access_key_id, checksum_mode, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    c.name,
+                    c.endpoint,
+                    c.region,
+                    c.path_style,
+                    c.credential_source.as_str(),
+                    c.profile,
+                    c.access_key_id,
+                    c.checksum_mode.as_str(),
+                    now()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        self.connection_by_name(&c.name)?
+            .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    pub fn connections(&self) -> Result<Vec<ConnectionRecord>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT id, name, endpoint, region, path_style, credential_source, profile,
+                    access_key_id, checksum_mode, created_at FROM connections ORDER BY name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], connection_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn connection_by_name(&self, name: &str) -> Result<Option<ConnectionRecord>> {
+        self.db()
+            .query_row(
+                "SELECT id, name, endpoint, region, path_style, credential_source, profile,
+                    access_key_id, checksum_mode, created_at FROM connections WHERE name = ?1",
+                [name],
+                connection_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    // ---- objects ----
+
+    /// Records an upload about to start, with the key that will encrypt it (write-ahead).
+    pub fn begin_upload(
+        &self,
+        connection: &ConnectionRecord,
+        bucket: &str,
+        object_key: &str,
+        fingerprint: &KeyFingerprint,
+        size: u64,
+    ) -> Result<i64> {
+        let now = now();
+        let db = self.db();
+        db.execute(
+            "INSERT INTO objects(connection_id, bucket, object_key, size, key_fingerprint,
+                state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+            params![
+                connection.id,
+                bucket,
+                object_key,
+                size as i64,
+                fingerprint.as_str(),
+                now
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(db.last_insert_rowid())
+    }
+
+    /// The server confirmed the upload: the row becomes `stored`, and unless the bucket
+    /// keeps versions the rows of earlier uploads to the same object key become `replaced`.
+    pub fn finish_upload(&self, id: i64, stored: &StoredObject, versioned: bool) -> Result<()> {
+        let now = now();
+        let mut db = self.db();
+        let tx = db.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE objects SET state = 'stored', size = ?2, sha256 = ?3, etag = ?4,
+                version_id = ?5, error = NULL, updated_at = ?6, last_verified_at = ?6
+             WHERE id = ?1",
+            params![
+                id,
+                stored.size as i64,
+                stored.sha256,
+                stored.etag,
+                stored.version_id,
+                now
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        if !versioned {
+            tx.execute(
+                "UPDATE objects SET state = 'replaced', updated_at = ?2
+                 WHERE id != ?1 AND state IN ('stored', 'pending')
+                   AND (connection_id, bucket, object_key) =
+                       (SELECT connection_id, bucket, object_key FROM objects WHERE id = ?1)",
+                params![id, now],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn fail_upload(&self, id: i64, error: &str) -> Result<()> {
+        self.db()
+            .execute(
+                "UPDATE objects SET state = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, error, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn query_objects(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<ObjectRecord>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} {OBJECT_FROM} {filter} ORDER BY o.id"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, object_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn objects(&self) -> Result<Vec<ObjectRecord>> {
+        self.query_objects("", &[])
+    }
+
+    /// The newest live record of an object: what a download should use.
+    pub fn current_object(
+        &self,
+        connection: &ConnectionRecord,
+        bucket: &str,
+        object_key: &str,
+    ) -> Result<Option<ObjectRecord>> {
+        let mut rows = self.query_objects(
+            "WHERE o.connection_id = ?1 AND o.bucket = ?2 AND o.object_key = ?3
+               AND o.state IN ('stored', 'pending')",
+            &[&connection.id, &bucket, &object_key],
+        )?;
+        // Prefer the newest confirmed upload; fall back to a pending one (it may exist).
+        let stored = rows
+            .iter()
+            .rposition(|o| o.state == ObjectState::Stored)
+            .or_else(|| rows.len().checked_sub(1));
+        Ok(stored.map(|i| rows.swap_remove(i)))
+    }
+
+    /// Objects that the key still protects (stored, or possibly stored).
+    pub fn dependent_objects(&self, fp: &KeyFingerprint) -> Result<Vec<ObjectRecord>> {
+        self.query_objects(
+            "WHERE o.key_fingerprint = ?1 AND o.state IN ('stored', 'pending')",
+            &[&fp.as_str()],
+        )
+    }
+
+    // ---- events ----
+
+    pub fn log_event(
+        &self,
+        kind: &str,
+        key: Option<&KeyFingerprint>,
+        object_id: Option<i64>,
+        detail: &str,
+    ) -> Result<()> {
+        self.db()
+            .execute(
+                "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![now(), kind, key.map(|k| k.as_str()), object_id, detail],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn events(&self) -> Result<Vec<EventRecord>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare("SELECT at, kind, key_fingerprint, object_id, detail FROM events ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(EventRecord {
+                    at: r.get(0)?,
+                    kind: r.get(1)?,
+                    key_fingerprint: r.get(2)?,
+                    object_id: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let wrap = |source| RegistryError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(wrap)?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(RegistryError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(wrap)?;
+        tx.execute_batch(step).map_err(wrap)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+    }
+    Ok(())
+}
+
+/// Creates a directory (and parents) readable by the user only.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    let wrap = |source| RegistryError::CreateHome {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(wrap)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(wrap)?;
+    }
+    Ok(())
+}
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    Ok(KeyRecord {
+        label: r.get(0)?,
+        fingerprint: KeyFingerprint::from_stored(r.get::<_, String>(1)?),
+        created_at: r.get(2)?,
+        source: r.get(3)?,
+        source_detail: r.get(4)?,
+        backup_status: r.get(5)?,
+        last_backup_at: r.get(6)?,
+        notes: r.get(7)?,
+        deleted_at: r.get(8)?,
+    })
+}
+
+fn connection_from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
+    Ok(ConnectionRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        endpoint: r.get(2)?,
+        region: r.get(3)?,
+        path_style: r.get(4)?,
+        credential_source: CredentialSource::parse(&r.get::<_, String>(5)?),
+        profile: r.get(6)?,
+        access_key_id: r.get(7)?,
+        checksum_mode: ChecksumMode::parse(&r.get::<_, String>(8)?),
+        created_at: r.get(9)?,
+    })
+}
+
+fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
+    Ok(ObjectRecord {
+        id: r.get(0)?,
+        connection: r.get(1)?,
+        bucket: r.get(2)?,
+        key: r.get(3)?,
+        version_id: r.get(4)?,
+        size: r.get::<_, Option<i64>>(5)?.map(|s| s.max(0) as u64),
+        sha256: r.get(6)?,
+        etag: r.get(7)?,
+        key_fingerprint: KeyFingerprint::from_stored(r.get::<_, String>(8)?),
+        key_label: r.get(9)?,
+        state: ObjectState::parse(&r.get::<_, String>(10)?),
+        error: r.get(11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_registry() -> (tempfile::TempDir, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("registry.sqlite3")).unwrap();
+        (dir, reg)
+    }
+
+    fn connection(reg: &Registry) -> ConnectionRecord {
+        reg.add_connection(&ConnectionRecord::new(
+            "garage",
+            Some("http://127.0.0.1:3900"),
+            "garage",
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn labels_are_unique_and_twins_are_named() {
+        let (_d, reg) = temp_registry();
+        let fp = KeyFingerprint::from_stored("abc");
+        reg.insert_key("prod", &fp, "generated", "").unwrap();
+        assert!(matches!(
+            reg.insert_key("other", &fp, "imported", ""),
+            Err(RegistryError::KeyKnown { label, .. }) if label == "prod"
+        ));
+        assert!(matches!(
+            reg.insert_key("prod", &KeyFingerprint::from_stored("def"), "imported", ""),
+            Err(RegistryError::LabelTaken(_))
+        ));
+        // A deleted key frees its label, and re-importing it revives the row.
+        reg.mark_key_deleted(&fp).unwrap();
+        reg.insert_key("prod", &KeyFingerprint::from_stored("def"), "imported", "")
+            .unwrap();
+        reg.insert_key("prod-old", &fp, "imported", "").unwrap();
+        assert_eq!(reg.keys().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn upload_rows_are_written_ahead_and_replaced_on_overwrite() {
+        let (_d, reg) = temp_registry();
+        let conn = connection(&reg);
+        let fp = KeyFingerprint::from_stored("k1");
+        let first = reg.begin_upload(&conn, "b", "o", &fp, 3).unwrap();
+        assert_eq!(reg.objects().unwrap()[0].state, ObjectState::Pending);
+        reg.finish_upload(
+            first,
+            &StoredObject {
+                size: 3,
+                sha256: "s".into(),
+                ..Default::default()
+            },
+            false,
+        )
+        .unwrap();
+        let second = reg.begin_upload(&conn, "b", "o", &fp, 4).unwrap();
+        // Until the second upload is confirmed, the first one is what the server holds.
+        assert_eq!(
+            reg.current_object(&conn, "b", "o").unwrap().unwrap().id,
+            first
+        );
+        reg.finish_upload(
+            second,
+            &StoredObject {
+                size: 4,
+                sha256: "t".into(),
+                ..Default::default()
+            },
+            false,
+        )
+        .unwrap();
+        let objs = reg.objects().unwrap();
+        assert_eq!(objs[0].state, ObjectState::Replaced);
+        assert_eq!(objs[1].state, ObjectState::Stored);
+        assert_eq!(reg.dependent_objects(&fp).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn event_log_is_append_only() {
+        let (_d, reg) = temp_registry();
+        reg.log_event("generated", None, None, "x").unwrap();
+        let db = reg.db();
+        assert!(db.execute("UPDATE events SET detail = 'y'", []).is_err());
+        assert!(db.execute("DELETE FROM events", []).is_err());
+    }
+
+    #[test]
+    fn reopening_keeps_home_id_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.sqlite3");
+        let id = Registry::open(&path).unwrap().home_id().unwrap();
+        assert_eq!(id.len(), 16);
+        assert_eq!(Registry::open(&path).unwrap().home_id().unwrap(), id);
+    }
+}

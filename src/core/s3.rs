@@ -1,0 +1,374 @@
+//! S3 clients per connection, and S3 failures in the user's words.
+//!
+//! aws-sdk-s3 has no SSE-C customisation (PROTOCOL.md): it sends `sse_customer_key` verbatim
+//! and never computes the key's MD5, so every SSE-C call site passes both from `SseHeaders`.
+//!
+//! Servers disagree on SSE-C errors (a wrong key is 403 on AWS and MinIO, 400 on Garage; HEAD
+//! has no body at all), so `classify` decides from status, code, message and whether a key
+//! was sent, and the rest of the program only sees `S3ErrorKind`.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use super::keystore::{KeystoreError, SecretId, SecretStore};
+use super::registry::{ChecksumMode, ConnectionRecord, CredentialSource};
+
+/// What kind of request failed; decides how an ambiguous status is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    Write,
+    Other,
+}
+
+/// The failures a user can act on, sorted out of the many ways servers say them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3ErrorKind {
+    NoSuchObject,
+    NoSuchBucket,
+    /// The object is SSE-C and the key sent is not its key.
+    WrongKey,
+    /// The object is SSE-C and no key was sent.
+    KeyRequired,
+    /// A key was sent for an object that is not SSE-C.
+    NotEncrypted,
+    /// The key and its MD5 do not match (a client bug, or a mangled key).
+    KeyMd5Mismatch,
+    /// A write with SSE-C was refused: missing permission, or a bucket blocking SSE-C.
+    WriteDenied,
+    AccessDenied,
+    Network,
+    Timeout,
+    Credentials,
+    Service,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct S3Error {
+    pub kind: S3ErrorKind,
+    pub message: String,
+}
+
+impl S3Error {
+    pub fn new(kind: S3ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Sorts a failed request. `sent_key`: whether SSE-C headers were on the request.
+pub fn classify(
+    op: Op,
+    status: Option<u16>,
+    code: Option<&str>,
+    message: Option<&str>,
+    sent_key: bool,
+) -> S3ErrorKind {
+    let code = code.unwrap_or("");
+    let msg = message.unwrap_or("").to_ascii_lowercase();
+    if code == "NoSuchBucket" {
+        return S3ErrorKind::NoSuchBucket;
+    }
+    if status == Some(404) || code == "NoSuchKey" || code == "NotFound" {
+        return S3ErrorKind::NoSuchObject;
+    }
+    if msg.contains("md5") && (msg.contains("match") || msg.contains("checksum")) {
+        return S3ErrorKind::KeyMd5Mismatch;
+    }
+    if sent_key
+        && (msg.contains("plaintext")
+            || msg.contains("not applicable")
+            || msg.contains("not encrypted"))
+    {
+        return S3ErrorKind::NotEncrypted;
+    }
+    match (op, status) {
+        (Op::Read, Some(400 | 403)) if sent_key => S3ErrorKind::WrongKey,
+        (Op::Read, Some(400)) if !sent_key => S3ErrorKind::KeyRequired,
+        (Op::Write, Some(403)) => S3ErrorKind::WriteDenied,
+        (_, Some(403)) => S3ErrorKind::AccessDenied,
+        _ if code == "AccessDenied" => S3ErrorKind::AccessDenied,
+        _ => S3ErrorKind::Service,
+    }
+}
+
+/// Turns an SDK error into an `S3Error` about `target` (an `s3://` URL or endpoint).
+pub fn sdk_error<E, R>(err: SdkError<E, R>, op: Op, target: &str, sent_key: bool) -> S3Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::TimeoutError(_) => {
+            return S3Error::new(
+                S3ErrorKind::Timeout,
+                format!(
+                    "{target}: the server did not answer in time; check the endpoint and the network"
+                ),
+            );
+        }
+        SdkError::DispatchFailure(_) => {
+            return S3Error::new(
+                S3ErrorKind::Network,
+                format!(
+                    "{target}: could not reach the server ({}); check that the endpoint is right and the server is up",
+                    short(&detail)
+                ),
+            );
+        }
+        SdkError::ConstructionFailure(_) => {
+            let kind = if detail.to_ascii_lowercase().contains("credential") {
+                S3ErrorKind::Credentials
+            } else {
+                S3ErrorKind::Service
+            };
+            return S3Error::new(
+                kind,
+                format!(
+                    "{target}: the request could not be made ({}); check the connection's credentials \
+                     (AWS_ACCESS_KEY_ID / AWS_PROFILE, or the access key stored in the keyring)",
+                    short(&detail)
+                ),
+            );
+        }
+        _ => {}
+    }
+    let status = err.raw_response().map(HttpStatus::status_code);
+    let (code, message) = match err.as_service_error() {
+        Some(e) => (
+            e.code().map(str::to_string),
+            e.message().map(str::to_string),
+        ),
+        None => (None, None),
+    };
+    let kind = classify(op, status, code.as_deref(), message.as_deref(), sent_key);
+    let text = match kind {
+        S3ErrorKind::NoSuchObject => format!("{target} does not exist on the server"),
+        S3ErrorKind::NoSuchBucket => format!("{target}: the bucket does not exist"),
+        S3ErrorKind::WrongKey => format!("{target} is encrypted with a different key"),
+        S3ErrorKind::KeyRequired => {
+            format!("{target} is encrypted with SSE-C: its key must be sent to read it")
+        }
+        S3ErrorKind::NotEncrypted => format!(
+            "{target} is not encrypted with SSE-C, but a key was sent; read it without a key"
+        ),
+        S3ErrorKind::KeyMd5Mismatch => format!(
+            "{target}: the server says the key and its MD5 do not match (the key was mangled on the way)"
+        ),
+        S3ErrorKind::WriteDenied => format!(
+            "{target}: the server refused the SSE-C write (403). Either the credentials lack \
+             write permission, or the bucket blocks SSE-C (AWS buckets made since April 2026 \
+             do, through BlockedEncryptionTypes); check the bucket's encryption settings"
+        ),
+        S3ErrorKind::AccessDenied => {
+            format!("{target}: access denied (403); check the credentials and their permissions")
+        }
+        _ => format!(
+            "{target}: the server answered {} {}{}",
+            status.map(|s| s.to_string()).unwrap_or_default(),
+            code.as_deref().unwrap_or(""),
+            message.map(|m| format!(": {m}")).unwrap_or_default()
+        ),
+    };
+    S3Error::new(kind, text)
+}
+
+/// The HTTP status of a raw response, whatever response type the SDK error carries.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+fn short(detail: &str) -> String {
+    // The innermost causes are the informative part ("Connection refused (os error 111)").
+    let last = detail.rsplit(": ").next().unwrap_or(detail);
+    last.chars().take(160).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    #[error(
+        "connection \"{0}\" keeps its secret access key in the keyring, but the keyring has \
+         no entry for it; add the connection again with --access-key-id"
+    )]
+    MissingSecret(String),
+}
+
+/// Builds the client of one connection. Credentials come from the AWS chain, a profile,
+/// or an access key id plus the secret kept in the keyring.
+pub async fn client_for(
+    conn: &ConnectionRecord,
+    secrets: Option<&dyn SecretStore>,
+) -> Result<Client, ClientError> {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(conn.region.clone()));
+    match conn.credential_source {
+        CredentialSource::AwsChain => {}
+        CredentialSource::Profile => {
+            if let Some(p) = &conn.profile {
+                loader = loader.profile_name(p);
+            }
+        }
+        CredentialSource::Keyring => {
+            let id = SecretId::S3Secret {
+                connection: conn.name.clone(),
+            };
+            let secret = match secrets {
+                Some(store) => store.get(&id)?,
+                None => None,
+            }
+            .ok_or_else(|| ClientError::MissingSecret(conn.name.clone()))?;
+            let secret = String::from_utf8_lossy(&secret).into_owned();
+            loader = loader.credentials_provider(Credentials::new(
+                conn.access_key_id.clone().unwrap_or_default(),
+                secret,
+                None,
+                None,
+                "ssec-manager-keyring",
+            ));
+        }
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared).force_path_style(conn.path_style);
+    if let Some(endpoint) = &conn.endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    builder = match conn.checksum_mode {
+        ChecksumMode::WhenSupported => builder
+            .request_checksum_calculation(RequestChecksumCalculation::WhenSupported)
+            .response_checksum_validation(ResponseChecksumValidation::WhenSupported),
+        ChecksumMode::WhenRequired => builder
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired),
+    };
+    Ok(Client::from_conf(builder.build()))
+}
+
+/// `s3://bucket/key` split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Url {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl std::str::FromStr for S3Url {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("\"{s}\" is not an S3 URL; write it as s3://BUCKET/KEY"))?;
+        match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Self {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            }),
+            _ => Err(format!(
+                "\"{s}\" names no object; write it as s3://BUCKET/KEY"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for S3Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_ways_of_saying_wrong_key() {
+        // Garage: 400 InvalidRequest on GET, bare 400 on HEAD.
+        assert_eq!(
+            classify(
+                Op::Read,
+                Some(400),
+                Some("InvalidRequest"),
+                Some("Bad request: Invalid encryption key, could not decrypt object metadata"),
+                true
+            ),
+            S3ErrorKind::WrongKey
+        );
+        assert_eq!(
+            classify(Op::Read, Some(400), None, None, true),
+            S3ErrorKind::WrongKey
+        );
+        // AWS and MinIO: 403 AccessDenied.
+        assert_eq!(
+            classify(Op::Read, Some(403), Some("AccessDenied"), None, true),
+            S3ErrorKind::WrongKey
+        );
+    }
+
+    #[test]
+    fn other_sse_c_failures() {
+        assert_eq!(
+            classify(
+                Op::Read,
+                Some(400),
+                Some("InvalidRequest"),
+                Some("Bad request: Object is encrypted"),
+                false
+            ),
+            S3ErrorKind::KeyRequired
+        );
+        assert_eq!(
+            classify(
+                Op::Read,
+                Some(400),
+                Some("InvalidRequest"),
+                Some("Trying to decrypt a plaintext object"),
+                true
+            ),
+            S3ErrorKind::NotEncrypted
+        );
+        assert_eq!(
+            classify(
+                Op::Write,
+                Some(400),
+                Some("InvalidArgument"),
+                Some(
+                    "The calculated MD5 hash of the key did not match the hash that was provided."
+                ),
+                true
+            ),
+            S3ErrorKind::KeyMd5Mismatch
+        );
+        assert_eq!(
+            classify(Op::Write, Some(403), Some("AccessDenied"), None, true),
+            S3ErrorKind::WriteDenied
+        );
+        assert_eq!(
+            classify(Op::Read, Some(404), None, None, true),
+            S3ErrorKind::NoSuchObject
+        );
+    }
+
+    #[test]
+    fn s3_urls() {
+        let u: S3Url = "s3://b/a/b c.txt".parse().unwrap();
+        assert_eq!((u.bucket.as_str(), u.key.as_str()), ("b", "a/b c.txt"));
+        assert!("s3://b".parse::<S3Url>().is_err());
+        assert!("s3://b/".parse::<S3Url>().is_err());
+        assert!("http://b/k".parse::<S3Url>().is_err());
+    }
+}

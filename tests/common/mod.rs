@@ -1,0 +1,225 @@
+//! The test bench as tests see it: a real Garage, the real gnome-keyring and the aws CLI,
+//! all started by `scripts/test.sh`, which passes their addresses in SSEC_TEST_* variables.
+//! Each test gets its own home (so its own registry and keyring namespace) and its own
+//! object prefix, so tests run in parallel without meeting.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct Bench {
+    pub endpoint: String,
+    pub bucket: String,
+    pub aws: String,
+}
+
+pub fn bench() -> Bench {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the integration tests through scripts/test.sh, which starts Garage and the keyring")
+        })
+    };
+    Bench {
+        endpoint: var("SSEC_TEST_ENDPOINT"),
+        bucket: var("SSEC_TEST_BUCKET"),
+        aws: var("SSEC_TEST_AWS"),
+    }
+}
+
+pub struct TestHome {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub prefix: String,
+    pub bench: Bench,
+}
+
+pub fn unique(name: &str) -> String {
+    let mut raw = [0u8; 4];
+    getrandom::fill(&mut raw).unwrap();
+    format!("{name}-{}", hex::encode(raw))
+}
+
+impl TestHome {
+    pub fn new(name: &str) -> Self {
+        let bench = bench();
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        Self {
+            home,
+            prefix: unique(name),
+            tmp,
+            bench,
+        }
+    }
+
+    /// A home with a connection to the bench's Garage already added.
+    pub fn with_connection(name: &str) -> Self {
+        let h = Self::new(name);
+        h.ok(&[
+            "connection",
+            "add",
+            "garage",
+            "--endpoint",
+            &h.bench.endpoint,
+            "--region",
+            "garage",
+            "--path-style",
+        ]);
+        h
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("s3://{}/{}/{}", self.bench.bucket, self.prefix, name)
+    }
+
+    pub fn object_key(&self, name: &str) -> String {
+        format!("{}/{}", self.prefix, name)
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ssec-manager"));
+        c.arg("--home").arg(&self.home);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Uploads the test file `name` (in the temp dir) to the test prefix under `key`.
+    pub fn upload(&self, name: &str, key: &str) -> String {
+        self.ok(&[
+            "upload",
+            self.path(name).to_str().unwrap(),
+            &self.url(name),
+            "--key",
+            key,
+        ])
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ssec-manager {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and asserts failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "ssec-manager {args:?} should have failed; stdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// Runs a shell script with the aws CLI on PATH as `aws`, the endpoint in $EP and the
+    /// bucket in $BUCKET, in the test's temp dir.
+    pub fn sh(&self, script: &str) -> Output {
+        let aws_dir = Path::new(&self.bench.aws).parent().unwrap();
+        let path = format!("{}:{}", aws_dir.display(), std::env::var("PATH").unwrap());
+        Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(self.tmp.path())
+            .env("PATH", path)
+            .env("EP", &self.bench.endpoint)
+            .env("BUCKET", &self.bench.bucket)
+            .env("PREFIX", &self.prefix)
+            .output()
+            .unwrap()
+    }
+
+    pub fn sh_ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(
+            out.status.success(),
+            "script failed: {script}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The fingerprint of a key as `key list --json` reports it.
+    pub fn fingerprint(&self, label: &str) -> String {
+        let list: serde_json::Value =
+            serde_json::from_str(&self.ok(&["key", "list", "--json"])).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["label"] == label)
+            .unwrap_or_else(|| panic!("no key {label} in {list}"))["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// Random bytes of a given size, written to a file.
+pub fn random_file(path: &Path, size: usize) -> Vec<u8> {
+    let mut data = vec![0u8; size];
+    getrandom::fill(&mut data).unwrap();
+    std::fs::write(path, &data).unwrap();
+    data
+}
+
+/// Every file under a directory, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Fails if any file under `dir` contains any of the needles (secrets that must not be there).
+pub fn assert_no_file_holds(dir: &Path, needles: &[Vec<u8>], what: &str) {
+    let files = files_under(dir);
+    assert!(!files.is_empty(), "nothing under {}", dir.display());
+    for file in files {
+        let content = std::fs::read(&file).unwrap();
+        for needle in needles {
+            assert!(
+                !content
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_slice()),
+                "{} holds {what}",
+                file.display()
+            );
+        }
+    }
+}
