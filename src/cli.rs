@@ -9,9 +9,15 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::jobs::{JobManager, JobSpec, JobState};
 use crate::core::registry::{ChecksumMode, ConnectionRecord, CredentialSource, KeySummary};
-use crate::core::s3::S3Url;
-use crate::core::{Error, Home, transfer};
+use crate::core::s3::{Op, S3Url, client_for, sdk_error};
+use crate::core::transfer::{self, TransferOptions};
+use crate::core::{Error, Home};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,16 +44,19 @@ pub enum Command {
     /// S3 endpoints and their credentials.
     #[command(subcommand)]
     Connection(ConnectionCommand),
-    /// Upload a file with SSE-C, recording which key encrypts it.
+    /// Upload a file (or a folder, recursively) with SSE-C, recording which key encrypts it.
     Upload {
+        /// A file, or a folder whose files go under the destination prefix.
         file: PathBuf,
-        /// Destination, s3://BUCKET/KEY.
+        /// Destination, s3://BUCKET/KEY (for a folder: s3://BUCKET/PREFIX/).
         dest: S3Url,
         /// Label of the key to encrypt with.
         #[arg(long = "key", value_name = "LABEL")]
         key: String,
         #[arg(long, value_name = "NAME")]
         connection: Option<String>,
+        #[command(flatten)]
+        transfer: TransferArgs,
     },
     /// Download an object; the key is found in the registry unless --key is given.
     Download {
@@ -59,12 +68,90 @@ pub enum Command {
         key: Option<String>,
         #[arg(long, value_name = "NAME")]
         connection: Option<String>,
+        #[command(flatten)]
+        transfer: TransferArgs,
+    },
+    /// Resume interrupted multipart uploads (all of them, or the given ids).
+    Resume {
+        /// Upload ids as `ssec-manager uploads` shows them.
+        ids: Vec<i64>,
+        #[command(flatten)]
+        transfer: TransferArgs,
+    },
+    /// List interrupted uploads; with --stale also the multipart uploads left on the server.
+    Uploads {
+        /// Also ask the server for multipart uploads never completed (with their age).
+        #[arg(long)]
+        stale: bool,
+        /// Abort this interrupted upload (on the server and in the registry).
+        #[arg(long, value_name = "ID")]
+        abort: Option<i64>,
+        #[arg(long, value_name = "NAME")]
+        connection: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// List the objects the registry knows, with their keys.
     Objects {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How transfers run; the defaults suit a desktop line.
+#[derive(Debug, Args, Clone)]
+pub struct TransferArgs {
+    /// Part (and download range) size, e.g. 8MiB; grown automatically past 10,000 parts.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    part_size: Option<u64>,
+    /// Files larger than this go multipart (objects larger download in ranges).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    multipart_threshold: Option<u64>,
+    /// Parts or ranges in flight at once.
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Limit the bandwidth, e.g. 10MiB (per second).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    bwlimit: Option<u64>,
+    /// Files transferred at once (folders).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    jobs: usize,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl TransferArgs {
+    fn options(&self) -> TransferOptions {
+        let d = TransferOptions::default();
+        TransferOptions {
+            multipart_threshold: self.multipart_threshold.unwrap_or(d.multipart_threshold),
+            part_size: self.part_size.unwrap_or(d.part_size),
+            concurrency: self.concurrency.unwrap_or(d.concurrency),
+            bandwidth_limit: self.bwlimit,
+        }
+    }
+}
+
+/// "8MiB", "5M", "1.5GiB", "1048576" -> bytes (K/M/G/T are binary, as in rclone and aws).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a size; write e.g. 8MiB, 512KiB or 1048576"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1u64,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("\"{s}\": unknown unit; use KiB, MiB, GiB or TiB")),
+    };
+    Ok((n * mult as f64) as u64)
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,38 +231,87 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             dest,
             key,
             connection,
+            transfer,
         } => {
-            let home = Home::open_with_keyring(&dir)?;
+            let home = Arc::new(Home::open_with_keyring(&dir)?);
             let conn = home.resolve_connection(connection.as_deref())?;
-            let rec = transfer::upload(&home, &conn, &file, &dest, &key).await?;
-            println!(
-                "uploaded {} -> {} ({} bytes, key \"{}\")",
-                file.display(),
-                rec.url(),
-                rec.size.unwrap_or(0),
-                key
-            );
-            Ok(())
+            // Check the key before queueing anything.
+            home.load_key(&home.key_record(&key)?)?;
+            let specs: Vec<JobSpec> = if file.is_dir() {
+                transfer::plan_folder(&file, &dest)?
+                    .into_iter()
+                    .map(|(src, dest)| JobSpec::Upload {
+                        connection: conn.name.clone(),
+                        src,
+                        dest,
+                        key_label: key.clone(),
+                    })
+                    .collect()
+            } else {
+                vec![JobSpec::Upload {
+                    connection: conn.name.clone(),
+                    src: file.clone(),
+                    dest,
+                    key_label: key,
+                }]
+            };
+            if specs.is_empty() {
+                anyhow::bail!("{} holds no files to upload", file.display());
+            }
+            let group = file.is_dir().then(|| file.display().to_string());
+            run_jobs(home, &transfer, specs, group).await
         }
         Command::Download {
             src,
             file,
             key,
             connection,
+            transfer,
+        } => {
+            let home = Arc::new(Home::open_with_keyring(&dir)?);
+            let conn = home.resolve_connection(connection.as_deref())?;
+            let spec = JobSpec::Download {
+                connection: conn.name,
+                src,
+                dest: file,
+                key_label: key,
+            };
+            run_jobs(home, &transfer, vec![spec], None).await
+        }
+        Command::Resume { ids, transfer } => {
+            let home = Arc::new(Home::open_with_keyring(&dir)?);
+            let ids = if ids.is_empty() {
+                home.registry
+                    .interrupted_uploads()?
+                    .into_iter()
+                    .map(|m| m.object_id)
+                    .collect()
+            } else {
+                ids
+            };
+            if ids.is_empty() {
+                println!("no interrupted uploads");
+                return Ok(());
+            }
+            let specs = ids
+                .into_iter()
+                .map(|object_id| JobSpec::Resume { object_id })
+                .collect();
+            run_jobs(home, &transfer, specs, None).await
+        }
+        Command::Uploads {
+            stale,
+            abort,
+            connection,
+            json,
         } => {
             let home = Home::open_with_keyring(&dir)?;
-            let conn = home.resolve_connection(connection.as_deref())?;
-            let report = transfer::download(&home, &conn, &src, &file, key.as_deref()).await?;
-            println!(
-                "downloaded {src} -> {} ({} bytes, {})",
-                report.path.display(),
-                report.bytes,
-                match &report.key_label {
-                    Some(l) => format!("key \"{l}\""),
-                    None => "not encrypted".into(),
-                }
-            );
-            Ok(())
+            if let Some(id) = abort {
+                transfer::abort_interrupted(&home, id).await?;
+                println!("aborted upload {id}");
+                return Ok(());
+            }
+            list_uploads(&home, stale, connection.as_deref(), json).await
         }
         Command::Objects { json } => {
             let home = Home::open(&dir)?;
@@ -429,4 +565,227 @@ fn is_loopback_url(url: &str) -> bool {
         .next()
         .unwrap_or("");
     host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+/// Runs transfer jobs to the end, with a progress bar per job on a terminal. Ctrl-C cancels
+/// them all (multipart uploads are aborted, partial downloads removed).
+async fn run_jobs(
+    home: Arc<Home>,
+    args: &TransferArgs,
+    specs: Vec<JobSpec>,
+    group: Option<String>,
+) -> anyhow::Result<()> {
+    let manager = JobManager::new(
+        home,
+        tokio::runtime::Handle::current(),
+        args.jobs,
+        args.options(),
+    );
+    let ids: Vec<_> = specs
+        .into_iter()
+        .map(|s| manager.start_in_group(s, group.clone()))
+        .collect();
+    let show_bars = !args.quiet && std::io::stderr().is_terminal();
+    let bars = show_bars.then(|| ProgressBars::new(&manager, &ids));
+    let mut failures = Vec::new();
+    let mut remaining = ids.len();
+    let mut interrupted = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while remaining > 0 {
+        tokio::select! {
+            ev = manager.next_finished() => {
+                let Some(ev) = ev else { break };
+                remaining -= 1;
+                let what = manager.job(ev.id).map(|j| j.spec.describe()).unwrap_or_default();
+                if let Some(b) = &bars { b.finish(&manager, ev.id); }
+                match ev.state {
+                    JobState::Done(summary) => {
+                        if let Some(b) = &bars { b.println(&summary); } else { println!("{summary}"); }
+                    }
+                    JobState::Failed(e) => failures.push(e),
+                    JobState::Cancelled => failures.push(format!("{what}: cancelled")),
+                    _ => {}
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(b) = &bars { b.update(&manager); }
+            }
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                manager.cancel_all();
+            }
+        }
+    }
+    match failures.len() {
+        0 => Ok(()),
+        1 => Err(anyhow::anyhow!("{}", failures[0])),
+        n => Err(anyhow::anyhow!(
+            "{n} of {} transfers failed: {}",
+            ids.len(),
+            failures.join("; ")
+        )),
+    }
+}
+
+/// indicatif bars, one per job, fed from the jobs' latest progress values.
+struct ProgressBars {
+    multi: indicatif::MultiProgress,
+    bars: Vec<(u64, indicatif::ProgressBar)>,
+}
+
+impl ProgressBars {
+    fn new(manager: &JobManager, ids: &[u64]) -> Self {
+        let multi = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template(
+            "{msg:40!} {bar:30} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let bars = ids
+            .iter()
+            .map(|id| {
+                let bar = multi.add(indicatif::ProgressBar::new(0));
+                bar.set_style(style.clone());
+                let name = manager
+                    .job(*id)
+                    .map(|j| j.spec.describe())
+                    .unwrap_or_default();
+                bar.set_message(name);
+                (*id, bar)
+            })
+            .collect();
+        Self { multi, bars }
+    }
+
+    fn update(&self, manager: &JobManager) {
+        for (id, bar) in &self.bars {
+            if let Some(p) = manager.progress(*id) {
+                let s = p.snapshot();
+                bar.set_length(s.total);
+                bar.set_position(s.done);
+            }
+        }
+    }
+
+    fn finish(&self, manager: &JobManager, id: u64) {
+        self.update(manager);
+        if let Some((_, bar)) = self.bars.iter().find(|(i, _)| *i == id) {
+            bar.finish();
+        }
+    }
+
+    fn println(&self, line: &str) {
+        let _ = self.multi.println(line);
+    }
+}
+
+async fn list_uploads(
+    home: &Home,
+    stale: bool,
+    connection: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let interrupted = home.registry.interrupted_uploads()?;
+    let mut rows = Vec::new();
+    for m in &interrupted {
+        let o = home.registry.object_by_id(m.object_id)?;
+        rows.push(serde_json::json!({
+            "id": m.object_id,
+            "object": o.as_ref().map(|o| o.url()),
+            "connection": o.as_ref().map(|o| o.connection.clone()),
+            "key": o.as_ref().map(|o| o.key_label.clone().unwrap_or_else(|| o.key_fingerprint.to_string())),
+            "source": m.source_path,
+            "size": m.source_size,
+            "started_at": m.started_at,
+            "upload_id": m.upload_id,
+        }));
+    }
+    let mut server_rows = Vec::new();
+    if stale {
+        let conn = home.resolve_connection(connection)?;
+        let client = client_for(&conn, home.secrets().ok()).await?;
+        let mut buckets: Vec<String> = home
+            .registry
+            .objects()?
+            .into_iter()
+            .filter(|o| o.connection == conn.name)
+            .map(|o| o.bucket)
+            .collect();
+        buckets.sort();
+        buckets.dedup();
+        let known: std::collections::HashSet<&str> =
+            interrupted.iter().map(|m| m.upload_id.as_str()).collect();
+        for bucket in buckets {
+            let out = client
+                .list_multipart_uploads()
+                .bucket(&bucket)
+                .send()
+                .await
+                .map_err(|e| sdk_error(e, Op::Other, &format!("s3://{bucket}"), false))?;
+            for u in out.uploads() {
+                let age = u.initiated().map(|t| {
+                    let secs = chrono::Utc::now().timestamp() - t.secs();
+                    format_age(secs.max(0) as u64)
+                });
+                server_rows.push(serde_json::json!({
+                    "bucket": bucket,
+                    "key": u.key(),
+                    "upload_id": u.upload_id(),
+                    "age": age,
+                    "known": u.upload_id().is_some_and(|id| known.contains(id)),
+                }));
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "interrupted": rows,
+                "on_server": server_rows,
+            }))?
+        );
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no interrupted uploads");
+    }
+    for r in &rows {
+        println!(
+            "#{} {} <- {} ({} bytes, key {}, started {}): `ssec-manager resume {}` or `ssec-manager uploads --abort {}`",
+            r["id"],
+            r["object"].as_str().unwrap_or("?"),
+            r["source"].as_str().unwrap_or("?"),
+            r["size"],
+            r["key"].as_str().unwrap_or("?"),
+            r["started_at"].as_str().unwrap_or("?"),
+            r["id"],
+            r["id"]
+        );
+    }
+    if stale {
+        println!("multipart uploads on the server: {}", server_rows.len());
+        for r in &server_rows {
+            println!(
+                "  s3://{}/{} started {} ago{}",
+                r["bucket"].as_str().unwrap_or("?"),
+                r["key"].as_str().unwrap_or("?"),
+                r["age"].as_str().unwrap_or("?"),
+                if r["known"] == true {
+                    " (interrupted, resumable)"
+                } else {
+                    " (not started by this home)"
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn format_age(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
 }

@@ -2,6 +2,7 @@
 //! Never imports egui, eframe or rfd; the CLI and the window both drive this.
 
 pub mod home;
+pub mod jobs;
 pub mod key;
 pub mod keystore;
 pub mod registry;
@@ -72,7 +73,9 @@ pub enum Error {
     #[error("invalid endpoint \"{0}\": write it as http://HOST:PORT or https://HOST")]
     BadEndpoint(String),
     #[error("{0}")]
-    Download(String),
+    Transfer(String),
+    #[error("cancelled")]
+    Cancelled,
     #[error("{0}")]
     Generate(String),
 }

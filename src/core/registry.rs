@@ -117,6 +117,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     "#,
+    // 2: multipart uploads in flight, so an interrupted one can be resumed or aborted.
+    r#"
+    CREATE TABLE multipart_uploads (
+        object_id INTEGER PRIMARY KEY REFERENCES objects(id),
+        upload_id TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        source_size INTEGER NOT NULL,
+        source_mtime TEXT NOT NULL,
+        part_size INTEGER NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub fn now() -> String {
@@ -228,6 +240,8 @@ pub enum ObjectState {
     Deleted,
     /// Overwritten by a later upload to the same key of an unversioned bucket.
     Replaced,
+    /// The user cancelled the upload; the server does not hold it.
+    Cancelled,
 }
 
 impl ConnectionRecord {
@@ -257,6 +271,7 @@ impl ObjectState {
             ObjectState::Failed => "failed",
             ObjectState::Deleted => "deleted",
             ObjectState::Replaced => "replaced",
+            ObjectState::Cancelled => "cancelled",
         }
     }
     fn parse(s: &str) -> Self {
@@ -265,6 +280,7 @@ impl ObjectState {
             "failed" => ObjectState::Failed,
             "deleted" => ObjectState::Deleted,
             "replaced" => ObjectState::Replaced,
+            "cancelled" => ObjectState::Cancelled,
             _ => ObjectState::Pending,
         }
     }
@@ -293,6 +309,20 @@ impl ObjectRecord {
     pub fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
+}
+
+/// A multipart upload that was started and not yet completed or aborted.
+#[derive(Debug, Clone, Serialize)]
+pub struct MultipartRecord {
+    pub object_id: i64,
+    pub upload_id: String,
+    pub source_path: String,
+    pub source_size: u64,
+    /// The source file's modification time when the upload started (to refuse resuming
+    /// from a file that changed since).
+    pub source_mtime: String,
+    pub part_size: u64,
+    pub started_at: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -626,14 +656,96 @@ impl Registry {
         tx.commit().map_err(|e| self.err(e))
     }
 
-    pub fn fail_upload(&self, id: i64, error: &str) -> Result<()> {
+    /// The upload ended without the object: `failed` or `cancelled`.
+    pub fn fail_upload(&self, id: i64, state: ObjectState, error: &str) -> Result<()> {
         self.db()
             .execute(
-                "UPDATE objects SET state = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, error, now()],
+                "UPDATE objects SET state = ?4, error = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, error, now(), state.as_str()],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// An interrupted upload is being resumed: back to `pending`.
+    pub fn reopen_upload(&self, id: i64) -> Result<()> {
+        self.db()
+            .execute(
+                "UPDATE objects SET state = 'pending', error = NULL, updated_at = ?2 WHERE id = ?1",
+                params![id, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn object_by_id(&self, id: i64) -> Result<Option<ObjectRecord>> {
+        Ok(self.query_objects("WHERE o.id = ?1", &[&id])?.pop())
+    }
+
+    pub fn connection_of_object(&self, id: i64) -> Result<Option<ConnectionRecord>> {
+        let name = self.object_by_id(id)?.map(|o| o.connection);
+        match name {
+            Some(n) => self.connection_by_name(&n),
+            None => Ok(None),
+        }
+    }
+
+    // ---- multipart uploads ----
+
+    pub fn record_multipart(&self, m: &MultipartRecord) -> Result<()> {
+        self.db()
+            .execute(
+                "INSERT OR REPLACE INTO multipart_uploads(object_id, upload_id, source_path,
+                    source_size, source_mtime, part_size, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    m.object_id,
+                    m.upload_id,
+                    m.source_path,
+                    m.source_size as i64,
+                    m.source_mtime,
+                    m.part_size as i64,
+                    m.started_at
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn clear_multipart(&self, object_id: i64) -> Result<()> {
+        self.db()
+            .execute(
+                "DELETE FROM multipart_uploads WHERE object_id = ?1",
+                [object_id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Multipart uploads begun and neither completed nor aborted (oldest first).
+    pub fn interrupted_uploads(&self) -> Result<Vec<MultipartRecord>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT object_id, upload_id, source_path, source_size, source_mtime, part_size,
+                    started_at FROM multipart_uploads ORDER BY started_at, object_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(MultipartRecord {
+                    object_id: r.get(0)?,
+                    upload_id: r.get(1)?,
+                    source_path: r.get(2)?,
+                    source_size: r.get::<_, i64>(3)?.max(0) as u64,
+                    source_mtime: r.get(4)?,
+                    part_size: r.get::<_, i64>(5)?.max(0) as u64,
+                    started_at: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
     }
 
     fn query_objects(

@@ -103,9 +103,10 @@ pub fn classify(
 pub fn sdk_error<E, R>(err: SdkError<E, R>, op: Op, target: &str, sent_key: bool) -> S3Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + HttpStatus,
+    R: std::fmt::Debug + HttpStatus + Send + Sync + 'static,
 {
     let detail = DisplayErrorContext(&err).to_string();
+    let cause = innermost_cause(&err);
     match &err {
         SdkError::TimeoutError(_) => {
             return S3Error::new(
@@ -119,8 +120,7 @@ where
             return S3Error::new(
                 S3ErrorKind::Network,
                 format!(
-                    "{target}: could not reach the server ({}); check that the endpoint is right and the server is up",
-                    short(&detail)
+                    "{target}: could not reach the server ({cause}); check that the endpoint is right and the server is up"
                 ),
             );
         }
@@ -133,9 +133,8 @@ where
             return S3Error::new(
                 kind,
                 format!(
-                    "{target}: the request could not be made ({}); check the connection's credentials \
-                     (AWS_ACCESS_KEY_ID / AWS_PROFILE, or the access key stored in the keyring)",
-                    short(&detail)
+                    "{target}: the request could not be made ({cause}); check the connection's credentials \
+                     (AWS_ACCESS_KEY_ID / AWS_PROFILE, or the access key stored in the keyring)"
                 ),
             );
         }
@@ -192,10 +191,14 @@ impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
     }
 }
 
-fn short(detail: &str) -> String {
-    // The innermost causes are the informative part ("Connection refused (os error 111)").
-    let last = detail.rsplit(": ").next().unwrap_or(detail);
-    last.chars().take(160).collect()
+/// The deepest error in the chain ("Connection refused (os error 111)"): the one that
+/// says what actually went wrong, without the SDK's wrapping.
+fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string().chars().take(160).collect()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -56,21 +56,31 @@ impl TestHome {
     /// A home with a connection to the bench's Garage already added.
     pub fn with_connection(name: &str) -> Self {
         let h = Self::new(name);
-        h.ok(&[
+        let endpoint = h.bench.endpoint.clone();
+        h.add_connection("garage", &endpoint);
+        h
+    }
+
+    pub fn add_connection(&self, name: &str, endpoint: &str) {
+        self.ok(&[
             "connection",
             "add",
-            "garage",
+            name,
             "--endpoint",
-            &h.bench.endpoint,
+            endpoint,
             "--region",
             "garage",
             "--path-style",
         ]);
-        h
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
+    }
+
+    /// `path` as a string, for argument lists.
+    pub fn p(&self, name: &str) -> String {
+        self.path(name).to_str().unwrap().to_string()
     }
 
     pub fn url(&self, name: &str) -> String {
@@ -108,13 +118,14 @@ impl TestHome {
 
     /// Uploads the test file `name` (in the temp dir) to the test prefix under `key`.
     pub fn upload(&self, name: &str, key: &str) -> String {
-        self.ok(&[
-            "upload",
-            self.path(name).to_str().unwrap(),
-            &self.url(name),
-            "--key",
-            key,
-        ])
+        self.upload_with(name, key, &[])
+    }
+
+    pub fn upload_with(&self, name: &str, key: &str, extra: &[&str]) -> String {
+        let (src, url) = (self.p(name), self.url(name));
+        let mut args = vec!["upload", src.as_str(), url.as_str(), "--key", key];
+        args.extend(extra);
+        self.ok(&args)
     }
 
     /// Runs and asserts success; returns stdout.
@@ -221,5 +232,63 @@ pub fn assert_no_file_holds(dir: &Path, needles: &[Vec<u8>], what: &str) {
                 file.display()
             );
         }
+    }
+}
+
+/// A Garage of a test's own, for tests that kill the server. Stopped on drop.
+pub struct PrivateGarage {
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+    pub pid: u32,
+}
+
+impl PrivateGarage {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/garage-up.sh");
+        let out = Command::new(script).arg(dir.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "garage-up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+        let var = |name: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("{name} missing from garage env"))
+                .trim_matches('\'')
+                .to_string()
+        };
+        Self {
+            endpoint: var("SSEC_TEST_ENDPOINT"),
+            pid: var("SSEC_TEST_GARAGE_PID").parse().unwrap(),
+            dir,
+        }
+    }
+
+    pub fn kill(&self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid.to_string()])
+            .status();
+    }
+}
+
+impl Drop for PrivateGarage {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/garage-down.sh");
+        let _ = Command::new(script).arg(self.dir.path()).output();
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `secs` pass.
+pub fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

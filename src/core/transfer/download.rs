@@ -1,0 +1,362 @@
+//! Downloads with SSE-C. A HEAD with the key first (it proves the key before any file is
+//! created, and gives the size); then one streamed GET for small objects, or ranged GETs in
+//! parallel for large ones, written in order into a temp file beside the target.
+//!
+//! Ranges are fetched by up to `concurrency` requests and consumed in order (`buffered`), so
+//! memory stays near `concurrency` ranges and the SHA-256 is computed on the way. Each range
+//! GET carries `If-Match` with the HEAD's ETag: an object replaced mid-download fails
+//! cleanly instead of yielding a mix of two versions.
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::Client;
+use bytes::Buf as _;
+use futures_util::{StreamExt as _, stream};
+use sha2::{Digest as _, Sha256};
+use tokio::io::AsyncWriteExt as _;
+
+use super::progress::TransferCtx;
+use crate::core::key::{KeyFingerprint, SseKey};
+use crate::core::registry::{ConnectionRecord, ObjectRecord};
+use crate::core::s3::{Op, S3Error, S3ErrorKind, S3Url, client_for, sdk_error};
+use crate::core::{Error, Home, Result};
+
+/// What a download did.
+#[derive(Debug)]
+pub struct DownloadReport {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub key_label: Option<String>,
+    pub sha256: String,
+}
+
+/// How many times a range whose body broke off mid-way is fetched again. Request-level
+/// failures (connection refused, 5xx, throttling) are already retried by the SDK; key
+/// errors (400/403) are never retried.
+const BODY_ATTEMPTS: usize = 3;
+
+/// Downloads an object. The key is `key_label` if given, else the one the registry records
+/// for the object; an unregistered object is read without a key (and a clear error says so
+/// if it turns out to be SSE-C).
+pub async fn download(
+    ctx: &TransferCtx,
+    home: &Home,
+    conn: &ConnectionRecord,
+    src: &S3Url,
+    out: &Path,
+    key_label: Option<&str>,
+) -> Result<DownloadReport> {
+    let out = target_path(out, src)?;
+    let recorded = home.registry.current_object(conn, &src.bucket, &src.key)?;
+    let expected = recorded.as_ref().map(|o| o.key_fingerprint.clone());
+    let (key, label) = choose_key(home, src, key_label, expected.as_ref())?;
+
+    let client = client_for(conn, home.secrets().ok()).await?;
+    let explain = |err: S3Error| explain_read_error(home, src, err, label.as_deref(), &expected);
+    let mut head = client.head_object().bucket(&src.bucket).key(&src.key);
+    if let Some(k) = &key {
+        let h = k.headers();
+        head = head
+            .sse_customer_algorithm(h.algorithm)
+            .sse_customer_key(h.key_base64.as_str())
+            .sse_customer_key_md5(&h.key_md5);
+    }
+    let head = head
+        .send()
+        .await
+        .map_err(|e| explain(sdk_error(e, Op::Read, &src.to_string(), key.is_some())))?;
+    let size = head.content_length().unwrap_or(0).max(0) as u64;
+    let etag = head.e_tag().map(str::to_string);
+    ctx.progress.set_total(size);
+
+    let dir = out.parent().unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "download".into());
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".ssec-part")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "cannot create a file in this folder", e))?;
+    let std_file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
+    let mut file = tokio::fs::File::from_std(std_file);
+
+    let fetch = Fetch {
+        ctx,
+        client: &client,
+        src,
+        key: key.as_ref(),
+        etag: etag.as_deref(),
+    };
+    let work = async {
+        if size <= ctx.options.multipart_threshold {
+            fetch.whole(&mut file).await
+        } else {
+            fetch.ranges(&mut file, size).await
+        }
+    };
+    let (bytes, sha256) = tokio::select! {
+        r = work => r.map_err(|e| match e {
+            Error::S3(s3) => explain(s3),
+            other => other,
+        })?,
+        () = ctx.cancel.cancelled() => return Err(Error::Cancelled),
+    };
+    let write_err = |e| Error::io(temp.path(), "cannot write the download", e);
+    file.flush().await.map_err(write_err)?;
+    file.sync_all().await.map_err(write_err)?;
+    drop(file);
+    if bytes != size {
+        return Err(Error::Transfer(format!(
+            "{src}: the server announced {size} bytes but sent {bytes}; nothing was written"
+        )));
+    }
+    check_recorded_checksum(src, recorded.as_ref(), key.as_ref(), &sha256)?;
+    temp.persist(&out)
+        .map_err(|e| Error::io(&out, "cannot move the download into place", e.error))?;
+    home.registry.log_event(
+        "downloaded",
+        key.as_ref().map(|k| k.fingerprint()).as_ref(),
+        recorded.as_ref().map(|o| o.id),
+        &format!("{src} -> {}", out.display()),
+    )?;
+    Ok(DownloadReport {
+        path: out,
+        bytes,
+        key_label: label,
+        sha256,
+    })
+}
+
+/// The key to send: the one asked for, else the registry's; none for an unknown object.
+fn choose_key(
+    home: &Home,
+    src: &S3Url,
+    key_label: Option<&str>,
+    expected: Option<&KeyFingerprint>,
+) -> Result<(Option<SseKey>, Option<String>)> {
+    if let Some(label) = key_label {
+        let record = home.key_record(label)?;
+        return Ok((Some(home.load_key(&record)?), Some(record.label)));
+    }
+    let Some(fp) = expected else {
+        return Ok((None, None));
+    };
+    match home.registry.key_by_fingerprint(fp)? {
+        Some(r) if r.deleted_at.is_none() => Ok((Some(home.load_key(&r)?), Some(r.label))),
+        Some(r) => Err(Error::Transfer(format!(
+            "{src} was uploaded with key \"{}\" ({fp}), which was deleted; import that key \
+             again (from an export or backup) to read it",
+            r.label
+        ))),
+        None => Err(Error::Transfer(format!(
+            "{src} was uploaded with a key of fingerprint {fp} that is not registered; \
+             import it with `ssec-manager key import LABEL FILE`"
+        ))),
+    }
+}
+
+/// The SHA-256 recorded at upload must match, when we read with the key it was uploaded with.
+fn check_recorded_checksum(
+    src: &S3Url,
+    recorded: Option<&ObjectRecord>,
+    key: Option<&SseKey>,
+    sha256: &str,
+) -> Result<()> {
+    if let Some(rec) = recorded
+        && key.map(|k| k.fingerprint()).as_ref() == Some(&rec.key_fingerprint)
+        && let Some(recorded_sha) = &rec.sha256
+        && recorded_sha != sha256
+    {
+        return Err(Error::Transfer(format!(
+            "{src}: the content's SHA-256 differs from the one recorded at upload (the object \
+             was changed since, or corrupted); nothing was written"
+        )));
+    }
+    Ok(())
+}
+
+/// The GETs of one download.
+struct Fetch<'a> {
+    ctx: &'a TransferCtx,
+    client: &'a Client,
+    src: &'a S3Url,
+    key: Option<&'a SseKey>,
+    etag: Option<&'a str>,
+}
+
+impl Fetch<'_> {
+    fn request(&self) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(&self.src.bucket)
+            .key(&self.src.key)
+            .set_if_match(self.etag.map(str::to_string));
+        if let Some(k) = self.key {
+            let h = k.headers();
+            req = req
+                .sse_customer_algorithm(h.algorithm)
+                .sse_customer_key(h.key_base64.as_str())
+                .sse_customer_key_md5(&h.key_md5);
+        }
+        req
+    }
+
+    fn send_error<E, R>(&self, e: aws_sdk_s3::error::SdkError<E, R>) -> Error
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + crate::core::s3::HttpStatus + Send + Sync + 'static,
+    {
+        let err = sdk_error(e, Op::Read, &self.src.to_string(), self.key.is_some());
+        if err.kind == S3ErrorKind::Service && err.message.contains("412") {
+            return Error::Transfer(format!(
+                "{}: the object was replaced while it downloaded; nothing was written, try again",
+                self.src
+            ));
+        }
+        err.into()
+    }
+
+    /// One streamed GET, chunk by chunk.
+    async fn whole(&self, file: &mut tokio::fs::File) -> Result<(u64, String)> {
+        let response = self
+            .request()
+            .send()
+            .await
+            .map_err(|e| self.send_error(e))?;
+        let mut body = response.body;
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        while let Some(chunk) = body.try_next().await.map_err(|e| {
+            Error::Transfer(format!(
+                "{}: the download broke off after {bytes} bytes ({e}); nothing was written",
+                self.src
+            ))
+        })? {
+            self.ctx.throttle(chunk.len() as u64).await;
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io("download", "cannot write", e))?;
+            bytes += chunk.len() as u64;
+            self.ctx.progress.add(chunk.len() as u64);
+        }
+        Ok((bytes, hex::encode(hasher.finalize())))
+    }
+
+    /// Ranged GETs in parallel, consumed in order.
+    async fn ranges(&self, file: &mut tokio::fs::File, size: u64) -> Result<(u64, String)> {
+        let part = self.ctx.options.part_size_for(size);
+        let ranges = (0..size.div_ceil(part)).map(move |i| {
+            let start = i * part;
+            (start, (start + part).min(size) - 1)
+        });
+        let fetched = stream::iter(ranges)
+            .map(|(a, b)| self.range(a, b))
+            .buffered(self.ctx.options.concurrency.max(1));
+        futures_util::pin_mut!(fetched);
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        while let Some(chunk) = fetched.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io("download", "cannot write", e))?;
+            bytes += chunk.len() as u64;
+        }
+        Ok((bytes, hex::encode(hasher.finalize())))
+    }
+
+    /// One range, fetched again if its body breaks off.
+    async fn range(&self, start: u64, end: u64) -> Result<bytes::Bytes> {
+        let want = end - start + 1;
+        let mut last_error = String::new();
+        for attempt in 0..BODY_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+            }
+            self.ctx.throttle(want).await;
+            let response = self
+                .request()
+                .range(format!("bytes={start}-{end}"))
+                .send()
+                .await
+                .map_err(|e| self.send_error(e))?;
+            match response.body.collect().await {
+                Ok(data) if data.remaining() as u64 == want => {
+                    self.ctx.progress.add(want);
+                    return Ok(data.into_bytes());
+                }
+                Ok(data) => {
+                    last_error = format!("got {} of {want} bytes", data.remaining());
+                }
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        Err(Error::Transfer(format!(
+            "{}: the download of bytes {start}-{end} kept breaking off ({last_error}); nothing was written",
+            self.src
+        )))
+    }
+}
+
+/// A folder target means "into this folder, under the object's name", like `aws s3 cp`.
+fn target_path(out: &Path, src: &S3Url) -> Result<PathBuf> {
+    if out.is_dir() {
+        let name = src.key.rsplit('/').next().unwrap_or(&src.key);
+        return Ok(out.join(name));
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::io(
+            parent,
+            "the folder to download into does not exist",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    Ok(out.to_path_buf())
+}
+
+/// Adds what the registry knows to a read failure: which key the object expects.
+fn explain_read_error(
+    home: &Home,
+    src: &S3Url,
+    err: S3Error,
+    used: Option<&str>,
+    expected: &Option<KeyFingerprint>,
+) -> Error {
+    let expected_name =
+        expected.as_ref().map(
+            |fp| match home.registry.key_by_fingerprint(fp).ok().flatten() {
+                Some(k) => format!("key \"{}\" ({fp})", k.label),
+                None => format!("an unregistered key ({fp})"),
+            },
+        );
+    let text = match err.kind {
+        S3ErrorKind::WrongKey => {
+            let used = used.map(|l| format!(" than \"{l}\"")).unwrap_or_default();
+            match expected_name {
+                Some(name) => format!(
+                    "{src} is encrypted with a different key{used}; the registry says it was uploaded with {name}"
+                ),
+                None => format!(
+                    "{src} is encrypted with a different key{used}; the registry has no record of its key"
+                ),
+            }
+        }
+        S3ErrorKind::KeyRequired => format!(
+            "{src} is encrypted with SSE-C and the registry has no key for it; pass --key LABEL"
+        ),
+        _ => return err.into(),
+    };
+    Error::Transfer(text)
+}

@@ -1,0 +1,648 @@
+//! Uploads with SSE-C: one PutObject for small files, a parallel multipart upload above the
+//! threshold, and the resumption of a multipart upload that was interrupted.
+//!
+//! Parts are read from the file in order by one reader (which also feeds the SHA-256 of the
+//! whole content, the integrity check we record because an SSE-C ETag is not an MD5), and
+//! sent by up to `concurrency` requests at once; memory stays near `concurrency` parts
+//! whatever the file size. Every CreateMultipartUpload, UploadPart and
+//! CompleteMultipartUpload carries the three SSE-C headers (PROTOCOL.md).
+//!
+//! Bodies are in memory (one part at a time): besides bounding memory, that keeps the SDK
+//! from streaming with a signed aws-chunked trailer over http, which Garage refuses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use futures_util::{StreamExt as _, stream};
+use sha2::{Digest as _, Sha256};
+
+use super::progress::TransferCtx;
+use crate::core::key::{KeyFingerprint, SseKey};
+use crate::core::registry::{
+    ConnectionRecord, MultipartRecord, ObjectRecord, ObjectState, StoredObject, now,
+};
+use crate::core::s3::{Op, S3Url, client_for, sdk_error};
+use crate::core::{Error, Home, Result};
+
+/// What the server confirmed.
+struct Uploaded {
+    sha256: String,
+    etag: Option<String>,
+    version_id: Option<String>,
+}
+
+/// Uploads one file under the key labelled `key_label`. The registry row naming the key is
+/// written before the first byte is sent.
+pub async fn upload(
+    ctx: &TransferCtx,
+    home: &Home,
+    conn: &ConnectionRecord,
+    src: &Path,
+    dest: &S3Url,
+    key_label: &str,
+) -> Result<ObjectRecord> {
+    let record = home.key_record(key_label)?;
+    let key = home.load_key(&record)?;
+    let source = SourceFile::open(src)?;
+    ctx.progress.set_total(source.size);
+    let client = client_for(conn, home.secrets().ok()).await?;
+    let id = home.registry.begin_upload(
+        conn,
+        &dest.bucket,
+        &dest.key,
+        &record.fingerprint,
+        source.size,
+    )?;
+    let result = if source.size <= ctx.options.multipart_threshold {
+        single_put(ctx, &client, &source, dest, &key).await
+    } else {
+        let part_size = ctx.options.part_size_for(source.size);
+        multipart(ctx, home, &client, id, &source, dest, &key, part_size, None).await
+    };
+    finish(home, &client, id, dest, &record.fingerprint, result).await
+}
+
+/// Resumes an interrupted multipart upload: asks the server which parts it holds, sends
+/// the missing ones with the same key, and completes it.
+pub async fn resume(ctx: &TransferCtx, home: &Home, object_id: i64) -> Result<ObjectRecord> {
+    let (m, object, conn) = interrupted(home, object_id)?;
+    let fp = object.key_fingerprint.clone();
+    let record = home
+        .registry
+        .key_by_fingerprint(&fp)?
+        .ok_or_else(|| Error::Transfer(format!("the key {fp} of this upload is not registered")))?;
+    let key = home.load_key(&record)?;
+    let source = SourceFile::open(Path::new(&m.source_path))?;
+    if source.size != m.source_size || source.mtime != m.source_mtime {
+        return Err(Error::Transfer(format!(
+            "{} changed since the upload began (size or modification time differ); abort \
+             this upload (`ssec-manager uploads --abort {object_id}`) and upload the file again",
+            m.source_path
+        )));
+    }
+    let dest = S3Url {
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+    };
+    ctx.progress.set_total(source.size);
+    let client = client_for(&conn, home.secrets().ok()).await?;
+    home.registry.reopen_upload(object_id)?;
+    home.registry.log_event(
+        "upload_resumed",
+        Some(&fp),
+        Some(object_id),
+        &dest.to_string(),
+    )?;
+    let result = multipart(
+        ctx,
+        home,
+        &client,
+        object_id,
+        &source,
+        &dest,
+        &key,
+        m.part_size,
+        Some(m.upload_id.clone()),
+    )
+    .await;
+    finish(home, &client, object_id, &dest, &fp, result).await
+}
+
+/// An interrupted upload with its object and connection.
+fn interrupted(
+    home: &Home,
+    object_id: i64,
+) -> Result<(MultipartRecord, ObjectRecord, ConnectionRecord)> {
+    let missing = || {
+        Error::Transfer(format!(
+            "no interrupted upload with id {object_id}; `ssec-manager uploads` lists them"
+        ))
+    };
+    let m = home
+        .registry
+        .interrupted_uploads()?
+        .into_iter()
+        .find(|m| m.object_id == object_id)
+        .ok_or_else(missing)?;
+    let object = home.registry.object_by_id(object_id)?.ok_or_else(missing)?;
+    let conn = home
+        .registry
+        .connection_of_object(object_id)?
+        .ok_or_else(missing)?;
+    Ok((m, object, conn))
+}
+
+/// Aborts an interrupted multipart upload on the server and forgets it.
+pub async fn abort_interrupted(home: &Home, object_id: i64) -> Result<()> {
+    let (m, object, conn) = interrupted(home, object_id)?;
+    let client = client_for(&conn, home.secrets().ok()).await?;
+    let url = object.url();
+    client
+        .abort_multipart_upload()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .upload_id(&m.upload_id)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, Op::Other, &url, false))?;
+    home.registry.clear_multipart(object_id)?;
+    home.registry
+        .fail_upload(object_id, ObjectState::Cancelled, "aborted by the user")?;
+    home.registry.log_event(
+        "upload_aborted",
+        Some(&object.key_fingerprint),
+        Some(object_id),
+        &url,
+    )?;
+    Ok(())
+}
+
+/// Records the outcome: `stored` with what the server said, or `failed`/`cancelled`.
+async fn finish(
+    home: &Home,
+    client: &Client,
+    id: i64,
+    dest: &S3Url,
+    fp: &KeyFingerprint,
+    result: Result<(Uploaded, u64)>,
+) -> Result<ObjectRecord> {
+    let url = dest.to_string();
+    match result {
+        Ok((up, size)) => {
+            let versioned = bucket_keeps_versions(client, &dest.bucket).await;
+            home.registry.finish_upload(
+                id,
+                &StoredObject {
+                    size,
+                    sha256: up.sha256,
+                    etag: up.etag,
+                    version_id: up.version_id,
+                },
+                versioned,
+            )?;
+            home.registry.clear_multipart(id)?;
+            home.registry
+                .log_event("uploaded", Some(fp), Some(id), &url)?;
+            home.registry
+                .object_by_id(id)?
+                .ok_or_else(|| Error::Transfer(format!("{url}: the registry lost row {id}")))
+        }
+        Err(e) => {
+            let (state, kind) = match &e {
+                Error::Cancelled => (ObjectState::Cancelled, "upload_cancelled"),
+                _ => (ObjectState::Failed, "upload_failed"),
+            };
+            let resumable = home
+                .registry
+                .interrupted_uploads()?
+                .iter()
+                .any(|m| m.object_id == id);
+            let text = if resumable {
+                format!("{e} (interrupted: `ssec-manager resume {id}` continues it)")
+            } else {
+                e.to_string()
+            };
+            home.registry.fail_upload(id, state, &text)?;
+            home.registry.log_event(kind, Some(fp), Some(id), &url)?;
+            Err(e)
+        }
+    }
+}
+
+/// Whether an overwrite keeps the old version (and so its key dependency). Garage returns a
+/// version id on every PUT without keeping old versions, so the version id alone cannot
+/// tell. When the answer is unknown, assume versions are kept: wrongly keeping a key
+/// dependency is safe, wrongly dropping one could let a needed key be deleted.
+async fn bucket_keeps_versions(client: &Client, bucket: &str) -> bool {
+    match client.get_bucket_versioning().bucket(bucket).send().await {
+        Ok(out) => out.status().is_some(),
+        Err(_) => true,
+    }
+}
+
+/// The file being uploaded, as it was when the upload began.
+struct SourceFile {
+    path: PathBuf,
+    size: u64,
+    mtime: String,
+}
+
+impl SourceFile {
+    fn open(path: &Path) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        if !meta.is_file() {
+            return Err(Error::io(
+                path,
+                "is not a regular file",
+                std::io::Error::other("give a file (or a folder, from the command line)"),
+            ));
+        }
+        let mtime = meta
+            .modified()
+            .map(|t| format!("{:?}", t.duration_since(std::time::UNIX_EPOCH).ok()))
+            .unwrap_or_default();
+        Ok(Self {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            mtime,
+        })
+    }
+}
+
+async fn single_put(
+    ctx: &TransferCtx,
+    client: &Client,
+    source: &SourceFile,
+    dest: &S3Url,
+    key: &SseKey,
+) -> Result<(Uploaded, u64)> {
+    let work = async {
+        let body = tokio::fs::read(&source.path)
+            .await
+            .map_err(|e| Error::io(&source.path, "cannot read the file", e))?;
+        let size = body.len() as u64;
+        let sha256 = hex::encode(Sha256::digest(&body));
+        ctx.throttle(size).await;
+        let h = key.headers();
+        let out = client
+            .put_object()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .body(ByteStream::from(body))
+            .content_length(size as i64)
+            .sse_customer_algorithm(h.algorithm)
+            .sse_customer_key(h.key_base64.as_str())
+            .sse_customer_key_md5(&h.key_md5)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, Op::Write, &dest.to_string(), true))?;
+        check_echo(dest, out.sse_customer_key_md5(), &h.key_md5)?;
+        ctx.progress.add(size);
+        Ok((
+            Uploaded {
+                sha256,
+                etag: out.e_tag().map(str::to_string),
+                version_id: out.version_id().map(str::to_string),
+            },
+            size,
+        ))
+    };
+    tokio::select! {
+        r = work => r,
+        () = ctx.cancel.cancelled() => Err(Error::Cancelled),
+    }
+}
+
+/// A server that confirms an SSE-C write with another key's MD5 is not doing SSE-C right.
+fn check_echo(dest: &S3Url, echo: Option<&str>, sent: &str) -> Result<()> {
+    match echo {
+        Some(e) if e != sent => Err(Error::Transfer(format!(
+            "{dest}: the server confirmed the upload with another key's MD5 ({e}); do not trust this server with SSE-C"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn multipart(
+    ctx: &TransferCtx,
+    home: &Home,
+    client: &Client,
+    object_id: i64,
+    source: &SourceFile,
+    dest: &S3Url,
+    key: &SseKey,
+    part_size: u64,
+    resume_id: Option<String>,
+) -> Result<(Uploaded, u64)> {
+    let url = dest.to_string();
+    let h = key.headers();
+    let (upload_id, on_server) = match resume_id {
+        Some(id) => {
+            let parts = list_parts(client, dest, &id, key).await?;
+            (id, parts)
+        }
+        None => {
+            let out = client
+                .create_multipart_upload()
+                .bucket(&dest.bucket)
+                .key(&dest.key)
+                .sse_customer_algorithm(h.algorithm)
+                .sse_customer_key(h.key_base64.as_str())
+                .sse_customer_key_md5(&h.key_md5)
+                .send()
+                .await
+                .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
+            let id = out
+                .upload_id()
+                .ok_or_else(|| {
+                    Error::Transfer(format!("{url}: the server gave no multipart upload id"))
+                })?
+                .to_string();
+            home.registry.record_multipart(&MultipartRecord {
+                object_id,
+                upload_id: id.clone(),
+                source_path: source.path.display().to_string(),
+                source_size: source.size,
+                source_mtime: source.mtime.clone(),
+                part_size,
+                started_at: now(),
+            })?;
+            (id, BTreeMap::new())
+        }
+    };
+    let work = send_parts_and_complete(
+        ctx, client, source, dest, key, part_size, &upload_id, on_server,
+    );
+    let result = tokio::select! {
+        r = work => r,
+        () = ctx.cancel.cancelled() => Err(Error::Cancelled),
+    };
+    if result.is_err() {
+        // Abort so no invisible parts linger on the server (they are billed). When the
+        // server cannot be reached, the upload stays recorded and can be resumed later.
+        let aborted = client
+            .abort_multipart_upload()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .upload_id(&upload_id)
+            .send()
+            .await
+            .is_ok();
+        if aborted {
+            home.registry.clear_multipart(object_id)?;
+        }
+    }
+    result
+}
+
+/// The parts a multipart upload already holds on the server.
+async fn list_parts(
+    client: &Client,
+    dest: &S3Url,
+    upload_id: &str,
+    key: &SseKey,
+) -> Result<BTreeMap<i32, CompletedPart>> {
+    let h = key.headers();
+    let mut parts = BTreeMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_parts()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .upload_id(upload_id)
+            .set_part_number_marker(marker.clone())
+            .sse_customer_algorithm(h.algorithm)
+            .sse_customer_key(h.key_base64.as_str())
+            .sse_customer_key_md5(&h.key_md5)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, Op::Other, &dest.to_string(), true))?;
+        for p in out.parts() {
+            if let Some(n) = p.part_number() {
+                parts.insert(n, completed_part(n, p.e_tag()));
+            }
+        }
+        match (out.is_truncated(), out.next_part_number_marker()) {
+            (Some(true), Some(m)) if Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    Ok(parts)
+}
+
+/// One part read from the file: its number, length, and its bytes unless the server
+/// already holds it.
+type PartRead = (i32, u64, Option<Vec<u8>>);
+
+/// Reads the parts of a file strictly in order, hashing the whole content on the way.
+struct PartReader {
+    next: u64,
+    count: u64,
+    part_size: u64,
+    size: u64,
+    path: PathBuf,
+    file_and_hash: Arc<Mutex<(std::fs::File, Sha256)>>,
+    on_server: Arc<std::collections::HashSet<i32>>,
+}
+
+impl PartReader {
+    /// The next part, read on a blocking thread; `None` after the last.
+    async fn read_next(mut self) -> Option<(Result<PartRead>, Self)> {
+        if self.next > self.count {
+            return None;
+        }
+        let n = self.next;
+        self.next += 1;
+        let len = self.part_size.min(self.size - (n - 1) * self.part_size);
+        let skip = self.on_server.contains(&(n as i32));
+        let shared = self.file_and_hash.clone();
+        let path = self.path.clone();
+        let read = tokio::task::spawn_blocking(move || -> Result<PartRead> {
+            use std::io::Read as _;
+            let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+            let (file, hasher) = &mut *guard;
+            let mut buf = vec![0u8; len as usize];
+            file.read_exact(&mut buf)
+                .map_err(|e| Error::io(&path, "cannot read the file", e))?;
+            hasher.update(&buf);
+            Ok((n as i32, len, (!skip).then_some(buf)))
+        })
+        .await
+        .map_err(|e| Error::Transfer(format!("reading task failed: {e}")))
+        .and_then(|r| r);
+        Some((read, self))
+    }
+}
+
+/// Where parts go: shared by all part requests of one upload.
+struct PartTarget {
+    client: Client,
+    dest: S3Url,
+    upload_id: String,
+    headers: crate::core::key::SseHeaders,
+}
+
+/// Sends one part (or counts it, when the server already holds it).
+async fn send_part(
+    ctx: TransferCtx,
+    target: Arc<PartTarget>,
+    read: Result<PartRead>,
+) -> Result<Option<CompletedPart>> {
+    let (n, len, data) = read?;
+    let Some(data) = data else {
+        ctx.progress.add(len);
+        return Ok(None);
+    };
+    ctx.throttle(len).await;
+    let h = &target.headers;
+    let out = target
+        .client
+        .upload_part()
+        .bucket(&target.dest.bucket)
+        .key(&target.dest.key)
+        .upload_id(&target.upload_id)
+        .part_number(n)
+        .content_length(len as i64)
+        .body(ByteStream::from(data))
+        .sse_customer_algorithm(h.algorithm)
+        .sse_customer_key(h.key_base64.as_str())
+        .sse_customer_key_md5(&h.key_md5)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, Op::Write, &target.dest.to_string(), true))?;
+    ctx.progress.add(len);
+    Ok(Some(completed_part(n, out.e_tag())))
+}
+
+/// A part as CompleteMultipartUpload lists it: number and ETag only. The SDK's per-part
+/// CRC32 was already checked by the server on each UploadPart; repeating it in Complete is
+/// refused when the upload was created without a checksum algorithm (Garage: "uploaded
+/// part = None"), and the whole content's SHA-256 is ours to check anyway.
+fn completed_part(n: i32, etag: Option<&str>) -> CompletedPart {
+    CompletedPart::builder()
+        .part_number(n)
+        .set_e_tag(etag.map(str::to_string))
+        .build()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_parts_and_complete(
+    ctx: &TransferCtx,
+    client: &Client,
+    source: &SourceFile,
+    dest: &S3Url,
+    key: &SseKey,
+    part_size: u64,
+    upload_id: &str,
+    mut done: BTreeMap<i32, CompletedPart>,
+) -> Result<(Uploaded, u64)> {
+    let url = dest.to_string();
+    let file = std::fs::File::open(&source.path)
+        .map_err(|e| Error::io(&source.path, "cannot read the file", e))?;
+    let file_and_hash = Arc::new(Mutex::new((file, Sha256::new())));
+    let reader = PartReader {
+        next: 1,
+        count: source.size.div_ceil(part_size).max(1),
+        part_size,
+        size: source.size,
+        path: source.path.clone(),
+        file_and_hash: file_and_hash.clone(),
+        on_server: Arc::new(done.keys().copied().collect()),
+    };
+    let target = Arc::new(PartTarget {
+        client: client.clone(),
+        dest: dest.clone(),
+        upload_id: upload_id.to_string(),
+        headers: key.headers(),
+    });
+    // unfold polls one read at a time, so parts are read (and hashed) in order while up
+    // to `concurrency` of them are being sent.
+    let sends = stream::unfold(reader, PartReader::read_next)
+        .map(|read| send_part(ctx.clone(), target.clone(), read))
+        .buffer_unordered(ctx.options.concurrency.max(1));
+    futures_util::pin_mut!(sends);
+    while let Some(sent) = sends.next().await {
+        if let Some(part) = sent?
+            && let Some(n) = part.part_number()
+        {
+            done.insert(n, part);
+        }
+    }
+
+    let sha256 = {
+        let guard = file_and_hash.lock().unwrap_or_else(|p| p.into_inner());
+        hex::encode(guard.1.clone().finalize())
+    };
+    let h = &target.headers;
+    let out = client
+        .complete_multipart_upload()
+        .bucket(&dest.bucket)
+        .key(&dest.key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done.into_values().collect()))
+                .build(),
+        )
+        .sse_customer_algorithm(h.algorithm)
+        .sse_customer_key(h.key_base64.as_str())
+        .sse_customer_key_md5(&h.key_md5)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
+    Ok((
+        Uploaded {
+            sha256,
+            etag: out.e_tag().map(str::to_string),
+            version_id: out.version_id().map(str::to_string),
+        },
+        source.size,
+    ))
+}
+
+/// The files of a folder, each with its destination under `prefix` (forward slashes,
+/// relative paths kept), sorted. Symbolic links to files are followed; to folders, not.
+pub fn plan_folder(dir: &Path, dest: &S3Url) -> Result<Vec<(PathBuf, S3Url)>> {
+    let prefix = dest.key.trim_end_matches('/');
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, "cannot list", e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&d, "cannot list", e))?;
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .map_err(|e| Error::io(&path, "cannot read", e))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                let rel = path.strip_prefix(dir).unwrap_or(&path);
+                let rel: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                let key = if prefix.is_empty() {
+                    rel.join("/")
+                } else {
+                    format!("{prefix}/{}", rel.join("/"))
+                };
+                out.push((
+                    path,
+                    S3Url {
+                        bucket: dest.bucket.clone(),
+                        key,
+                    },
+                ));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_plans_keep_relative_paths_under_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("top.txt"), "1").unwrap();
+        std::fs::write(dir.path().join("a/b/deep.txt"), "2").unwrap();
+        let dest = S3Url {
+            bucket: "bk".into(),
+            key: "backup/".into(),
+        };
+        let plan = plan_folder(dir.path(), &dest).unwrap();
+        let keys: Vec<&str> = plan.iter().map(|(_, u)| u.key.as_str()).collect();
+        assert_eq!(keys, vec!["backup/a/b/deep.txt", "backup/top.txt"]);
+    }
+}

@@ -1,0 +1,340 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! The transfer engine against the real Garage: multipart both ways with the aws CLI,
+//! cancel, a server killed mid-download, a client killed mid-upload and resumed, progress.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{PrivateGarage, TestHome, random_file, wait_until};
+use ssec_manager::core::Home;
+use ssec_manager::core::jobs::{JobManager, JobSpec, JobState};
+use ssec_manager::core::registry::ObjectState;
+use ssec_manager::core::s3::S3Url;
+use ssec_manager::core::transfer::TransferOptions;
+
+const MIB: usize = 1024 * 1024;
+const PARTS_5MIB: [&str; 4] = ["--part-size", "5MiB", "--multipart-threshold", "5MiB"];
+
+#[test]
+fn multipart_round_trip_is_byte_identical_through_ssec_manager_and_the_aws_cli() {
+    let h = TestHome::with_connection("multipart");
+    let data = random_file(&h.path("big.bin"), 40 * MIB + 12345);
+    h.ok(&["key", "generate", "mp"]);
+    h.upload_with("big.bin", "mp", &PARTS_5MIB);
+    let url = h.url("big.bin");
+
+    // It really is a multipart object of 9 parts.
+    let env_lines = h.ok(&["key", "env", "mp"]);
+    let head = h.sh_ok(&format!(
+        r#"{env_lines}
+        aws --endpoint-url "$EP" s3api head-object --bucket "$BUCKET" --key "$PREFIX/big.bin" \
+          --part-number 1 --sse-customer-algorithm AES256 \
+          --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5""#
+    ));
+    let head: serde_json::Value = serde_json::from_str(&head).unwrap();
+    assert_eq!(head["PartsCount"], 9, "{head}");
+
+    // Back through ranged parallel GETs.
+    let out = h.path("back.bin");
+    let mut args = vec!["download", url.as_str(), out.to_str().unwrap()];
+    args.extend(PARTS_5MIB);
+    h.ok(&args);
+    assert!(
+        std::fs::read(&out).unwrap() == data,
+        "ssec-manager download differs"
+    );
+
+    // Back through the aws CLI with the same key.
+    h.sh_ok(&format!(
+        r#"{env_lines}
+        aws --endpoint-url "$EP" s3api get-object --bucket "$BUCKET" --key "$PREFIX/big.bin" \
+          --sse-customer-algorithm AES256 \
+          --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" aws.bin >/dev/null"#
+    ));
+    assert!(
+        std::fs::read(h.path("aws.bin")).unwrap() == data,
+        "aws CLI download differs"
+    );
+
+    // And the other way: a multipart upload by `aws s3 cp --sse-c` with the raw key file.
+    let keyfile = h.path("mp.key");
+    h.ok(&["key", "export", "mp", "--out", keyfile.to_str().unwrap()]);
+    h.sh_ok(
+        r#"base64 -d mp.key > mp.raw
+        aws --endpoint-url "$EP" s3 cp big.bin "s3://$BUCKET/$PREFIX/by-aws.bin" \
+          --sse-c AES256 --sse-c-key fileb://mp.raw >/dev/null"#,
+    );
+    let out2 = h.path("by-aws-back.bin");
+    let by_aws = h.url("by-aws.bin");
+    let mut args = vec![
+        "download",
+        by_aws.as_str(),
+        out2.to_str().unwrap(),
+        "--key",
+        "mp",
+    ];
+    args.extend(PARTS_5MIB);
+    h.ok(&args);
+    assert!(
+        std::fs::read(&out2).unwrap() == data,
+        "aws multipart upload differs"
+    );
+}
+
+/// A home with a key and a connection, opened in-process for the JobManager.
+fn in_process_home(h: &TestHome, endpoint: &str) -> Arc<Home> {
+    h.ok(&["key", "generate", "k"]);
+    h.add_connection("g", endpoint);
+    Arc::new(Home::open_with_keyring(&h.home).unwrap())
+}
+
+fn slow_options() -> TransferOptions {
+    TransferOptions {
+        multipart_threshold: 5 * MIB as u64,
+        part_size: 5 * MIB as u64,
+        concurrency: 2,
+        bandwidth_limit: Some(8 * MIB as u64),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_mid_upload_aborts_the_multipart_upload_and_records_no_object() {
+    let h = TestHome::new("cancel");
+    let home = in_process_home(&h, &h.bench.endpoint.clone());
+    random_file(&h.path("c.bin"), 40 * MIB);
+    let jobs = JobManager::new(
+        home.clone(),
+        tokio::runtime::Handle::current(),
+        2,
+        slow_options(),
+    );
+    let dest: S3Url = h.url("c.bin").parse().unwrap();
+    let id = jobs.start(JobSpec::Upload {
+        connection: "g".into(),
+        src: h.path("c.bin"),
+        dest,
+        key_label: "k".into(),
+    });
+    let progress = jobs.progress(id).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while progress.done() < 5 * MIB as u64 {
+        assert!(tokio::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    jobs.cancel(id);
+    let ev = tokio::time::timeout(Duration::from_secs(20), jobs.next_finished())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.state, JobState::Cancelled);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        jobs.take_finished().is_empty(),
+        "exactly one finished event"
+    );
+
+    let object = &home.registry.objects().unwrap()[0];
+    assert_eq!(object.state, ObjectState::Cancelled);
+    assert!(home.registry.interrupted_uploads().unwrap().is_empty());
+    let listing = h.sh_ok(
+        r#"aws --endpoint-url "$EP" s3api list-multipart-uploads --bucket "$BUCKET" --prefix "$PREFIX/""#,
+    );
+    assert!(
+        !listing.contains("UploadId"),
+        "multipart upload left on the server: {listing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_monotone_and_ends_exactly_at_the_total() {
+    let h = TestHome::new("progress");
+    let home = in_process_home(&h, &h.bench.endpoint.clone());
+    let size = 23 * MIB + 777;
+    let data = random_file(&h.path("p.bin"), size);
+    let jobs = JobManager::new(
+        home,
+        tokio::runtime::Handle::current(),
+        1,
+        TransferOptions {
+            bandwidth_limit: Some(32 * MIB as u64),
+            ..slow_options()
+        },
+    );
+    let url: S3Url = h.url("p.bin").parse().unwrap();
+    let specs = [
+        JobSpec::Upload {
+            connection: "g".into(),
+            src: h.path("p.bin"),
+            dest: url.clone(),
+            key_label: "k".into(),
+        },
+        JobSpec::Download {
+            connection: "g".into(),
+            src: url,
+            dest: h.path("p.back"),
+            key_label: None,
+        },
+    ];
+    for spec in specs {
+        let id = jobs.start(spec);
+        let progress = jobs.progress(id).unwrap();
+        let mut seen = vec![];
+        loop {
+            let s = progress.snapshot();
+            seen.push(s.done);
+            if jobs.job(id).unwrap().state.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let state = jobs.job(id).unwrap().state;
+        assert!(matches!(state, JobState::Done(_)), "{state:?}");
+        seen.push(progress.snapshot().done);
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "not monotone");
+        assert!(seen.len() > 3, "too few samples to judge: {seen:?}");
+        assert_eq!(*seen.last().unwrap(), size as u64);
+        assert_eq!(progress.snapshot().total, size as u64);
+    }
+    assert!(std::fs::read(h.path("p.back")).unwrap() == data);
+}
+
+#[test]
+fn garage_killed_mid_download_fails_clearly_and_leaves_no_file() {
+    let garage = PrivateGarage::start();
+    let h = TestHome::new("kill-server");
+    h.add_connection("own", &garage.endpoint);
+    h.ok(&["key", "generate", "k"]);
+    random_file(&h.path("d.bin"), 30 * MIB);
+    let url = h.url("d.bin");
+    h.upload_with("d.bin", "k", &PARTS_5MIB);
+
+    let target = h.path("out").join("d.bin");
+    std::fs::create_dir(h.path("out")).unwrap();
+    let child = h
+        .cmd()
+        .args([
+            "download",
+            &url,
+            target.to_str().unwrap(),
+            "--bwlimit",
+            "4MiB",
+        ])
+        .args(PARTS_5MIB)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let part_file = || {
+        std::fs::read_dir(h.path("out"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().ends_with(".ssec-part"))
+            .map(|e| e.path())
+    };
+    wait_until(20, "the download to start", || part_file().is_some());
+    std::thread::sleep(Duration::from_millis(1500));
+    garage.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("could not reach the server") || err.contains("broke off"),
+        "{err}"
+    );
+    assert!(
+        err.lines().filter(|l| l.starts_with("error:")).count() == 1,
+        "{err}"
+    );
+    assert!(!target.exists(), "a partial file at the target");
+    assert!(part_file().is_none(), "the temp file was left behind");
+}
+
+#[test]
+fn client_killed_mid_upload_resumes_to_a_byte_identical_object_under_the_same_key() {
+    let h = TestHome::with_connection("resume");
+    h.ok(&["key", "generate", "rk"]);
+    let data = random_file(&h.path("r.bin"), 40 * MIB + 99);
+    let url = h.url("r.bin");
+    let mut child = h
+        .cmd()
+        .args([
+            "upload",
+            h.path("r.bin").to_str().unwrap(),
+            &url,
+            "--key",
+            "rk",
+        ])
+        .args(PARTS_5MIB)
+        .args(["--bwlimit", "6MiB", "--concurrency", "2"])
+        .spawn()
+        .unwrap();
+    let interrupted =
+        || -> serde_json::Value { serde_json::from_str(&h.ok(&["uploads", "--json"])).unwrap() };
+    wait_until(20, "the multipart upload to start", || {
+        !interrupted()["interrupted"].as_array().unwrap().is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    child.kill().unwrap(); // SIGKILL: nothing runs after this.
+    child.wait().unwrap();
+
+    let listing = interrupted();
+    let rows = listing["interrupted"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{listing}");
+    let id = rows[0]["id"].as_i64().unwrap();
+    let objects: serde_json::Value = serde_json::from_str(&h.ok(&["objects", "--json"])).unwrap();
+    assert_eq!(objects[0]["state"], "pending");
+    let stale = h.ok(&["uploads", "--stale"]);
+    assert!(stale.contains("resumable"), "{stale}");
+
+    h.ok(&["resume", &id.to_string(), "--quiet"]);
+    let after = interrupted();
+    assert!(
+        after["interrupted"].as_array().unwrap().is_empty(),
+        "{after}"
+    );
+    let objects: serde_json::Value = serde_json::from_str(&h.ok(&["objects", "--json"])).unwrap();
+    assert_eq!(objects[0]["state"], "stored");
+    assert_eq!(objects[0]["key_label"], "rk");
+
+    // The same key opens it (the aws CLI, with the key's env lines), byte-identical.
+    let env_lines = h.ok(&["key", "env", "rk"]);
+    h.sh_ok(&format!(
+        r#"{env_lines}
+        aws --endpoint-url "$EP" s3api get-object --bucket "$BUCKET" --key "$PREFIX/r.bin" \
+          --sse-customer-algorithm AES256 \
+          --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" r.back >/dev/null"#
+    ));
+    assert!(std::fs::read(h.path("r.back")).unwrap() == data);
+    let listing = h.sh_ok(
+        r#"aws --endpoint-url "$EP" s3api list-multipart-uploads --bucket "$BUCKET" --prefix "$PREFIX/""#,
+    );
+    assert!(!listing.contains("UploadId"), "{listing}");
+}
+
+#[test]
+fn a_folder_uploads_recursively_under_a_prefix() {
+    let h = TestHome::with_connection("folder");
+    h.ok(&["key", "generate", "f"]);
+    let root = h.path("photos");
+    std::fs::create_dir_all(root.join("2026/summer")).unwrap();
+    let a = random_file(&root.join("cover.jpg"), 1000);
+    let b = random_file(&root.join("2026/summer/beach.jpg"), 2000);
+    let dest = format!("{}/", h.url("photos"));
+    let out = h.ok(&[
+        "upload",
+        root.to_str().unwrap(),
+        &dest,
+        "--key",
+        "f",
+        "--quiet",
+    ]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    for (name, data) in [("photos/cover.jpg", a), ("photos/2026/summer/beach.jpg", b)] {
+        let target = h.path(&name.replace('/', "_"));
+        h.ok(&["download", &h.url(name), target.to_str().unwrap()]);
+        assert!(std::fs::read(&target).unwrap() == data, "{name}");
+    }
+}
