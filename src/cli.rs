@@ -28,6 +28,11 @@ use crate::core::{Error, Home};
                   encrypts which object. With no command, opens the window."
 )]
 pub struct Cli {
+    /// Open the window with the upload dialog for these files or folders (what the
+    /// desktop's "Open with" passes).
+    #[arg(long = "upload", value_name = "FILE", num_args = 0..)]
+    pub files: Vec<PathBuf>,
+
     /// The ssec-manager home (registry, settings); also namespaces the keyring entries.
     #[arg(long, global = true, env = "SSEC_MANAGER_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,

@@ -1,5 +1,8 @@
 //! Entry point: logging, the tokio runtime, then the window (no arguments) or the CLI.
 
+// Release builds on Windows open no console window behind the app.
+#![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
+
 use clap::Parser as _;
 use ssec_manager::cli::{self, Cli};
 use tracing_subscriber::EnvFilter;
@@ -19,7 +22,9 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = if cli.command.is_none() {
-        cli::home_dir(cli.home).and_then(|dir| ssec_manager::ui::run(dir, runtime.handle().clone()))
+        let files = cli.files;
+        cli::home_dir(cli.home)
+            .and_then(|dir| ssec_manager::ui::run(dir, runtime.handle().clone(), files))
     } else {
         runtime.block_on(cli::run(cli))
     };

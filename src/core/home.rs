@@ -274,6 +274,28 @@ impl Home {
         Ok(record)
     }
 
+    /// Forgets a connection and its stored secret; refused while registered objects live on it.
+    pub fn remove_connection(&self, name: &str) -> Result<()> {
+        let conn = self.resolve_connection(Some(name))?;
+        let live = self.registry.remove_connection(&conn.name)?;
+        if live > 0 {
+            return Err(Error::Transfer(format!(
+                "connection \"{name}\" still holds {live} registered object(s); removing it \
+                 would lose where they are"
+            )));
+        }
+        if conn.credential_source == super::registry::CredentialSource::Keyring
+            && let Ok(s) = self.secrets()
+        {
+            s.delete(&SecretId::S3Secret {
+                connection: conn.name.clone(),
+            })?;
+        }
+        self.registry
+            .log_event("connection_removed", None, None, name)?;
+        Ok(())
+    }
+
     /// The named connection, or the only one when no name is given.
     pub fn resolve_connection(&self, name: Option<&str>) -> Result<ConnectionRecord> {
         let all = self.registry.connections()?;

@@ -44,11 +44,11 @@ pub enum JobSpec {
 }
 
 impl JobSpec {
-    /// One line for lists: "report.pdf → s3://bucket/report.pdf".
+    /// One line for lists: "report.pdf -> s3://bucket/report.pdf".
     pub fn describe(&self) -> String {
         match self {
-            JobSpec::Upload { src, dest, .. } => format!("{} → {dest}", src.display()),
-            JobSpec::Download { src, dest, .. } => format!("{src} → {}", dest.display()),
+            JobSpec::Upload { src, dest, .. } => format!("{} -> {dest}", src.display()),
+            JobSpec::Download { src, dest, .. } => format!("{src} -> {}", dest.display()),
             JobSpec::Resume { object_id } => format!("resume upload #{object_id}"),
         }
     }

@@ -593,7 +593,54 @@ impl Registry {
             .map_err(|e| self.err(e))
     }
 
+    /// Forgets a connection. Refused while objects (other than failed ones) name it.
+    pub fn remove_connection(&self, name: &str) -> Result<usize> {
+        let db = self.db();
+        let live: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM objects o JOIN connections c ON c.id = o.connection_id
+                 WHERE c.name = ?1 AND o.state IN ('pending', 'stored')",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if live > 0 {
+            return Ok(live as usize);
+        }
+        db.execute(
+            "DELETE FROM multipart_uploads WHERE object_id IN (SELECT o.id FROM objects o
+               JOIN connections c ON c.id = o.connection_id WHERE c.name = ?1)",
+            [name],
+        )
+        .map_err(|e| self.err(e))?;
+        db.execute(
+            "DELETE FROM objects WHERE connection_id = (SELECT id FROM connections WHERE name = ?1)",
+            [name],
+        )
+        .map_err(|e| self.err(e))?;
+        db.execute("DELETE FROM connections WHERE name = ?1", [name])
+            .map_err(|e| self.err(e))?;
+        Ok(0)
+    }
+
     // ---- objects ----
+
+    /// The object was deleted on the server: its live rows become `deleted`.
+    pub fn mark_object_deleted(
+        &self,
+        connection: &ConnectionRecord,
+        url: &super::s3::S3Url,
+    ) -> Result<()> {
+        self.db()
+            .execute(
+                "UPDATE objects SET state = 'deleted', updated_at = ?4
+                 WHERE connection_id = ?1 AND bucket = ?2 AND object_key = ?3
+                   AND state IN ('pending', 'stored')",
+                params![connection.id, url.bucket, url.key, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
 
     /// Records an upload about to start, with the key that will encrypt it (write-ahead).
     pub fn begin_upload(

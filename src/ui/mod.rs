@@ -1,90 +1,658 @@
 //! The window. Draws state and sends commands; never blocks on I/O, SQLite or the keyring:
-//! anything slow runs on a worker and the UI draws its latest result.
+//! commands go to the `backend` worker, long transfers to the `JobManager`, and the UI draws
+//! their latest results each frame (`logic` drains events, `ui` only draws).
 //!
-//! A plain window for now (the desktop-app issue builds the full app on this).
+//! Saved state (theme, last key, last destination) is kept apart from runtime handles and
+//! holds no secret; revealed keys and clipboard contents live only in memory, and both are
+//! cleared on a timer.
+
+mod backend;
+mod dialogs;
+mod screens;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::core::Home;
-use crate::core::registry::KeySummary;
+use egui::{Color32, RichText};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub use backend::{Backend, Command, Entry, Event, KeyRow};
+use dialogs::Dialog;
+
+use crate::core::jobs::{JobManager, JobState};
+use crate::core::registry::{ConnectionRecord, ObjectRecord};
 
 pub const APP_TITLE: &str = "SSE-C Manager";
+/// How long a revealed key stays on screen, and copied env lines stay on the clipboard.
+pub const SECRET_TTL: Duration = Duration::from_secs(30);
 
-type Loaded = Option<Result<Vec<KeySummary>, String>>;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Screen {
+    #[default]
+    Keys,
+    Objects,
+    Transfers,
+    Audit,
+    Connections,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 5] = [
+        Screen::Keys,
+        Screen::Objects,
+        Screen::Transfers,
+        Screen::Audit,
+        Screen::Connections,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Keys => "Keys",
+            Screen::Objects => "Objects",
+            Screen::Transfers => "Transfers",
+            Screen::Audit => "Audit",
+            Screen::Connections => "Connections",
+        }
+    }
+}
+
+/// What survives a restart (eframe storage). Never a secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Prefs {
+    pub screen: Screen,
+    pub dark: bool,
+    pub last_key: Option<String>,
+    pub last_connection: Option<String>,
+    pub last_bucket: Option<String>,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Self {
+            screen: Screen::Keys,
+            dark: true,
+            last_key: None,
+            last_connection: None,
+            last_bucket: None,
+        }
+    }
+}
+
+/// A short message at the bottom right.
+pub struct Toast {
+    pub text: String,
+    pub error: bool,
+    pub until: Instant,
+}
+
+/// The bucket browser's place and what it shows.
+#[derive(Default)]
+pub struct Browser {
+    pub connection: Option<String>,
+    pub bucket: Option<String>,
+    pub prefix: String,
+    pub buckets: Vec<String>,
+    pub entries: Vec<Entry>,
+    pub loading: bool,
+    pub error: Option<String>,
+    pub filter: String,
+    /// Buckets were asked for this connection already.
+    pub buckets_requested: bool,
+}
+
+/// A file picked through the system dialog, delivered by a worker.
+type Picked = Arc<Mutex<Option<(dialogs::PickPurpose, PathBuf)>>>;
 
 pub struct App {
-    home_dir: PathBuf,
-    keys: Arc<Mutex<Loaded>>,
+    pub prefs: Prefs,
+    pub backend: Backend,
+    runtime: tokio::runtime::Handle,
+    pub home_dir: PathBuf,
+    pub opened: Option<Result<PathBuf, String>>,
+    pub keyring: Option<Result<String, String>>,
+    pub keys: Vec<KeyRow>,
+    pub connections: Vec<ConnectionRecord>,
+    pub objects: Vec<ObjectRecord>,
+    pub toasts: Vec<Toast>,
+    pub dialog: Option<Dialog>,
+    pub revealed: Option<(String, Zeroizing<String>, Instant)>,
+    clipboard_clear_at: Option<Instant>,
+    pub browser: Browser,
+    picked: Picked,
+    closing: bool,
+    close_allowed: bool,
+    /// Files given on the command line (or by the desktop's "Open with"), waiting for the
+    /// keys and connections to load before the upload dialog opens.
+    pending_upload: Vec<PathBuf>,
+    registry_loaded: bool,
 }
 
 impl App {
-    pub fn new(home_dir: PathBuf, runtime: tokio::runtime::Handle, ctx: egui::Context) -> Self {
-        let keys: Arc<Mutex<Loaded>> = Arc::default();
-        let slot = keys.clone();
-        let dir = home_dir.clone();
-        runtime.spawn_blocking(move || {
-            let loaded = Home::open(&dir)
-                .and_then(|h| h.registry.keys().map_err(Into::into))
-                .map_err(|e| e.to_string());
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
-            ctx.request_repaint();
+    /// Builds the app around a home directory; all I/O starts on the runtime.
+    pub fn new(
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        home_dir: PathBuf,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let prefs: Prefs = storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let repaint = ctx.clone();
+        let waker: crate::core::jobs::Waker = Arc::new(move || repaint.request_repaint());
+        let backend = Backend::new(home_dir.clone(), runtime.clone(), waker);
+        ctx.set_theme(if prefs.dark {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
         });
-        Self { home_dir, keys }
+        Self {
+            prefs,
+            backend,
+            runtime,
+            home_dir,
+            opened: None,
+            keyring: None,
+            keys: Vec::new(),
+            connections: Vec::new(),
+            objects: Vec::new(),
+            toasts: Vec::new(),
+            dialog: None,
+            revealed: None,
+            clipboard_clear_at: None,
+            browser: Browser::default(),
+            picked: Arc::default(),
+            closing: false,
+            close_allowed: false,
+            pending_upload: Vec::new(),
+            registry_loaded: false,
+        }
+    }
+
+    /// Opens the upload dialog for these files as soon as the keys are known.
+    pub fn upload_when_ready(&mut self, files: Vec<PathBuf>) {
+        self.pending_upload = files;
+    }
+
+    pub fn jobs(&self) -> Option<&JobManager> {
+        self.backend.jobs()
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.toasts.push(Toast {
+            text: text.into(),
+            error: false,
+            until: Instant::now() + Duration::from_secs(6),
+        });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.toasts.push(Toast {
+            text: text.into(),
+            error: true,
+            until: Instant::now() + Duration::from_secs(15),
+        });
+    }
+
+    /// Opens the system file dialog on a worker; the choice arrives in a later frame.
+    pub fn pick_file(&self, purpose: dialogs::PickPurpose, save: bool) {
+        let slot = self.picked.clone();
+        self.runtime.spawn(async move {
+            let dialog = rfd::AsyncFileDialog::new();
+            let file = if save {
+                dialog.save_file().await
+            } else {
+                dialog.pick_file().await
+            };
+            if let Some(f) = file {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((purpose, f.path().to_path_buf()));
+            }
+        });
+    }
+
+    /// Drains worker events and job results; handles timers and window-close.
+    fn logic(&mut self, ctx: &egui::Context) {
+        for event in self.backend.drain() {
+            self.apply(ctx, event);
+        }
+        let finished = self.jobs().map(|j| j.take_finished()).unwrap_or_default();
+        if !finished.is_empty() {
+            for ev in finished {
+                match ev.state {
+                    JobState::Failed(e) => self.error(e),
+                    JobState::Done(summary) => self.info(summary),
+                    _ => {}
+                }
+            }
+            self.backend.send(Command::Refresh);
+            self.refresh_listing();
+        }
+        if !self.pending_upload.is_empty() && self.registry_loaded && self.dialog.is_none() {
+            let files = std::mem::take(&mut self.pending_upload);
+            self.dialog = Some(Dialog::upload(self, files));
+        }
+        let picked = self.picked.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((purpose, path)) = picked {
+            dialogs::apply_pick(self, purpose, path);
+        }
+        let now = Instant::now();
+        if self.revealed.as_ref().is_some_and(|r| now >= r.2) {
+            self.revealed = None;
+        }
+        if self.clipboard_clear_at.is_some_and(|t| now >= t) {
+            ctx.copy_text(String::new());
+            self.clipboard_clear_at = None;
+        }
+        self.toasts.retain(|t| t.until > now);
+        let running = self.jobs().map(|j| j.running()).unwrap_or(0);
+        if ctx.input(|i| i.viewport().close_requested()) && running > 0 && !self.close_allowed {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.dialog = Some(Dialog::ConfirmClose);
+        }
+        if self.closing && running == 0 {
+            self.close_allowed = true;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        // Keep drawing while something moves or a timer is pending.
+        if running > 0 || self.revealed.is_some() || !self.toasts.is_empty() {
+            ctx.request_repaint_after(Duration::from_millis(250));
+        }
+        if self.clipboard_clear_at.is_some() {
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+        self.shortcuts(ctx);
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, event: Event) {
+        match event {
+            Event::Opened(r) => {
+                if let Err(e) = &r {
+                    self.error(format!("Cannot open the registry: {e}"));
+                }
+                self.opened = Some(r);
+            }
+            Event::Keyring(r) => self.keyring = Some(r),
+            Event::Keys(k) => self.keys = k,
+            Event::Connections(c) => {
+                if self.browser.connection.is_none() {
+                    self.browser.connection = self
+                        .prefs
+                        .last_connection
+                        .clone()
+                        .filter(|n| c.iter().any(|x| &x.name == n))
+                        .or_else(|| c.first().map(|x| x.name.clone()));
+                }
+                self.connections = c;
+            }
+            Event::Objects(o) => {
+                // The last answer of a refresh: keys and connections are in too.
+                self.objects = o;
+                self.registry_loaded = true;
+            }
+            Event::Info(t) => self.info(t),
+            Event::Error(t) => self.error(t),
+            Event::EnvLines { label, text } => {
+                ctx.copy_text(text.to_string());
+                self.clipboard_clear_at = Some(Instant::now() + SECRET_TTL);
+                self.info(format!(
+                    "Copied SSE_KEY/SSE_MD5 lines of \"{label}\"; the clipboard is cleared in 30 s"
+                ));
+            }
+            Event::Revealed { label, base64 } => {
+                self.revealed = Some((label, base64, Instant::now() + SECRET_TTL));
+            }
+            Event::Dependents { label, objects } => {
+                if let Some(Dialog::DeleteKey {
+                    label: l,
+                    dependents,
+                    ..
+                }) = &mut self.dialog
+                    && *l == label
+                {
+                    *dependents = Some(objects);
+                }
+            }
+            Event::KeyCreated { label } => {
+                self.prefs.last_key = Some(label);
+            }
+            Event::Buckets {
+                connection,
+                buckets,
+            } => {
+                if self.browser.connection.as_deref() == Some(connection.as_str()) {
+                    match buckets {
+                        Ok(b) => {
+                            if self.browser.bucket.is_none() {
+                                self.browser.bucket = self
+                                    .prefs
+                                    .last_bucket
+                                    .clone()
+                                    .filter(|x| b.contains(x))
+                                    .or_else(|| b.first().cloned());
+                                self.refresh_listing();
+                            }
+                            self.browser.buckets = b;
+                            self.browser.error = None;
+                        }
+                        Err(e) => self.browser.error = Some(e),
+                    }
+                }
+            }
+            Event::Listing {
+                connection,
+                bucket,
+                prefix,
+                entries,
+                partial,
+            } => {
+                let b = &mut self.browser;
+                if b.connection.as_deref() == Some(connection.as_str())
+                    && b.bucket.as_deref() == Some(bucket.as_str())
+                    && b.prefix == prefix
+                {
+                    b.loading = partial;
+                    match entries {
+                        Ok(e) => {
+                            b.entries = e;
+                            b.error = None;
+                        }
+                        Err(e) => b.error = Some(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lists the browser's current place again.
+    pub fn refresh_listing(&mut self) {
+        let b = &mut self.browser;
+        if let (Some(c), Some(bk)) = (b.connection.clone(), b.bucket.clone()) {
+            b.loading = true;
+            self.backend.send(Command::ListObjects {
+                connection: c,
+                bucket: bk,
+                prefix: b.prefix.clone(),
+            });
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, Modifiers};
+        if self.dialog.is_some() {
+            return;
+        }
+        let pressed = |m: Modifiers, k: Key| ctx.input_mut(|i| i.consume_key(m, k));
+        for (i, key) in [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5]
+            .into_iter()
+            .enumerate()
+        {
+            if pressed(Modifiers::COMMAND, key) {
+                self.prefs.screen = Screen::ALL[i];
+            }
+        }
+        if pressed(Modifiers::COMMAND, Key::G) {
+            self.dialog = Some(Dialog::generate());
+        }
+        if pressed(Modifiers::COMMAND, Key::I) {
+            self.dialog = Some(Dialog::import());
+        }
+        if pressed(Modifiers::NONE, Key::F5) {
+            self.backend.send(Command::Refresh);
+            self.refresh_listing();
+        }
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            match &self.keyring {
+                None => {
+                    ui.label("Keyring: checking…");
+                }
+                Some(Ok(_)) => {
+                    ui.label(
+                        RichText::new("Keyring available").color(Color32::from_rgb(80, 170, 90)),
+                    );
+                }
+                Some(Err(_)) => {
+                    ui.label(
+                        RichText::new("Keyring unavailable").color(ui.visuals().error_fg_color),
+                    );
+                }
+            }
+            ui.separator();
+            ui.label(format!(
+                "Registry: {}",
+                self.home_dir
+                    .join(crate::core::home::REGISTRY_FILE)
+                    .display()
+            ));
+            ui.separator();
+            let (running, rate) = self
+                .jobs()
+                .map(|j| {
+                    let jobs = j.jobs();
+                    let running: Vec<_> = jobs
+                        .iter()
+                        .filter(|v| v.state == JobState::Running)
+                        .collect();
+                    (
+                        running.len(),
+                        running.iter().map(|v| v.progress.rate).sum::<f64>(),
+                    )
+                })
+                .unwrap_or((0, 0.0));
+            ui.label(format!("{running} transfer(s) running"));
+            if running > 0 {
+                ui.separator();
+                ui.label(format!("{}/s", human_bytes(rate as u64)));
+            }
+        });
+    }
+
+    fn nav(&mut self, ui: &mut egui::Ui) {
+        ui.add_space(6.0);
+        ui.vertical_centered(|ui| {
+            ui.heading(RichText::new("SSE-C").strong());
+            ui.label(RichText::new("Manager").weak());
+        });
+        ui.add_space(10.0);
+        for (i, screen) in Screen::ALL.into_iter().enumerate() {
+            let selected = self.prefs.screen == screen;
+            let text = RichText::new(screen.title()).size(15.0);
+            let button = egui::Button::selectable(selected, text)
+                .min_size(egui::vec2(ui.available_width(), 30.0));
+            if ui
+                .add(button)
+                .on_hover_text(format!("Ctrl+{}", i + 1))
+                .clicked()
+            {
+                self.prefs.screen = screen;
+            }
+        }
+        ui.with_layout(egui::Layout::bottom_up(egui::Align::LEFT), |ui| {
+            ui.add_space(6.0);
+            let label = if self.prefs.dark {
+                "Light theme"
+            } else {
+                "Dark theme"
+            };
+            if ui.button(label).clicked() {
+                self.prefs.dark = !self.prefs.dark;
+                ui.ctx().set_theme(if self.prefs.dark {
+                    egui::Theme::Dark
+                } else {
+                    egui::Theme::Light
+                });
+            }
+        });
+    }
+
+    fn banners(&self, ui: &mut egui::Ui) {
+        if let Some(Err(e)) = &self.keyring {
+            banner(ui, true, &format!("The OS keyring is unavailable: {e}"));
+        }
+        if let Some(Err(e)) = &self.opened {
+            banner(ui, true, &format!("The registry cannot be opened: {e}"));
+        }
+    }
+
+    fn toasts(&self, ctx: &egui::Context) {
+        if self.toasts.is_empty() {
+            return;
+        }
+        egui::Area::new(egui::Id::unique("toasts"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -36.0))
+            .order(egui::Order::Foreground)
+            .show(ctx, |ui| {
+                ui.set_max_width(460.0);
+                for t in &self.toasts {
+                    let fill = if t.error {
+                        Color32::from_rgb(120, 30, 30)
+                    } else {
+                        Color32::from_rgb(30, 70, 50)
+                    };
+                    egui::Frame::new()
+                        .fill(fill)
+                        .corner_radius(6.0)
+                        .inner_margin(10.0)
+                        .show(ui, |ui| {
+                            ui.label(RichText::new(&t.text).color(Color32::WHITE));
+                        });
+                    ui.add_space(6.0);
+                }
+            });
+    }
+
+    /// Files hovering over the window: an overlay saying what a drop will do.
+    fn drop_zone(&mut self, ctx: &egui::Context) {
+        let hovering = ctx.input(|i| !i.raw.hovered_files.is_empty());
+        if hovering {
+            let screen = ctx.content_rect();
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("drop-overlay"),
+            ));
+            painter.rect_filled(screen, 0.0, Color32::from_black_alpha(170));
+            painter.text(
+                screen.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop to upload with SSE-C",
+                egui::FontId::proportional(28.0),
+                Color32::WHITE,
+            );
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            self.dialog = Some(Dialog::upload(self, dropped));
+        }
     }
 }
 
 impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        App::logic(self, ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        egui::Panel::bottom("status")
+            .exact_size(28.0)
+            .show(ui, |ui| self.status_bar(ui));
+        egui::Panel::left("nav")
+            .exact_size(150.0)
+            .show(ui, |ui| self.nav(ui));
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.heading(APP_TITLE);
-            ui.label(format!("Home: {}", self.home_dir.display()));
-            ui.separator();
-            let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            match &*keys {
-                None => {
-                    ui.spinner();
-                }
-                Some(Err(e)) => {
-                    ui.colored_label(ui.visuals().error_fg_color, e);
-                }
-                Some(Ok(list)) if list.is_empty() => {
-                    ui.label("No keys yet. Generate one with `ssec-manager key generate LABEL`.");
-                }
-                Some(Ok(list)) => {
-                    egui::Grid::new("keys").striped(true).show(ui, |ui| {
-                        for h in ["Label", "Fingerprint", "Objects", "Bytes", "Backup"] {
-                            ui.strong(h);
-                        }
-                        ui.end_row();
-                        for k in list {
-                            ui.label(&k.key.label);
-                            ui.monospace(k.key.fingerprint.as_str());
-                            ui.label(k.objects.to_string());
-                            ui.label(k.bytes.to_string());
-                            ui.label(&k.key.backup_status);
-                            ui.end_row();
-                        }
-                    });
-                }
-            }
+            self.banners(ui);
+            screens::show(self, ui);
         });
+        if let Some(d) = self.dialog.take() {
+            self.dialog = dialogs::show(self, &ctx, d);
+        }
+        self.drop_zone(&ctx);
+        self.toasts(&ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.prefs);
+    }
+}
+
+fn banner(ui: &mut egui::Ui, error: bool, text: &str) {
+    let fill = if error {
+        Color32::from_rgb(110, 35, 35)
+    } else {
+        Color32::from_rgb(90, 75, 20)
+    };
+    egui::Frame::new()
+        .fill(fill)
+        .corner_radius(4.0)
+        .inner_margin(8.0)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new(text).color(Color32::WHITE));
+        });
+    ui.add_space(8.0);
+}
+
+/// 1536 -> "1.5 KiB".
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }
 
 /// Opens the window and runs until it is closed.
-pub fn run(home_dir: PathBuf, runtime: tokio::runtime::Handle) -> anyhow::Result<()> {
+pub fn run(
+    home_dir: PathBuf,
+    runtime: tokio::runtime::Handle,
+    files: Vec<PathBuf>,
+) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(APP_TITLE)
-            .with_inner_size([960.0, 640.0])
-            .with_drag_and_drop(true),
+            .with_app_id("ssec-manager")
+            .with_inner_size([1200.0, 760.0])
+            .with_min_inner_size([820.0, 520.0])
+            .with_drag_and_drop(true)
+            .with_icon(app_icon()),
         ..Default::default()
     };
     eframe::run_native(
-        APP_TITLE,
+        "ssec-manager",
         options,
-        Box::new(move |cc| Ok(Box::new(App::new(home_dir, runtime, cc.egui_ctx.clone())))),
+        Box::new(move |cc| {
+            let mut app = App::new(&cc.egui_ctx, cc.storage, home_dir, runtime);
+            app.upload_when_ready(files);
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+fn app_icon() -> egui::IconData {
+    let png = include_bytes!("../../assets/icons/hicolor/256x256/apps/ssec-manager.png");
+    eframe::icon_data::from_png_bytes(png).unwrap_or_default()
 }

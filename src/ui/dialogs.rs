@@ -1,0 +1,653 @@
+//! Modal dialogs: one at a time, each a value in `App::dialog`. `show` draws the current one
+//! and returns it again while it stays open. Paths can be typed or picked through the
+//! system dialog (which runs on a worker and fills the field when it answers).
+
+use std::path::PathBuf;
+
+use egui::RichText;
+use zeroize::Zeroizing;
+
+use super::{App, Command};
+use crate::core::jobs::JobSpec;
+use crate::core::registry::{ChecksumMode, ConnectionRecord, CredentialSource};
+use crate::core::s3::S3Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickPurpose {
+    ImportKey,
+    ExportKey,
+    Download,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionForm {
+    pub name: String,
+    pub endpoint: String,
+    pub region: String,
+    pub path_style: bool,
+    pub source: usize,
+    pub profile: String,
+    pub access_key_id: String,
+    pub secret: Zeroizing<String>,
+    pub when_required: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadForm {
+    pub files: Vec<PathBuf>,
+    pub connection: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub key: String,
+}
+
+#[derive(Debug)]
+pub enum Dialog {
+    Generate {
+        label: String,
+    },
+    Import {
+        label: String,
+        text: Zeroizing<String>,
+        path: String,
+    },
+    Export {
+        label: String,
+        path: String,
+    },
+    DeleteKey {
+        label: String,
+        typed: String,
+        dependents: Option<Vec<String>>,
+    },
+    AddConnection(ConnectionForm),
+    RemoveConnection {
+        name: String,
+    },
+    Upload(UploadForm),
+    Download {
+        connection: String,
+        url: S3Url,
+        path: String,
+    },
+    DeleteObject {
+        connection: String,
+        url: S3Url,
+    },
+    ConfirmClose,
+}
+
+impl Dialog {
+    pub fn generate() -> Self {
+        Dialog::Generate {
+            label: String::new(),
+        }
+    }
+
+    pub fn import() -> Self {
+        Dialog::Import {
+            label: String::new(),
+            text: Zeroizing::new(String::new()),
+            path: String::new(),
+        }
+    }
+
+    pub fn export(label: &str) -> Self {
+        Dialog::Export {
+            label: label.to_string(),
+            path: String::new(),
+        }
+    }
+
+    pub fn delete_key(label: &str) -> Self {
+        Dialog::DeleteKey {
+            label: label.to_string(),
+            typed: String::new(),
+            dependents: None,
+        }
+    }
+
+    pub fn add_connection() -> Self {
+        Dialog::AddConnection(ConnectionForm {
+            region: "us-east-1".into(),
+            path_style: true,
+            ..Default::default()
+        })
+    }
+
+    pub fn download(connection: &str, url: S3Url) -> Self {
+        let name = url.key.rsplit('/').next().unwrap_or("download").to_string();
+        let dir = directories::UserDirs::new()
+            .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+            .unwrap_or_else(|| PathBuf::from("."));
+        Dialog::Download {
+            connection: connection.to_string(),
+            url,
+            path: dir.join(name).display().to_string(),
+        }
+    }
+
+    /// The upload dialog for dropped files, aimed at the open bucket and prefix.
+    pub fn upload(app: &App, files: Vec<PathBuf>) -> Self {
+        let key = app
+            .prefs
+            .last_key
+            .clone()
+            .filter(|k| app.keys.iter().any(|r| &r.summary.key.label == k))
+            .or_else(|| app.keys.first().map(|k| k.summary.key.label.clone()))
+            .unwrap_or_default();
+        Dialog::Upload(UploadForm {
+            files,
+            connection: app
+                .browser
+                .connection
+                .clone()
+                .or_else(|| app.connections.first().map(|c| c.name.clone()))
+                .unwrap_or_default(),
+            bucket: app
+                .browser
+                .bucket
+                .clone()
+                .or_else(|| app.prefs.last_bucket.clone())
+                .or_else(|| app.objects.last().map(|o| o.bucket.clone()))
+                .unwrap_or_default(),
+            prefix: app.browser.prefix.clone(),
+            key,
+        })
+    }
+}
+
+/// A file chosen in the system dialog goes into the field of the dialog that asked.
+pub fn apply_pick(app: &mut App, purpose: PickPurpose, picked: PathBuf) {
+    let text = picked.display().to_string();
+    match (&mut app.dialog, purpose) {
+        (Some(Dialog::Import { path, .. }), PickPurpose::ImportKey)
+        | (Some(Dialog::Export { path, .. }), PickPurpose::ExportKey)
+        | (Some(Dialog::Download { path, .. }), PickPurpose::Download) => *path = text,
+        _ => {}
+    }
+}
+
+fn modal<R>(
+    ctx: &egui::Context,
+    id: &str,
+    title: &str,
+    body: impl FnOnce(&mut egui::Ui) -> R,
+) -> (R, bool) {
+    let response = egui::Modal::new(egui::Id::unique(id)).show(ctx, |ui| {
+        ui.set_width(520.0);
+        ui.heading(title);
+        ui.add_space(8.0);
+        body(ui)
+    });
+    let closed = response.should_close();
+    (response.inner, closed)
+}
+
+/// What the buttons at the bottom of a dialog asked for.
+#[derive(PartialEq)]
+enum Choice {
+    None,
+    Ok,
+    Cancel,
+}
+
+fn buttons(ui: &mut egui::Ui, ok: &str, enabled: bool) -> Choice {
+    ui.add_space(10.0);
+    let mut choice = Choice::None;
+    if enabled && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+        choice = Choice::Ok;
+    }
+    ui.horizontal(|ui| {
+        if ui.add_enabled(enabled, egui::Button::new(ok)).clicked() {
+            choice = Choice::Ok;
+        }
+        if ui.button("Cancel").clicked() {
+            choice = Choice::Cancel;
+        }
+    });
+    choice
+}
+
+fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> egui::Response {
+    ui.horizontal(|ui| {
+        ui.add_sized([120.0, 20.0], egui::Label::new(label));
+        ui.add(
+            egui::TextEdit::singleline(value)
+                .hint_text(hint)
+                .desired_width(360.0),
+        )
+    })
+    .inner
+}
+
+/// Draws `dialog`; returns it if it stays open.
+pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Dialog> {
+    let (choice, closed) = match &mut dialog {
+        Dialog::Generate { label } => modal(ctx, "generate", "Generate a key", |ui| {
+            ui.label("A new 32-byte key from the operating system's random generator, kept in the OS keyring.");
+            ui.add_space(6.0);
+            let r = field(ui, "Label", label, "e.g. backups-2026");
+            if !r.has_focus() && label.is_empty() {
+                r.request_focus();
+            }
+            let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let c = buttons(ui, "Generate", !label.trim().is_empty());
+            if enter && !label.trim().is_empty() {
+                Choice::Ok
+            } else {
+                c
+            }
+        }),
+        Dialog::Import { label, text, path } => modal(ctx, "import", "Import a key", |ui| {
+            ui.label("A key file (the base64 line `openssl rand -base64 32` writes, 32 raw bytes, or 64 hex digits), or the key pasted below.");
+            ui.add_space(6.0);
+            field(ui, "Label", label, "e.g. from-aws-cli");
+            ui.horizontal(|ui| {
+                ui.add_sized([120.0, 20.0], egui::Label::new("Key file"));
+                ui.add(
+                    egui::TextEdit::singleline(path)
+                        .hint_text("/path/to/key")
+                        .desired_width(270.0),
+                );
+                if ui.button("Browse…").clicked() {
+                    app.pick_file(PickPurpose::ImportKey, false);
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.add_sized([120.0, 20.0], egui::Label::new("or paste it"));
+                ui.add(
+                    egui::TextEdit::singleline(&mut **text)
+                        .password(true)
+                        .hint_text("base64 or hex")
+                        .desired_width(360.0),
+                );
+            });
+            buttons(
+                ui,
+                "Import",
+                !label.trim().is_empty() && (!path.is_empty() || !text.is_empty()),
+            )
+        }),
+        Dialog::Export { label, path } => {
+            let title = format!("Export key \"{label}\"");
+            modal(ctx, "export", &title, |ui| {
+                ui.label(RichText::new("⚠ Anyone who holds this file can read every object the key encrypts. Keep it offline or encrypted.").color(ui.visuals().warn_fg_color));
+                ui.label("Written in the seed's format (one base64 line), mode 0600. An existing file is never overwritten.");
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    ui.add_sized([120.0, 20.0], egui::Label::new("File"));
+                    ui.add(
+                        egui::TextEdit::singleline(path)
+                            .hint_text("/path/to/new-file.key")
+                            .desired_width(270.0),
+                    );
+                    if ui.button("Browse…").clicked() {
+                        app.pick_file(PickPurpose::ExportKey, true);
+                    }
+                });
+                buttons(ui, "Export", !path.trim().is_empty())
+            })
+        }
+        Dialog::DeleteKey {
+            label,
+            typed,
+            dependents,
+        } => {
+            let title = format!("Delete key \"{label}\"");
+            modal(ctx, "delete-key", &title, |ui| {
+                match dependents {
+                    None => {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label("Looking up the objects this key encrypts…");
+                        });
+                    }
+                    Some(d) if d.is_empty() => {
+                        ui.label("This key encrypts no registered object.");
+                    }
+                    Some(d) => {
+                        ui.label(RichText::new(format!("☠ These {} object(s) become UNRECOVERABLE: nobody, not even the provider, can open them without this key.", d.len())).color(ui.visuals().error_fg_color).strong());
+                        egui::ScrollArea::vertical()
+                            .max_height(160.0)
+                            .show(ui, |ui| {
+                                for o in d.iter() {
+                                    ui.monospace(o);
+                                }
+                            });
+                    }
+                }
+                ui.add_space(6.0);
+                ui.label(format!("Type the label \"{label}\" to confirm:"));
+                ui.add(
+                    egui::TextEdit::singleline(typed)
+                        .id_salt("confirm-label")
+                        .desired_width(360.0),
+                );
+                let ok = dependents.is_some() && typed == label;
+                buttons(ui, "Delete key", ok)
+            })
+        }
+        Dialog::AddConnection(f) => modal(ctx, "add-connection", "Add a connection", |ui| {
+            field(ui, "Name", &mut f.name, "e.g. garage, aws-prod");
+            field(
+                ui,
+                "Endpoint",
+                &mut f.endpoint,
+                "https://s3.example.com (empty for AWS)",
+            );
+            field(ui, "Region", &mut f.region, "us-east-1");
+            ui.horizontal(|ui| {
+                ui.add_sized([120.0, 20.0], egui::Label::new(""));
+                ui.checkbox(
+                    &mut f.path_style,
+                    "Path-style addressing (MinIO, Garage, Ceph)",
+                );
+            });
+            ui.horizontal(|ui| {
+                ui.add_sized([120.0, 20.0], egui::Label::new("Credentials"));
+                ui.radio_value(&mut f.source, 0, "Environment / default");
+                ui.radio_value(&mut f.source, 1, "AWS profile");
+                ui.radio_value(&mut f.source, 2, "Keyring");
+            });
+            match f.source {
+                1 => {
+                    field(ui, "Profile", &mut f.profile, "default");
+                }
+                2 => {
+                    field(ui, "Access key id", &mut f.access_key_id, "");
+                    ui.horizontal(|ui| {
+                        ui.add_sized([120.0, 20.0], egui::Label::new("Secret key"));
+                        ui.add(
+                            egui::TextEdit::singleline(&mut *f.secret)
+                                .password(true)
+                                .desired_width(360.0),
+                        );
+                    });
+                }
+                _ => {}
+            }
+            ui.horizontal(|ui| {
+                ui.add_sized([120.0, 20.0], egui::Label::new(""));
+                ui.checkbox(
+                    &mut f.when_required,
+                    "Checksums only when required (R2, OVH, older MinIO)",
+                );
+            });
+            if f.endpoint.starts_with("http://") && !is_loopback(&f.endpoint) {
+                ui.label(
+                    RichText::new("⚠ Plain http: SSE-C keys would travel in clear.")
+                        .color(ui.visuals().error_fg_color),
+                );
+            }
+            let ok = !f.name.trim().is_empty()
+                && (f.source != 2 || (!f.access_key_id.is_empty() && !f.secret.is_empty()));
+            buttons(ui, "Add", ok)
+        }),
+        Dialog::RemoveConnection { name } => {
+            let title = format!("Remove connection \"{name}\"");
+            modal(ctx, "remove-connection", &title, |ui| {
+                ui.label("The connection is forgotten (and its stored secret removed). Refused while registered objects live on it.");
+                buttons(ui, "Remove", true)
+            })
+        }
+        Dialog::Upload(f) => modal(ctx, "upload", "Upload with SSE-C", |ui| {
+            ui.label(format!("{} item(s):", f.files.len()));
+            egui::ScrollArea::vertical()
+                .max_height(90.0)
+                .show(ui, |ui| {
+                    for p in &f.files {
+                        let kind = if p.is_dir() { "📁" } else { "📄" };
+                        ui.label(format!("{kind} {}", p.display()));
+                    }
+                });
+            ui.add_space(6.0);
+            combo(
+                ui,
+                "Connection",
+                &mut f.connection,
+                app.connections.iter().map(|c| c.name.clone()).collect(),
+            );
+            field(ui, "Bucket", &mut f.bucket, "bucket name");
+            field(ui, "Prefix", &mut f.prefix, "optional/folder/");
+            combo(
+                ui,
+                "Key",
+                &mut f.key,
+                app.keys
+                    .iter()
+                    .map(|k| k.summary.key.label.clone())
+                    .collect(),
+            );
+            let fp = app
+                .keys
+                .iter()
+                .find(|k| k.summary.key.label == f.key)
+                .map(|k| k.summary.key.fingerprint.to_string());
+            ui.add_space(6.0);
+            match &fp {
+                Some(fp) => {
+                    ui.label(RichText::new(format!("Encrypt with key {} ({fp})", f.key)).strong());
+                }
+                None => {
+                    ui.label(
+                        RichText::new("Choose a key (generate one in Keys first).")
+                            .color(ui.visuals().warn_fg_color),
+                    );
+                }
+            }
+            buttons(
+                ui,
+                "Upload",
+                fp.is_some() && !f.bucket.trim().is_empty() && !f.connection.is_empty(),
+            )
+        }),
+        Dialog::Download { url, path, .. } => {
+            let title = format!("Download {url}");
+            modal(ctx, "download", &title, |ui| {
+                ui.label("The key is taken from the registry. The file appears only when complete and checked.");
+                ui.horizontal(|ui| {
+                    ui.add_sized([120.0, 20.0], egui::Label::new("Save as"));
+                    ui.add(egui::TextEdit::singleline(path).desired_width(270.0));
+                    if ui.button("Browse…").clicked() {
+                        app.pick_file(PickPurpose::Download, true);
+                    }
+                });
+                buttons(ui, "Download", !path.trim().is_empty())
+            })
+        }
+        Dialog::DeleteObject { url, .. } => {
+            let title = format!("Delete {url}?");
+            modal(ctx, "delete-object", &title, |ui| {
+                ui.label("The object is deleted on the server. This cannot be undone.");
+                buttons(ui, "Delete object", true)
+            })
+        }
+        Dialog::ConfirmClose => {
+            modal(ctx, "confirm-close", "Transfers are running", |ui| {
+                ui.label("Quitting cancels them: unfinished uploads are aborted, partial downloads removed.");
+                let mut c = Choice::None;
+                ui.add_space(10.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Cancel transfers and quit").clicked() {
+                        c = Choice::Ok;
+                    }
+                    if ui.button("Keep running").clicked() {
+                        c = Choice::Cancel;
+                    }
+                });
+                c
+            })
+        }
+    };
+    if choice == Choice::Cancel || (closed && choice != Choice::Ok) {
+        return None;
+    }
+    if choice == Choice::None {
+        return Some(dialog);
+    }
+    confirm(app, dialog);
+    None
+}
+
+fn combo(ui: &mut egui::Ui, label: &str, value: &mut String, options: Vec<String>) {
+    ui.horizontal(|ui| {
+        let id = ui.add_sized([120.0, 20.0], egui::Label::new(label)).id;
+        egui::ComboBox::from_id_salt(label)
+            .selected_text(value.as_str())
+            .width(360.0)
+            .show_ui(ui, |ui| {
+                for o in options {
+                    let selected = *value == o;
+                    if ui.selectable_label(selected, &o).clicked() {
+                        *value = o;
+                    }
+                }
+            })
+            .response
+            .labelled_by(id);
+    });
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or("");
+    host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
+}
+
+/// The dialog's OK: turn it into commands.
+fn confirm(app: &mut App, dialog: Dialog) {
+    match dialog {
+        Dialog::Generate { label } => app.backend.send(Command::GenerateKey {
+            label: label.trim().to_string(),
+        }),
+        Dialog::Import { label, text, path } => {
+            let label = label.trim().to_string();
+            if path.trim().is_empty() {
+                app.backend.send(Command::ImportKey {
+                    label,
+                    bytes: Zeroizing::new(text.as_bytes().to_vec()),
+                    origin: "pasted text".into(),
+                });
+            } else {
+                app.backend.send(Command::ImportKeyFile {
+                    label,
+                    path: PathBuf::from(path.trim()),
+                });
+            }
+        }
+        Dialog::Export { label, path } => app.backend.send(Command::ExportKey {
+            label,
+            path: PathBuf::from(path.trim()),
+        }),
+        Dialog::DeleteKey { label, .. } => {
+            app.backend.send(Command::DeleteKey { label, force: true })
+        }
+        Dialog::AddConnection(f) => {
+            let mut record = ConnectionRecord::new(
+                f.name.trim(),
+                Some(f.endpoint.trim()).filter(|e| !e.is_empty()),
+                f.region.trim(),
+            );
+            record.path_style = f.path_style;
+            record.checksum_mode = if f.when_required {
+                ChecksumMode::WhenRequired
+            } else {
+                ChecksumMode::WhenSupported
+            };
+            let mut secret = None;
+            match f.source {
+                1 => {
+                    record.credential_source = CredentialSource::Profile;
+                    record.profile = Some(f.profile.trim().to_string()).filter(|p| !p.is_empty());
+                }
+                2 => {
+                    record.credential_source = CredentialSource::Keyring;
+                    record.access_key_id = Some(f.access_key_id.trim().to_string());
+                    secret = Some(f.secret);
+                }
+                _ => {}
+            }
+            app.backend.send(Command::AddConnection { record, secret });
+        }
+        Dialog::RemoveConnection { name } => app.backend.send(Command::RemoveConnection { name }),
+        Dialog::Upload(f) => start_upload(app, f),
+        Dialog::Download {
+            connection,
+            url,
+            path,
+        } => {
+            if let Some(jobs) = app.jobs() {
+                jobs.start(JobSpec::Download {
+                    connection,
+                    src: url,
+                    dest: PathBuf::from(path.trim()),
+                    key_label: None,
+                });
+                app.prefs.screen = super::Screen::Transfers;
+            }
+        }
+        Dialog::DeleteObject { connection, url } => {
+            app.backend.send(Command::DeleteObject { connection, url });
+            app.refresh_listing();
+        }
+        Dialog::ConfirmClose => {
+            if let Some(j) = app.jobs() {
+                j.cancel_all();
+            }
+            app.closing = true;
+        }
+    }
+}
+
+/// Queues one job per file (folders expand to their files, listed on a worker).
+fn start_upload(app: &mut App, f: UploadForm) {
+    let Some(jobs) = app.jobs().cloned() else {
+        app.error("The registry is not open yet; try again in a moment");
+        return;
+    };
+    app.prefs.last_key = Some(f.key.clone());
+    app.prefs.last_connection = Some(f.connection.clone());
+    app.prefs.last_bucket = Some(f.bucket.clone());
+    app.prefs.screen = super::Screen::Transfers;
+    let bucket = f.bucket.trim().to_string();
+    let prefix = f.prefix.trim().trim_start_matches('/').to_string();
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix
+    } else {
+        format!("{prefix}/")
+    };
+    app.runtime().spawn_blocking(move || {
+        for path in f.files {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dest = S3Url {
+                bucket: bucket.clone(),
+                key: format!("{prefix}{name}"),
+            };
+            if path.is_dir() {
+                let group = Some(path.display().to_string());
+                let plan = crate::core::transfer::plan_folder(&path, &dest).unwrap_or_default();
+                for (src, dest) in plan {
+                    jobs.start_in_group(
+                        JobSpec::Upload {
+                            connection: f.connection.clone(),
+                            src,
+                            dest,
+                            key_label: f.key.clone(),
+                        },
+                        group.clone(),
+                    );
+                }
+            } else {
+                jobs.start(JobSpec::Upload {
+                    connection: f.connection.clone(),
+                    src: path,
+                    dest,
+                    key_label: f.key.clone(),
+                });
+            }
+        }
+    });
+}

@@ -1,0 +1,728 @@
+//! The five screens. Each draws from the App's latest state and sends commands; none waits.
+
+use egui::{Color32, RichText};
+use egui_extras::{Column, TableBuilder};
+
+use super::dialogs::Dialog;
+use super::{App, Command, Entry, Screen, human_bytes};
+use crate::core::jobs::{JobSpec, JobState};
+use crate::core::registry::ObjectState;
+use crate::core::s3::S3Url;
+
+const ROW: f32 = 26.0;
+
+pub fn show(app: &mut App, ui: &mut egui::Ui) {
+    if app.keys.is_empty()
+        && app.connections.is_empty()
+        && app.opened.is_some()
+        && matches!(app.prefs.screen, Screen::Keys | Screen::Connections)
+    {
+        first_run(app, ui);
+        return;
+    }
+    match app.prefs.screen {
+        Screen::Keys => keys(app, ui),
+        Screen::Objects => objects(app, ui),
+        Screen::Transfers => transfers(app, ui),
+        Screen::Audit => audit(app, ui),
+        Screen::Connections => connections(app, ui),
+    }
+}
+
+fn title(ui: &mut egui::Ui, text: &str, sub: &str) {
+    ui.add_space(4.0);
+    ui.heading(RichText::new(text).size(22.0).strong());
+    ui.label(RichText::new(sub).weak());
+    ui.add_space(8.0);
+}
+
+fn first_run(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Welcome to SSE-C Manager",
+        "Your SSE-C keys stay in the OS keyring; this app remembers which key encrypts which object.",
+    );
+    let step = |ui: &mut egui::Ui, n: &str, head: &str, body: &str| {
+        egui::Frame::group(ui.style())
+            .inner_margin(12.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width().min(640.0));
+                ui.label(RichText::new(format!("{n}  {head}")).size(16.0).strong());
+                ui.label(body);
+            });
+        ui.add_space(6.0);
+    };
+    step(
+        ui,
+        "1",
+        "Connect to S3",
+        "Endpoint, region and credentials (AWS profile, environment, or kept in the keyring).",
+    );
+    if ui.button("Add connection…").clicked() {
+        app.dialog = Some(Dialog::add_connection());
+    }
+    ui.add_space(8.0);
+    step(
+        ui,
+        "2",
+        "Generate or import a key",
+        "A new random key, or the key file you already use with the aws CLI (openssl rand -base64 32).",
+    );
+    ui.horizontal(|ui| {
+        if ui.button("Generate key…").clicked() {
+            app.dialog = Some(Dialog::generate());
+        }
+        if ui.button("Import key…").clicked() {
+            app.dialog = Some(Dialog::import());
+        }
+    });
+    ui.add_space(8.0);
+    step(
+        ui,
+        "3",
+        "Drop a file on this window",
+        "It is uploaded with SSE-C and recorded with its key, so it can always be found and opened.",
+    );
+}
+
+fn keys(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Keys",
+        "Customer keys kept in the OS keyring. Lose a key and its objects are gone: back it up.",
+    );
+    ui.horizontal(|ui| {
+        if ui.button("➕ Generate…").on_hover_text("Ctrl+G").clicked() {
+            app.dialog = Some(Dialog::generate());
+        }
+        if ui.button("📥 Import…").on_hover_text("Ctrl+I").clicked() {
+            app.dialog = Some(Dialog::import());
+        }
+        if ui.button("Refresh").on_hover_text("F5").clicked() {
+            app.backend.send(Command::Refresh);
+        }
+    });
+    if let Some((label, b64, _)) = app.revealed.clone() {
+        egui::Frame::group(ui.style())
+            .inner_margin(10.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("Key \"{label}\" (hides in 30 s):")).strong());
+                    ui.monospace(b64.as_str());
+                    if ui.button("Hide").clicked() {
+                        app.revealed = None;
+                    }
+                });
+            });
+    }
+    ui.add_space(6.0);
+    let rows = app.keys.clone();
+    let mut action: Option<(usize, &'static str)> = None;
+    TableBuilder::new(ui)
+        .id_salt("keys-table")
+        .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::auto().at_least(100.0))
+        .column(Column::auto().at_least(190.0))
+        .column(Column::auto().at_least(80.0))
+        .column(Column::auto().at_least(60.0))
+        .column(Column::auto().at_least(55.0))
+        .column(Column::auto().at_least(70.0))
+        .column(Column::auto().at_least(90.0))
+        .column(Column::auto().at_least(65.0))
+        .column(Column::remainder().at_least(250.0))
+        .header(ROW, |mut h| {
+            for c in [
+                "Label",
+                "Fingerprint",
+                "Created",
+                "Source",
+                "Objects",
+                "Bytes",
+                "Backup",
+                "Keyring",
+                "Actions",
+            ] {
+                h.col(|ui| {
+                    ui.strong(c);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW + 4.0, rows.len(), |mut row| {
+                let i = row.index();
+                let k = &rows[i];
+                row.col(|ui| {
+                    ui.label(RichText::new(&k.summary.key.label).strong());
+                });
+                row.col(|ui| {
+                    ui.monospace(k.summary.key.fingerprint.as_str());
+                });
+                row.col(|ui| {
+                    ui.label(k.summary.key.created_at.get(..10).unwrap_or(""));
+                });
+                row.col(|ui| {
+                    ui.label(&k.summary.key.source);
+                });
+                row.col(|ui| {
+                    ui.label(k.summary.objects.to_string());
+                });
+                row.col(|ui| {
+                    ui.label(human_bytes(k.summary.bytes));
+                });
+                row.col(|ui| {
+                    let b = &k.summary.key.backup_status;
+                    if b == "never" && k.summary.objects > 0 {
+                        ui.label(RichText::new("never").color(ui.visuals().warn_fg_color));
+                    } else {
+                        ui.label(b);
+                    }
+                });
+                row.col(|ui| match k.in_keyring {
+                    Some(true) => {
+                        ui.label(RichText::new("present").color(Color32::from_rgb(80, 170, 90)));
+                    }
+                    Some(false) => {
+                        ui.label(RichText::new("MISSING").color(ui.visuals().error_fg_color));
+                    }
+                    None => {
+                        ui.label("unknown");
+                    }
+                });
+                row.col(|ui| {
+                    for (name, tip) in [
+                        (
+                            "Export…",
+                            "Write the key file (the seed's base64 format), mode 0600",
+                        ),
+                        (
+                            "Copy env",
+                            "Copy the SSE_KEY / SSE_MD5 lines for the aws CLI (cleared in 30 s)",
+                        ),
+                        ("Reveal", "Show the key for 30 seconds"),
+                        ("Delete…", "Delete from the keyring"),
+                    ] {
+                        if ui.small_button(name).on_hover_text(tip).clicked() {
+                            action = Some((i, name));
+                        }
+                    }
+                });
+            });
+        });
+    if let Some((i, name)) = action {
+        let label = rows[i].summary.key.label.clone();
+        match name {
+            "Export…" => app.dialog = Some(Dialog::export(&label)),
+            "Copy env" => app.backend.send(Command::KeyEnvLines { label }),
+            "Reveal" => app.backend.send(Command::RevealKey { label }),
+            _ => {
+                app.backend.send(Command::KeyDependents {
+                    label: label.clone(),
+                });
+                app.dialog = Some(Dialog::delete_key(&label));
+            }
+        }
+    }
+}
+
+fn connections(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Connections",
+        "S3 endpoints. Secrets you choose to store are kept in the OS keyring.",
+    );
+    if ui.button("➕ Add connection…").clicked() {
+        app.dialog = Some(Dialog::add_connection());
+    }
+    ui.add_space(6.0);
+    let conns = app.connections.clone();
+    TableBuilder::new(ui)
+        .id_salt("conn-table")
+        .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::auto().at_least(120.0))
+        .column(Column::auto().at_least(240.0))
+        .column(Column::auto().at_least(90.0))
+        .column(Column::auto().at_least(80.0))
+        .column(Column::auto().at_least(150.0))
+        .column(Column::remainder().at_least(200.0))
+        .header(ROW, |mut h| {
+            for c in [
+                "Name",
+                "Endpoint",
+                "Region",
+                "Style",
+                "Credentials",
+                "Actions",
+            ] {
+                h.col(|ui| {
+                    ui.strong(c);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW + 4.0, conns.len(), |mut row| {
+                let c = &conns[row.index()];
+                row.col(|ui| {
+                    ui.label(RichText::new(&c.name).strong());
+                });
+                row.col(|ui| {
+                    ui.label(c.endpoint.as_deref().unwrap_or("AWS"));
+                });
+                row.col(|ui| {
+                    ui.label(&c.region);
+                });
+                row.col(|ui| {
+                    ui.label(if c.path_style { "path" } else { "virtual host" });
+                });
+                row.col(|ui| {
+                    ui.label(match c.credential_source {
+                        crate::core::registry::CredentialSource::AwsChain => {
+                            "AWS chain".to_string()
+                        }
+                        crate::core::registry::CredentialSource::Profile => {
+                            format!("profile {}", c.profile.as_deref().unwrap_or(""))
+                        }
+                        crate::core::registry::CredentialSource::Keyring => "keyring".to_string(),
+                    });
+                });
+                row.col(|ui| {
+                    if ui.small_button("Test").clicked() {
+                        app.backend.send(Command::TestConnection {
+                            name: c.name.clone(),
+                        });
+                    }
+                    if ui.small_button("Browse").clicked() {
+                        app.browser = super::Browser {
+                            connection: Some(c.name.clone()),
+                            buckets_requested: true,
+                            ..Default::default()
+                        };
+                        app.backend.send(Command::ListBuckets {
+                            connection: c.name.clone(),
+                        });
+                        app.prefs.screen = Screen::Objects;
+                    }
+                    if ui.small_button("Remove…").clicked() {
+                        app.dialog = Some(Dialog::RemoveConnection {
+                            name: c.name.clone(),
+                        });
+                    }
+                });
+            });
+        });
+}
+
+fn objects(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Objects",
+        "Browse a bucket. Drop files anywhere on the window to upload them here.",
+    );
+    if app.connections.is_empty() {
+        ui.label("No connection yet.");
+        if ui.button("Add connection…").clicked() {
+            app.dialog = Some(Dialog::add_connection());
+        }
+        return;
+    }
+    if !app.browser.buckets_requested
+        && let Some(c) = app.browser.connection.clone()
+    {
+        app.browser.buckets_requested = true;
+        app.backend.send(Command::ListBuckets { connection: c });
+    }
+    let mut relist = false;
+    ui.horizontal(|ui| {
+        let current = app.browser.connection.clone().unwrap_or_default();
+        let label = ui.label("Connection").id;
+        egui::ComboBox::from_id_salt("browser-connection")
+            .selected_text(&current)
+            .show_ui(ui, |ui| {
+                for c in &app.connections {
+                    if ui.selectable_label(current == c.name, &c.name).clicked() {
+                        app.browser = super::Browser {
+                            connection: Some(c.name.clone()),
+                            buckets_requested: true,
+                            ..Default::default()
+                        };
+                        app.prefs.last_connection = Some(c.name.clone());
+                        app.backend.send(Command::ListBuckets {
+                            connection: c.name.clone(),
+                        });
+                    }
+                }
+            })
+            .response
+            .labelled_by(label);
+        let bucket = app.browser.bucket.clone().unwrap_or_default();
+        ui.add_space(8.0);
+        let label = ui.label("Bucket").id;
+        egui::ComboBox::from_id_salt("browser-bucket")
+            .selected_text(&bucket)
+            .show_ui(ui, |ui| {
+                for b in app.browser.buckets.clone() {
+                    if ui.selectable_label(bucket == b, &b).clicked() {
+                        app.browser.bucket = Some(b.clone());
+                        app.browser.prefix.clear();
+                        app.prefs.last_bucket = Some(b);
+                        relist = true;
+                    }
+                }
+            })
+            .response
+            .labelled_by(label);
+        if ui.button("Refresh").on_hover_text("Refresh (F5)").clicked() {
+            relist = true;
+        }
+        ui.add(
+            egui::TextEdit::singleline(&mut app.browser.filter)
+                .hint_text("Filter names")
+                .desired_width(160.0),
+        );
+    });
+    // Breadcrumbs: bucket / a / b /
+    ui.horizontal(|ui| {
+        if let Some(b) = app.browser.bucket.clone() {
+            if ui
+                .link(RichText::new(format!("s3://{b}")).strong())
+                .clicked()
+            {
+                app.browser.prefix.clear();
+                relist = true;
+            }
+            let parts: Vec<String> = app
+                .browser
+                .prefix
+                .split_terminator('/')
+                .map(str::to_string)
+                .collect();
+            for (i, p) in parts.iter().enumerate() {
+                ui.label("/");
+                if ui.link(p).clicked() {
+                    app.browser.prefix = format!("{}/", parts[..=i].join("/"));
+                    relist = true;
+                }
+            }
+        }
+        if app.browser.loading {
+            ui.spinner();
+        }
+    });
+    if relist {
+        app.refresh_listing();
+    }
+    if let Some(e) = &app.browser.error {
+        super::banner(ui, true, e);
+    }
+    let filter = app.browser.filter.to_lowercase();
+    let entries: Vec<Entry> = app
+        .browser
+        .entries
+        .iter()
+        .filter(|e| {
+            filter.is_empty()
+                || match e {
+                    Entry::Prefix(p) => p.to_lowercase().contains(&filter),
+                    Entry::Object { key, .. } => key.to_lowercase().contains(&filter),
+                }
+        })
+        .cloned()
+        .collect();
+    let conn = app.browser.connection.clone().unwrap_or_default();
+    let bucket = app.browser.bucket.clone().unwrap_or_default();
+    let prefix = app.browser.prefix.clone();
+    let mut open_prefix = None;
+    let mut action: Option<(String, &'static str)> = None;
+    ui.label(RichText::new(format!("{} item(s)", entries.len())).weak());
+    TableBuilder::new(ui)
+        .id_salt("objects-table")
+        .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::remainder().at_least(260.0).clip(true))
+        .column(Column::auto().at_least(90.0))
+        .column(Column::auto().at_least(130.0))
+        .column(Column::auto().at_least(170.0))
+        .column(Column::auto().at_least(230.0))
+        .header(ROW, |mut h| {
+            for c in ["Name", "Size", "Modified", "Key", "Actions"] {
+                h.col(|ui| {
+                    ui.strong(c);
+                });
+            }
+        })
+        .body(|body| {
+            // Virtualised: only visible rows are laid out, so 10k+ entries stay smooth.
+            body.rows(ROW, entries.len(), |mut row| match &entries[row.index()] {
+                Entry::Prefix(p) => {
+                    let name = p.strip_prefix(&prefix).unwrap_or(p);
+                    row.col(|ui| {
+                        if ui.link(format!("📁 {name}")).clicked() {
+                            open_prefix = Some(p.clone());
+                        }
+                    });
+                    row.col(|_| {});
+                    row.col(|_| {});
+                    row.col(|_| {});
+                    row.col(|_| {});
+                }
+                Entry::Object {
+                    key,
+                    size,
+                    modified,
+                } => {
+                    let name = key.strip_prefix(&prefix).unwrap_or(key);
+                    row.col(|ui| {
+                        ui.label(format!("📄 {name}"));
+                    });
+                    row.col(|ui| {
+                        ui.label(human_bytes(*size));
+                    });
+                    row.col(|ui| {
+                        ui.label(modified);
+                    });
+                    row.col(|ui| {
+                        let (text, color) = key_state(app, &conn, &bucket, key);
+                        ui.label(
+                            RichText::new(text).color(color.unwrap_or(ui.visuals().text_color())),
+                        );
+                    });
+                    row.col(|ui| {
+                        for a in ["Download…", "Copy aws recipe", "Delete…"] {
+                            if ui.small_button(a).clicked() {
+                                action = Some((key.clone(), a));
+                            }
+                        }
+                    });
+                }
+            });
+        });
+    if let Some(p) = open_prefix {
+        app.browser.prefix = p;
+        app.refresh_listing();
+    }
+    if let Some((key, a)) = action {
+        let url = S3Url {
+            bucket: bucket.clone(),
+            key,
+        };
+        match a {
+            "Download…" => app.dialog = Some(Dialog::download(&conn, url)),
+            "Copy aws recipe" => {
+                let recipe = aws_recipe(app, &conn, &url);
+                ui.ctx().copy_text(recipe);
+                app.info("Copied the aws CLI command (it reads the key from $SSE_KEY / $SSE_MD5; no key copied)");
+            }
+            _ => {
+                app.dialog = Some(Dialog::DeleteObject {
+                    connection: conn,
+                    url,
+                })
+            }
+        }
+    }
+}
+
+/// The Key column: what the registry knows of this object.
+fn key_state(app: &App, conn: &str, bucket: &str, key: &str) -> (String, Option<Color32>) {
+    let rec = app.objects.iter().rev().find(|o| {
+        o.connection == conn && o.bucket == bucket && o.key == key && o.state == ObjectState::Stored
+    });
+    match rec {
+        Some(o) => match &o.key_label {
+            Some(l) => (format!("🔑 {l}"), Some(Color32::from_rgb(80, 170, 90))),
+            None => (
+                "SSE-C, unknown key".into(),
+                Some(Color32::from_rgb(220, 150, 40)),
+            ),
+        },
+        None => ("unchecked".into(), None),
+    }
+}
+
+/// The aws CLI command for an object, with the key taken from env variables (never the key).
+fn aws_recipe(app: &App, conn: &str, url: &S3Url) -> String {
+    let endpoint = app
+        .connections
+        .iter()
+        .find(|c| c.name == conn)
+        .and_then(|c| c.endpoint.clone())
+        .map(|e| format!(" --endpoint-url {e}"))
+        .unwrap_or_default();
+    let file = url.key.rsplit('/').next().unwrap_or("object");
+    format!(
+        "# eval \"$(ssec-manager key env LABEL)\" sets SSE_KEY and SSE_MD5\naws{endpoint} s3api get-object --bucket {} --key '{}' \\\n  --sse-customer-algorithm AES256 --sse-customer-key \"$SSE_KEY\" --sse-customer-key-md5 \"$SSE_MD5\" '{}'\n",
+        url.bucket, url.key, file
+    )
+}
+
+fn transfers(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Transfers",
+        "Uploads and downloads run in the background; the window stays responsive.",
+    );
+    let Some(jobs) = app.jobs().cloned() else {
+        ui.spinner();
+        return;
+    };
+    let mut list = jobs.jobs();
+    if list.is_empty() {
+        ui.label(
+            "No transfers yet. Drop files on the window to upload them, or download from Objects.",
+        );
+        return;
+    }
+    list.reverse();
+    let mut retry = None;
+    for j in &list {
+        egui::Frame::group(ui.style())
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal(|ui| {
+                    let arrow = if j.spec.is_upload() { "⬆" } else { "⬇" };
+                    ui.label(RichText::new(format!("{arrow} {}", j.spec.describe())).strong());
+                    if let Some(g) = &j.group {
+                        ui.label(RichText::new(format!("({g})")).weak());
+                    }
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        if !j.state.is_finished() && ui.button("Cancel").clicked() {
+                            jobs.cancel(j.id);
+                        }
+                        if matches!(j.state, JobState::Failed(_) | JobState::Cancelled)
+                            && ui.button("Retry").clicked()
+                        {
+                            retry = Some(j.id);
+                        }
+                        if matches!(j.state, JobState::Done(_))
+                            && ui.button("Open folder").clicked()
+                        {
+                            open_folder(&j.spec);
+                        }
+                        let color = match j.state {
+                            JobState::Done(_) => Color32::from_rgb(80, 170, 90),
+                            JobState::Failed(_) => ui.visuals().error_fg_color,
+                            _ => ui.visuals().text_color(),
+                        };
+                        ui.label(RichText::new(j.state.label()).color(color));
+                    });
+                });
+                let p = j.progress;
+                let eta = p
+                    .eta
+                    .map(|e| format!(", ETA {}s", e.as_secs()))
+                    .unwrap_or_default();
+                ui.add(
+                    egui::ProgressBar::new(p.fraction())
+                        .show_percentage()
+                        .desired_height(14.0),
+                );
+                ui.label(format!(
+                    "{} of {}  ·  {}/s{eta}",
+                    human_bytes(p.done),
+                    human_bytes(p.total),
+                    human_bytes(p.rate as u64)
+                ));
+                if let JobState::Failed(e) = &j.state {
+                    ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+                }
+            });
+        ui.add_space(4.0);
+    }
+    if let Some(id) = retry {
+        jobs.retry(id);
+    }
+}
+
+fn open_folder(spec: &JobSpec) {
+    let dir = match spec {
+        JobSpec::Download { dest, .. } => dest.parent().map(|p| p.to_path_buf()),
+        JobSpec::Upload { src, .. } => src.parent().map(|p| p.to_path_buf()),
+        JobSpec::Resume { .. } => None,
+    };
+    if let Some(d) = dir {
+        let _ = std::process::Command::new(if cfg!(target_os = "macos") {
+            "open"
+        } else if cfg!(windows) {
+            "explorer"
+        } else {
+            "xdg-open"
+        })
+        .arg(d)
+        .spawn();
+    }
+}
+
+fn audit(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Audit",
+        "Can every object still be opened? What is at risk?",
+    );
+    let missing: Vec<_> = app
+        .keys
+        .iter()
+        .filter(|k| k.in_keyring == Some(false))
+        .collect();
+    let unbacked: Vec<_> = app
+        .keys
+        .iter()
+        .filter(|k| k.summary.objects > 0 && k.summary.key.backup_status == "never")
+        .collect();
+    let stored = app
+        .objects
+        .iter()
+        .filter(|o| o.state == ObjectState::Stored)
+        .count();
+    let pending = app
+        .objects
+        .iter()
+        .filter(|o| matches!(o.state, ObjectState::Pending | ObjectState::Failed))
+        .count();
+    ui.horizontal(|ui| {
+        for (label, value) in [
+            ("Keys", app.keys.len().to_string()),
+            ("Objects stored", stored.to_string()),
+            ("Keys missing", missing.len().to_string()),
+            ("Unfinished uploads", pending.to_string()),
+        ] {
+            egui::Frame::group(ui.style())
+                .inner_margin(12.0)
+                .show(ui, |ui| {
+                    ui.set_min_width(140.0);
+                    ui.label(RichText::new(value).size(26.0).strong());
+                    ui.label(label);
+                });
+        }
+    });
+    ui.add_space(10.0);
+    if missing.is_empty() && unbacked.is_empty() {
+        ui.label(
+            RichText::new(
+                "✔ Every registered key is in the keyring and every key in use has a backup.",
+            )
+            .color(Color32::from_rgb(80, 170, 90)),
+        );
+    }
+    for k in missing {
+        super::banner(
+            ui,
+            true,
+            &format!(
+                "CRITICAL: key \"{}\" is missing from the keyring; its {} object(s) cannot be opened. Import the key again from a backup.",
+                k.summary.key.label, k.summary.objects
+            ),
+        );
+    }
+    for k in unbacked {
+        super::banner(
+            ui,
+            false,
+            &format!(
+                "HIGH: key \"{}\" encrypts {} object(s) and was never backed up. Export it (Keys > Export).",
+                k.summary.key.label, k.summary.objects
+            ),
+        );
+    }
+}

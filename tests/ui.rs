@@ -1,0 +1,358 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! The real App driven by egui_kittest: dialogs, a dropped file uploaded to the real Garage,
+//! the delete-key guard, and a window that keeps answering while the network does not.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{TestHome, random_file};
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use ssec_manager::core::jobs::JobState;
+use ssec_manager::ui::{App, Screen};
+
+/// A file dropped from the desktop (egui 0.37 makes this a trait the backend implements).
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+struct Ui {
+    harness: Harness<'static, App>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Ui {
+    fn open(home: &Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        let dir = home.to_path_buf();
+        let harness = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_eframe(move |cc| App::new(&cc.egui_ctx, None, dir, handle));
+        let mut ui = Self {
+            harness,
+            _runtime: runtime,
+        };
+        ui.until("the registry to load", |h| {
+            h.state().opened.is_some() && h.state().keyring.is_some()
+        });
+        ui
+    }
+
+    fn app(&self) -> &App {
+        self.harness.state()
+    }
+
+    /// Steps frames until `check` holds; the backend works on other threads meanwhile.
+    fn until(&mut self, what: &str, check: impl Fn(&Harness<'static, App>) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.harness.step();
+            if check(&self.harness) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness.step();
+    }
+
+    /// Types into the only text field on screen (focusing it first, as a click would).
+    fn type_text(&mut self, text: &str) {
+        self.harness.get_by_role(Role::TextInput).focus();
+        self.harness.step();
+        self.harness.get_by_role(Role::TextInput).type_text(text);
+        self.harness.step();
+        self.harness.step();
+    }
+
+    fn disabled(&self, label: &str) -> bool {
+        self.harness
+            .get_by_label(label)
+            .accesskit_node()
+            .is_disabled()
+    }
+
+    fn has_label(&self, label: &str) -> bool {
+        self.harness.query_by_label(label).is_some()
+    }
+
+    fn has_label_containing(&self, part: &str) -> bool {
+        self.harness.query_by_label_contains(part).is_some()
+    }
+}
+
+#[test]
+fn a_key_generated_through_the_dialog_lands_in_the_keyring() {
+    let h = TestHome::new("ui-generate");
+    let mut ui = Ui::open(&h.home);
+    // A fresh home shows the first-run steps.
+    assert!(ui.has_label("Welcome to SSE-C Manager"));
+    ui.click("Generate key…");
+    assert!(ui.has_label("Generate a key"));
+    // Nothing typed: the button does nothing.
+    assert!(ui.disabled("Generate"));
+    ui.type_text("from-the-window");
+    ui.click("Generate");
+    ui.until("the key to appear", |h| {
+        h.state()
+            .keys
+            .iter()
+            .any(|k| k.summary.key.label == "from-the-window")
+    });
+    let row = ui.app().keys[0].clone();
+    assert_eq!(row.in_keyring, Some(true));
+    // The CLI sees the same key in the same keyring.
+    let listed = h.ok(&["key", "list", "--json"]);
+    assert!(
+        listed.contains("from-the-window") && listed.contains("\"in_keyring\": true"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn a_dropped_file_opens_the_upload_dialog_and_uploads_to_garage() {
+    let h = TestHome::with_connection("ui-drop");
+    h.ok(&["key", "generate", "drop-key"]);
+    let fp = h.fingerprint("drop-key");
+    let data = random_file(&h.path("dropped.bin"), 300_000);
+    let mut ui = Ui::open(&h.home);
+    ui.until("keys and connections", |h| {
+        h.state().keys.len() == 1 && !h.state().connections.is_empty()
+    });
+    ui.harness.state_mut().browser.bucket = Some(h.bench.bucket.clone());
+    ui.harness.state_mut().browser.prefix = format!("{}/", h.prefix);
+
+    ui.harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(h.path("dropped.bin"))));
+    ui.until("the upload dialog", |h| {
+        h.query_by_label("Upload with SSE-C").is_some()
+    });
+    let line = format!("Encrypt with key drop-key ({fp})");
+    assert!(ui.has_label(&line), "no line {line:?}");
+    ui.click("Upload");
+    assert_eq!(ui.app().prefs.screen, Screen::Transfers);
+    ui.until("the upload to finish", |h| {
+        h.state()
+            .jobs()
+            .map(|j| j.jobs())
+            .is_some_and(|j| j.len() == 1 && j[0].state.is_finished())
+    });
+    let job = ui.app().jobs().unwrap().jobs()[0].clone();
+    assert!(matches!(job.state, JobState::Done(_)), "{:?}", job.state);
+    ui.until("the registry to show it", |h| {
+        h.state()
+            .objects
+            .iter()
+            .any(|o| o.key.ends_with("/dropped.bin"))
+    });
+    // The object is really on the server under that key.
+    let back = h.path("back.bin");
+    h.ok(&[
+        "download",
+        &h.url("dropped.bin"),
+        back.to_str().unwrap(),
+        "--key",
+        "drop-key",
+    ]);
+    assert!(std::fs::read(back).unwrap() == data);
+}
+
+#[test]
+fn the_delete_key_dialog_stays_blocked_until_the_label_is_typed() {
+    let h = TestHome::with_connection("ui-delete");
+    h.ok(&["key", "generate", "precious"]);
+    random_file(&h.path("kept.bin"), 1000);
+    h.upload("kept.bin", "precious");
+    let mut ui = Ui::open(&h.home);
+    ui.until("the key row", |h| h.state().keys.len() == 1);
+    ui.click("Delete…");
+    ui.until("the dependent objects", |h| {
+        h.query_by_label_contains("UNRECOVERABLE").is_some()
+    });
+    assert!(ui.has_label_containing(&h.object_key("kept.bin")));
+    assert!(ui.disabled("Delete key"));
+    ui.type_text("precio");
+    assert!(ui.disabled("Delete key"), "enabled by a wrong label");
+    ui.type_text("us");
+    assert!(
+        !ui.disabled("Delete key"),
+        "dialog state: {:?}",
+        ui.app().dialog
+    );
+    ui.click("Delete key");
+    ui.until("the key to go", |h| h.state().keys.is_empty());
+    let listed = h.ok(&["key", "list", "--json"]);
+    assert!(!listed.contains("precious"), "{listed}");
+}
+
+#[test]
+fn the_window_keeps_answering_while_a_transfer_waits_on_a_silent_server() {
+    // A server that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in silent.incoming().take(8) {
+            conns.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let h = TestHome::new("ui-silent");
+    h.add_connection("silent", &format!("http://{addr}"));
+    h.ok(&["key", "generate", "k"]);
+    random_file(&h.path("wait.bin"), 1000);
+    let mut ui = Ui::open(&h.home);
+    ui.until("the registry", |h| h.state().keys.len() == 1);
+    ui.harness.state_mut().browser.bucket = Some("b".into());
+    ui.harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(h.path("wait.bin"))));
+    ui.until("the upload dialog", |h| {
+        h.query_by_label("Upload with SSE-C").is_some()
+    });
+    ui.click("Upload");
+    ui.until("the job to start", |h| {
+        h.state().jobs().is_some_and(|j| j.running() == 1)
+    });
+    // While the request hangs: frames stay fast and clicks work.
+    let mut slowest = Duration::ZERO;
+    for screen in ["Keys", "Connections", "Audit", "Transfers"] {
+        let start = Instant::now();
+        ui.click(screen);
+        slowest = slowest.max(start.elapsed());
+        assert_eq!(ui.app().prefs.screen.title(), screen);
+    }
+    assert!(slowest < Duration::from_secs(1), "a click took {slowest:?}");
+    assert!(
+        ui.app().jobs().unwrap().jobs()[0].state == JobState::Running,
+        "the job should still be waiting on the silent server"
+    );
+    ui.click("Cancel");
+    ui.until("the cancel", |h| {
+        h.state().jobs().unwrap().jobs()[0].state == JobState::Cancelled
+    });
+    drop(held);
+}
+
+/// Image snapshots of the main screens, for the look. Content is made stable (fixed keys,
+/// fixed object names, a transfer parked on a silent server); dates and times still move,
+/// so a few thousand pixels may differ before a snapshot fails.
+#[test]
+fn snapshots_of_keys_objects_and_a_running_transfer() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let _held = std::thread::spawn(move || {
+        let conns: Vec<_> = silent.incoming().take(8).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(conns);
+    });
+    let h = TestHome::new("ui-snapshots");
+    let bucket2 = std::env::var("SSEC_TEST_BUCKET2").unwrap();
+    h.add_connection("garage", &h.bench.endpoint.clone());
+    h.add_connection("offline", &format!("http://{addr}"));
+    for (label, byte) in [("photos-2026", 0x11u8), ("backups", 0x22u8)] {
+        let file = h.path(&format!("{label}.raw"));
+        std::fs::write(
+            &file,
+            [byte; 32]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ (i as u8).wrapping_mul(37).wrapping_add(1))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        h.ok(&["key", "import", label, file.to_str().unwrap()]);
+    }
+    for (name, size, key) in [
+        ("beach.jpg", 150_000, "photos-2026"),
+        ("harbour.jpg", 90_000, "photos-2026"),
+        ("tax-2025.pdf", 40_000, "backups"),
+    ] {
+        std::fs::write(h.path(name), vec![7u8; size]).unwrap();
+        let url = format!("s3://{bucket2}/snapshots/{name}");
+        h.ok(&[
+            "upload",
+            h.path(name).to_str().unwrap(),
+            &url,
+            "--key",
+            key,
+            "--connection",
+            "garage",
+        ]);
+    }
+    std::fs::write(h.path("parked.bin"), vec![1u8; 4096]).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.handle().clone();
+    let dir = h.home.clone();
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_options(egui_kittest::SnapshotOptions::new().max_failed_pixels(4000))
+        .wgpu()
+        .build_eframe(move |cc| App::new(&cc.egui_ctx, None, dir, handle));
+    let until = |harness: &mut Harness<'static, App>, what: &str, check: &dyn Fn(&App) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !check(harness.state()) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            harness.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        harness.step();
+    };
+    until(&mut harness, "keys", &|a| {
+        a.keys.len() == 2 && a.objects.len() == 3
+    });
+    harness.snapshot("keys");
+
+    harness.state_mut().browser.connection = Some("garage".into());
+    harness.state_mut().browser.bucket = Some(bucket2.clone());
+    harness.state_mut().browser.prefix = "snapshots/".into();
+    harness.state_mut().browser.buckets_requested = true;
+    harness.state_mut().prefs.screen = Screen::Objects;
+    harness.state_mut().refresh_listing();
+    until(&mut harness, "the listing", &|a| {
+        a.browser.entries.len() == 3 && !a.browser.loading
+    });
+    harness.snapshot("objects");
+
+    let jobs = harness.state().jobs().unwrap().clone();
+    jobs.start(ssec_manager::core::jobs::JobSpec::Upload {
+        connection: "offline".into(),
+        src: h.path("parked.bin"),
+        dest: "s3://b/parked.bin".parse().unwrap(),
+        key_label: "backups".into(),
+    });
+    harness.state_mut().prefs.screen = Screen::Transfers;
+    until(&mut harness, "the parked job", &|a| {
+        a.jobs().is_some_and(|j| j.running() == 1)
+    });
+    harness.snapshot("transfers-running");
+    jobs.cancel_all();
+}
