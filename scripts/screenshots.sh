@@ -55,16 +55,18 @@ head -c 1500000000 /dev/zero > "$TMP/files/vm-image.qcow2"
 "$BIN" --home "$H" --upload "$TMP/files/vm-image.qcow2" >"$TMP/app.log" 2>&1 &
 app=$!
 W=$(xdotool search --sync --name "SSE-C Manager" | head -1)
-shot() { sleep "${2:-1.5}"; import -window root "$OUT/$1.png"; echo "shot $1"; }
+shot() { sleep "${2:-1.5}"; import -window "$W" "$OUT/$1.png"; echo "shot $1"; }
+# No window manager runs, so key events sent with xdotool are not delivered; clicks are.
+click() { xdotool mousemove --window "$W" "$1" "$2" click 1; }
+nav() { click 75 $((75 + 33 * $1)); }
 shot upload-dialog 3
-xdotool key --window "$W" Return
+click 368 480          # Upload
 shot transfers 2.5
-xdotool key --window "$W" ctrl+1; shot keys
-xdotool key --window "$W" ctrl+2; shot objects 3
-xdotool key --window "$W" ctrl+4; shot audit
-xdotool key --window "$W" ctrl+5; shot connections
-xdotool key --window "$W" ctrl+1; xdotool key --window "$W" ctrl+g; shot generate-dialog
-xdotool key --window "$W" Escape
+nav 0; shot keys
+nav 1; shot objects 3
+nav 3; shot audit
+nav 4; shot connections
+nav 0; click 207 76; shot generate-dialog   # Generate...
 kill "$app" 2>/dev/null || true
 '
 echo "screenshots in $out"

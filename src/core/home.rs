@@ -249,14 +249,8 @@ impl Home {
         mut conn: ConnectionRecord,
         secret_access_key: Option<&str>,
     ) -> Result<ConnectionRecord> {
-        if let Some(endpoint) = &conn.endpoint {
-            let ok = (endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-                && endpoint.split("://").nth(1).is_some_and(|h| !h.is_empty());
-            if !ok {
-                return Err(Error::BadEndpoint(endpoint.clone()));
-            }
-            conn.endpoint = Some(endpoint.trim_end_matches('/').to_string());
-        }
+        check_endpoint(conn.endpoint.as_deref())?;
+        conn.endpoint = conn.endpoint.map(|e| e.trim_end_matches('/').to_string());
         if self.registry.connection_by_name(&conn.name)?.is_some() {
             return Err(super::registry::RegistryError::ConnectionTaken(conn.name).into());
         }
@@ -272,6 +266,33 @@ impl Home {
         self.registry
             .log_event("connection_added", None, None, &record.name)?;
         Ok(record)
+    }
+
+    /// Saves new settings for an existing connection; a given secret replaces the stored one.
+    pub fn update_connection(
+        &self,
+        conn: ConnectionRecord,
+        secret_access_key: Option<&str>,
+    ) -> Result<()> {
+        let old = self.resolve_connection(Some(&conn.name))?;
+        check_endpoint(conn.endpoint.as_deref())?;
+        let id = SecretId::S3Secret {
+            connection: conn.name.clone(),
+        };
+        match (conn.credential_source, secret_access_key) {
+            (super::registry::CredentialSource::Keyring, Some(secret)) => {
+                self.secrets()?.put(&id, secret.as_bytes())?
+            }
+            (super::registry::CredentialSource::Keyring, None) => {}
+            _ if old.credential_source == super::registry::CredentialSource::Keyring => {
+                self.secrets()?.delete(&id)?
+            }
+            _ => {}
+        }
+        self.registry.update_connection(&conn)?;
+        self.registry
+            .log_event("connection_changed", None, None, &conn.name)?;
+        Ok(())
     }
 
     /// Forgets a connection and its stored secret; refused while registered objects live on it.
@@ -326,6 +347,17 @@ impl Home {
             },
         }
     }
+}
+
+fn check_endpoint(endpoint: Option<&str>) -> Result<()> {
+    if let Some(endpoint) = endpoint {
+        let ok = (endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+            && endpoint.split("://").nth(1).is_some_and(|h| !h.is_empty());
+        if !ok {
+            return Err(Error::BadEndpoint(endpoint.to_string()));
+        }
+    }
+    Ok(())
 }
 
 fn check_label(label: &str) -> Result<()> {

@@ -347,8 +347,8 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
             let conn = home.resolve_connection(Some(connection))?;
             let rec = transfer::upload(&job.ctx, home, &conn, src, dest, key_label).await?;
             Ok(format!(
-                "uploaded {} bytes to {} with key \"{key_label}\"",
-                rec.size.unwrap_or(0),
+                "uploaded {} to {} with key \"{key_label}\"",
+                super::human_bytes(rec.size.unwrap_or(0)),
                 rec.url()
             ))
         }
@@ -362,8 +362,8 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
             let report =
                 transfer::download(&job.ctx, home, &conn, src, dest, key_label.as_deref()).await?;
             Ok(format!(
-                "downloaded {} bytes to {}{}",
-                report.bytes,
+                "downloaded {} to {}{}",
+                super::human_bytes(report.bytes),
                 report.path.display(),
                 report
                     .key_label
@@ -374,9 +374,9 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
         JobSpec::Resume { object_id } => {
             let rec = transfer::resume(&job.ctx, home, *object_id).await?;
             Ok(format!(
-                "completed the upload of {} ({} bytes)",
+                "completed the upload of {} ({})",
                 rec.url(),
-                rec.size.unwrap_or(0)
+                super::human_bytes(rec.size.unwrap_or(0))
             ))
         }
     }

@@ -7,6 +7,7 @@ pub mod key;
 pub mod keystore;
 pub mod registry;
 pub mod s3;
+pub mod scan;
 pub mod transfer;
 
 use std::path::PathBuf;
@@ -89,5 +90,21 @@ impl Error {
             what,
             source,
         }
+    }
+}
+
+/// 1536 -> "1.5 KiB" (binary units, as the aws CLI and rclone print them).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }

@@ -544,24 +544,7 @@ impl Registry {
         if self.connection_by_name(&c.name)?.is_some() {
             return Err(RegistryError::ConnectionTaken(c.name.clone()));
         }
-        self.db()
-            .execute(
-                "INSERT INTO connections(name, endpoint, region, path_style, credential_source,
-                    profile, access_key_id, checksum_mode, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    c.name,
-                    c.endpoint,
-                    c.region,
-                    c.path_style,
-                    c.credential_source.as_str(),
-                    c.profile,
-                    c.access_key_id,
-                    c.checksum_mode.as_str(),
-                    now()
-                ],
-            )
-            .map_err(|e| self.err(e))?;
+        self.save_connection(c)?;
         self.connection_by_name(&c.name)?
             .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
     }
@@ -591,6 +574,39 @@ impl Registry {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// Saves a connection's settings (looked up by name; the name itself does not change).
+    pub fn update_connection(&self, c: &ConnectionRecord) -> Result<()> {
+        self.save_connection(c)
+    }
+
+    /// Inserts or updates a connection by name (the creation time is kept).
+    fn save_connection(&self, c: &ConnectionRecord) -> Result<()> {
+        self.db()
+            .execute(
+                "INSERT INTO connections(name, endpoint, region, path_style, credential_source,
+                    profile, access_key_id, checksum_mode, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(name) DO UPDATE SET endpoint = excluded.endpoint,
+                    region = excluded.region, path_style = excluded.path_style,
+                    credential_source = excluded.credential_source, profile = excluded.profile,
+                    access_key_id = excluded.access_key_id,
+                    checksum_mode = excluded.checksum_mode",
+                params![
+                    c.name,
+                    c.endpoint,
+                    c.region,
+                    c.path_style,
+                    c.credential_source.as_str(),
+                    c.profile,
+                    c.access_key_id,
+                    c.checksum_mode.as_str(),
+                    now()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Forgets a connection. Refused while objects (other than failed ones) name it.
@@ -1054,6 +1070,24 @@ mod tests {
         assert_eq!(objs[0].state, ObjectState::Replaced);
         assert_eq!(objs[1].state, ObjectState::Stored);
         assert_eq!(reg.dependent_objects(&fp).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_connection_edit_keeps_its_name_and_creation_time() {
+        let (_d, reg) = temp_registry();
+        let first = connection(&reg);
+        let mut edited = first.clone();
+        edited.region = "eu-west-3".into();
+        edited.path_style = false;
+        edited.checksum_mode = ChecksumMode::WhenRequired;
+        reg.update_connection(&edited).unwrap();
+        let back = reg.connection_by_name("garage").unwrap().unwrap();
+        assert_eq!(back.id, first.id);
+        assert_eq!(back.created_at, first.created_at);
+        assert_eq!(back.region, "eu-west-3");
+        assert!(!back.path_style);
+        assert_eq!(back.checksum_mode, ChecksumMode::WhenRequired);
+        assert_eq!(reg.connections().unwrap().len(), 1);
     }
 
     #[test]

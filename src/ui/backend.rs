@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use crate::core::jobs::{JobManager, Waker};
 use crate::core::registry::{ConnectionRecord, KeySummary, ObjectRecord};
 use crate::core::s3::{Op, S3Url, client_for, sdk_error};
+use crate::core::scan::{ObjectKind, classify};
 use crate::core::transfer::TransferOptions;
 use crate::core::{Error, Home};
 
@@ -92,6 +93,16 @@ pub enum Command {
         connection: String,
         url: S3Url,
     },
+    /// Classify objects with HEADs (plain, which key, unknown key).
+    CheckObjects {
+        connection: String,
+        bucket: String,
+        keys: Vec<String>,
+    },
+    UpdateConnection {
+        record: ConnectionRecord,
+        secret: Option<Zeroizing<String>>,
+    },
 }
 
 #[derive(Debug)]
@@ -131,6 +142,11 @@ pub enum Event {
         entries: Result<Vec<Entry>, String>,
         /// Still more pages coming.
         partial: bool,
+    },
+    Checked {
+        connection: String,
+        bucket: String,
+        results: Vec<(String, ObjectKind)>,
     },
 }
 
@@ -416,6 +432,18 @@ impl Worker {
                 })
                 .await;
             }
+            Command::UpdateConnection { record, secret } => {
+                let done = format!("Saved connection \"{}\"", record.name);
+                self.simple(&home, done, move |h| {
+                    h.update_connection(record, secret.as_deref().map(String::as_str))
+                })
+                .await;
+            }
+            Command::CheckObjects {
+                connection,
+                bucket,
+                keys,
+            } => self.check_objects(&home, connection, bucket, keys).await,
             Command::RemoveConnection { name } => {
                 let done = format!("Removed connection \"{name}\"");
                 self.simple(&home, done, move |h| h.remove_connection(&name))
@@ -472,6 +500,56 @@ impl Worker {
                 self.refresh(&home).await;
             }
         }
+    }
+
+    /// HEADs each object without a key, then with each of our keys (the registry's
+    /// expected key first); eight objects at a time.
+    async fn check_objects(
+        &self,
+        home: &Arc<Home>,
+        connection: String,
+        bucket: String,
+        keys: Vec<String>,
+    ) {
+        use futures_util::StreamExt as _;
+        let loaded = self
+            .blocking(home, |h| {
+                let mut out = Vec::new();
+                for k in h.registry.keys()? {
+                    if let Ok(key) = h.load_key(&k.key) {
+                        out.push((k.key.label.clone(), key));
+                    }
+                }
+                Ok(out)
+            })
+            .await;
+        let candidates = match loaded {
+            Ok(c) => c,
+            Err(e) => return self.send(Event::Error(e)),
+        };
+        let client = match home.resolve_connection(Some(&connection)) {
+            Ok(conn) => client_for(&conn, home.secrets().ok()).await,
+            Err(e) => return self.send(Event::Error(e.to_string())),
+        };
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => return self.send(Event::Error(e.to_string())),
+        };
+        let (candidates, client, b) = (&candidates, &client, &bucket);
+        let results: Vec<(String, ObjectKind)> = futures_util::stream::iter(keys)
+            .map(|k| async move {
+                let kind = classify(client, b, &k, candidates).await;
+                (k, kind)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        self.send(Event::Info(format!("Checked {} object(s)", results.len())));
+        self.send(Event::Checked {
+            connection,
+            bucket,
+            results,
+        });
     }
 
     async fn list_buckets(&self, home: &Arc<Home>, name: &str) -> Result<Vec<String>, String> {

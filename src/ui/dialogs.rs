@@ -30,6 +30,8 @@ pub struct ConnectionForm {
     pub access_key_id: String,
     pub secret: Zeroizing<String>,
     pub when_required: bool,
+    /// Editing an existing connection (its name cannot change).
+    pub editing: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +114,25 @@ impl Dialog {
             region: "us-east-1".into(),
             path_style: true,
             ..Default::default()
+        })
+    }
+
+    pub fn edit_connection(c: &ConnectionRecord) -> Self {
+        Dialog::AddConnection(ConnectionForm {
+            name: c.name.clone(),
+            endpoint: c.endpoint.clone().unwrap_or_default(),
+            region: c.region.clone(),
+            path_style: c.path_style,
+            source: match c.credential_source {
+                CredentialSource::AwsChain => 0,
+                CredentialSource::Profile => 1,
+                CredentialSource::Keyring => 2,
+            },
+            profile: c.profile.clone().unwrap_or_default(),
+            access_key_id: c.access_key_id.clone().unwrap_or_default(),
+            secret: Zeroizing::new(String::new()),
+            when_required: c.checksum_mode == ChecksumMode::WhenRequired,
+            editing: true,
         })
     }
 
@@ -328,62 +349,74 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
                 buttons(ui, "Delete key", ok)
             })
         }
-        Dialog::AddConnection(f) => modal(ctx, "add-connection", "Add a connection", |ui| {
-            field(ui, "Name", &mut f.name, "e.g. garage, aws-prod");
-            field(
-                ui,
-                "Endpoint",
-                &mut f.endpoint,
-                "https://s3.example.com (empty for AWS)",
-            );
-            field(ui, "Region", &mut f.region, "us-east-1");
-            ui.horizontal(|ui| {
-                ui.add_sized([120.0, 20.0], egui::Label::new(""));
-                ui.checkbox(
-                    &mut f.path_style,
-                    "Path-style addressing (MinIO, Garage, Ceph)",
+        Dialog::AddConnection(f) => modal(
+            ctx,
+            "add-connection",
+            if f.editing {
+                "Edit connection"
+            } else {
+                "Add a connection"
+            },
+            |ui| {
+                ui.add_enabled_ui(!f.editing, |ui| {
+                    field(ui, "Name", &mut f.name, "e.g. garage, aws-prod")
+                });
+                field(
+                    ui,
+                    "Endpoint",
+                    &mut f.endpoint,
+                    "https://s3.example.com (empty for AWS)",
                 );
-            });
-            ui.horizontal(|ui| {
-                ui.add_sized([120.0, 20.0], egui::Label::new("Credentials"));
-                ui.radio_value(&mut f.source, 0, "Environment / default");
-                ui.radio_value(&mut f.source, 1, "AWS profile");
-                ui.radio_value(&mut f.source, 2, "Keyring");
-            });
-            match f.source {
-                1 => {
-                    field(ui, "Profile", &mut f.profile, "default");
+                field(ui, "Region", &mut f.region, "us-east-1");
+                ui.horizontal(|ui| {
+                    ui.add_sized([120.0, 20.0], egui::Label::new(""));
+                    ui.checkbox(
+                        &mut f.path_style,
+                        "Path-style addressing (MinIO, Garage, Ceph)",
+                    );
+                });
+                ui.horizontal(|ui| {
+                    ui.add_sized([120.0, 20.0], egui::Label::new("Credentials"));
+                    ui.radio_value(&mut f.source, 0, "Environment / default");
+                    ui.radio_value(&mut f.source, 1, "AWS profile");
+                    ui.radio_value(&mut f.source, 2, "Keyring");
+                });
+                match f.source {
+                    1 => {
+                        field(ui, "Profile", &mut f.profile, "default");
+                    }
+                    2 => {
+                        field(ui, "Access key id", &mut f.access_key_id, "");
+                        ui.horizontal(|ui| {
+                            ui.add_sized([120.0, 20.0], egui::Label::new("Secret key"));
+                            ui.add(
+                                egui::TextEdit::singleline(&mut *f.secret)
+                                    .password(true)
+                                    .desired_width(360.0),
+                            );
+                        });
+                    }
+                    _ => {}
                 }
-                2 => {
-                    field(ui, "Access key id", &mut f.access_key_id, "");
-                    ui.horizontal(|ui| {
-                        ui.add_sized([120.0, 20.0], egui::Label::new("Secret key"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut *f.secret)
-                                .password(true)
-                                .desired_width(360.0),
-                        );
-                    });
+                ui.horizontal(|ui| {
+                    ui.add_sized([120.0, 20.0], egui::Label::new(""));
+                    ui.checkbox(
+                        &mut f.when_required,
+                        "Checksums only when required (R2, OVH, older MinIO)",
+                    );
+                });
+                if f.endpoint.starts_with("http://") && !is_loopback(&f.endpoint) {
+                    ui.label(
+                        RichText::new("⚠ Plain http: SSE-C keys would travel in clear.")
+                            .color(ui.visuals().error_fg_color),
+                    );
                 }
-                _ => {}
-            }
-            ui.horizontal(|ui| {
-                ui.add_sized([120.0, 20.0], egui::Label::new(""));
-                ui.checkbox(
-                    &mut f.when_required,
-                    "Checksums only when required (R2, OVH, older MinIO)",
-                );
-            });
-            if f.endpoint.starts_with("http://") && !is_loopback(&f.endpoint) {
-                ui.label(
-                    RichText::new("⚠ Plain http: SSE-C keys would travel in clear.")
-                        .color(ui.visuals().error_fg_color),
-                );
-            }
-            let ok = !f.name.trim().is_empty()
-                && (f.source != 2 || (!f.access_key_id.is_empty() && !f.secret.is_empty()));
-            buttons(ui, "Add", ok)
-        }),
+                let ok = !f.name.trim().is_empty()
+                    && (f.source != 2
+                        || (!f.access_key_id.is_empty() && (f.editing || !f.secret.is_empty())));
+                buttons(ui, if f.editing { "Save" } else { "Add" }, ok)
+            },
+        ),
         Dialog::RemoveConnection { name } => {
             let title = format!("Remove connection \"{name}\"");
             modal(ctx, "remove-connection", &title, |ui| {
@@ -563,11 +596,16 @@ fn confirm(app: &mut App, dialog: Dialog) {
                 2 => {
                     record.credential_source = CredentialSource::Keyring;
                     record.access_key_id = Some(f.access_key_id.trim().to_string());
-                    secret = Some(f.secret);
+                    secret = Some(f.secret).filter(|s| !s.is_empty());
                 }
                 _ => {}
             }
-            app.backend.send(Command::AddConnection { record, secret });
+            if f.editing {
+                app.backend
+                    .send(Command::UpdateConnection { record, secret });
+            } else {
+                app.backend.send(Command::AddConnection { record, secret });
+            }
         }
         Dialog::RemoveConnection { name } => app.backend.send(Command::RemoveConnection { name }),
         Dialog::Upload(f) => start_upload(app, f),

@@ -101,6 +101,8 @@ pub struct Browser {
     pub filter: String,
     /// Buckets were asked for this connection already.
     pub buckets_requested: bool,
+    /// Objects classified by HEAD (Check keys), by object key.
+    pub checked: std::collections::HashMap<String, crate::core::scan::ObjectKind>,
 }
 
 /// A file picked through the system dialog, delivered by a worker.
@@ -344,6 +346,18 @@ impl App {
                         }
                         Err(e) => self.browser.error = Some(e),
                     }
+                }
+            }
+            Event::Checked {
+                connection,
+                bucket,
+                results,
+            } => {
+                let b = &mut self.browser;
+                if b.connection.as_deref() == Some(connection.as_str())
+                    && b.bucket.as_deref() == Some(bucket.as_str())
+                {
+                    b.checked.extend(results);
                 }
             }
             Event::Listing {
@@ -608,21 +622,7 @@ fn banner(ui: &mut egui::Ui, error: bool, text: &str) {
     ui.add_space(8.0);
 }
 
-/// 1536 -> "1.5 KiB".
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+pub use crate::core::human_bytes;
 
 /// Opens the window and runs until it is closed.
 pub fn run(

@@ -123,7 +123,7 @@ fn keys(app: &mut App, ui: &mut egui::Ui) {
         .striped(true)
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(Column::auto().at_least(100.0))
-        .column(Column::auto().at_least(190.0))
+        .column(Column::auto().at_least(110.0))
         .column(Column::auto().at_least(80.0))
         .column(Column::auto().at_least(60.0))
         .column(Column::auto().at_least(55.0))
@@ -156,7 +156,10 @@ fn keys(app: &mut App, ui: &mut egui::Ui) {
                     ui.label(RichText::new(&k.summary.key.label).strong());
                 });
                 row.col(|ui| {
-                    ui.monospace(k.summary.key.fingerprint.as_str());
+                    // The start is enough to tell keys apart; the whole is on hover.
+                    let fp = k.summary.key.fingerprint.as_str();
+                    ui.monospace(format!("{}…", fp.get(..12).unwrap_or(fp)))
+                        .on_hover_text(fp);
                 });
                 row.col(|ui| {
                     ui.label(k.summary.key.created_at.get(..10).unwrap_or(""));
@@ -171,11 +174,15 @@ fn keys(app: &mut App, ui: &mut egui::Ui) {
                     ui.label(human_bytes(k.summary.bytes));
                 });
                 row.col(|ui| {
-                    let b = &k.summary.key.backup_status;
+                    let b = k.summary.key.backup_status.as_str();
+                    let text = match b {
+                        "exported_plain" => "exported",
+                        other => other,
+                    };
                     if b == "never" && k.summary.objects > 0 {
-                        ui.label(RichText::new("never").color(ui.visuals().warn_fg_color));
+                        ui.label(RichText::new(text).color(ui.visuals().warn_fg_color));
                     } else {
-                        ui.label(b);
+                        ui.label(text);
                     }
                 });
                 row.col(|ui| match k.in_keyring {
@@ -303,6 +310,9 @@ fn connections(app: &mut App, ui: &mut egui::Ui) {
                         });
                         app.prefs.screen = Screen::Objects;
                     }
+                    if ui.small_button("Edit…").clicked() {
+                        app.dialog = Some(Dialog::edit_connection(c));
+                    }
                     if ui.small_button("Remove…").clicked() {
                         app.dialog = Some(Dialog::RemoveConnection {
                             name: c.name.clone(),
@@ -374,6 +384,27 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
             .labelled_by(label);
         if ui.button("Refresh").on_hover_text("Refresh (F5)").clicked() {
             relist = true;
+        }
+        if ui
+            .button("Check keys")
+            .on_hover_text("Find each object's key with HEAD requests (no data is downloaded)")
+            .clicked()
+            && let (Some(c), Some(b)) = (app.browser.connection.clone(), app.browser.bucket.clone())
+        {
+            let keys = app
+                .browser
+                .entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Object { key, .. } => Some(key.clone()),
+                    Entry::Prefix(_) => None,
+                })
+                .collect();
+            app.backend.send(Command::CheckObjects {
+                connection: c,
+                bucket: b,
+                keys,
+            });
         }
         ui.add(
             egui::TextEdit::singleline(&mut app.browser.filter)
@@ -523,8 +554,9 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
     }
 }
 
-/// The Key column: what the registry knows of this object.
+/// The Key column: what the registry knows of this object, else what a check found.
 fn key_state(app: &App, conn: &str, bucket: &str, key: &str) -> (String, Option<Color32>) {
+    use crate::core::scan::ObjectKind;
     let rec = app.objects.iter().rev().find(|o| {
         o.connection == conn && o.bucket == bucket && o.key == key && o.state == ObjectState::Stored
     });
@@ -536,7 +568,16 @@ fn key_state(app: &App, conn: &str, bucket: &str, key: &str) -> (String, Option<
                 Some(Color32::from_rgb(220, 150, 40)),
             ),
         },
-        None => ("unchecked".into(), None),
+        None => match app.browser.checked.get(key) {
+            Some(k @ ObjectKind::KnownKey { .. }) => {
+                (k.describe(), Some(Color32::from_rgb(80, 170, 90)))
+            }
+            Some(k @ ObjectKind::UnknownKey) => {
+                (k.describe(), Some(Color32::from_rgb(220, 150, 40)))
+            }
+            Some(k) => (k.describe(), None),
+            None => ("unchecked".into(), None),
+        },
     }
 }
 
