@@ -96,6 +96,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write keys (all, or --keys L1,L2) into a new passphrase-encrypted age file, checked
+    /// by reading it back. The passphrase comes from SSEC_MANAGER_PASSPHRASE or a prompt.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, value_name = "L1,L2", value_delimiter = ',')]
+        keys: Vec<String>,
+    },
+    /// Bring keys back from a backup (into the keyring, or as new keys).
+    Restore { file: PathBuf },
     /// List the objects the registry knows, with their keys.
     Objects {
         #[arg(long)]
@@ -317,6 +327,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             list_uploads(&home, stale, connection.as_deref(), json).await
+        }
+        Command::Backup { out, keys } => {
+            let home = Home::open_with_keyring(&dir)?;
+            let pass = passphrase(true)?;
+            let done = home.backup_keys(&out, &keys, &pass)?;
+            let labels: Vec<&str> = done.iter().map(|k| k.label.as_str()).collect();
+            println!(
+                "backed up {} key(s) to {} (age, passphrase; read back and checked): {}",
+                done.len(),
+                out.display(),
+                labels.join(", ")
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let home = Home::open_with_keyring(&dir)?;
+            let pass = passphrase(false)?;
+            let r = home.restore_keys(&file, &pass)?;
+            println!(
+                "restored into the keyring: {}; imported as new: {}; already present: {}",
+                list_or_none(&r.restored),
+                list_or_none(&r.imported),
+                list_or_none(&r.present)
+            );
+            Ok(())
         }
         Command::Objects { json } => {
             let home = Home::open(&dir)?;
@@ -793,4 +828,33 @@ fn format_age(secs: u64) -> String {
         s if s < 172_800 => format!("{} h", s / 3600),
         s => format!("{} days", s / 86_400),
     }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The backup passphrase: SSEC_MANAGER_PASSPHRASE for scripts, else asked on the terminal
+/// (twice when making a backup).
+fn passphrase(confirm: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    if let Ok(p) = std::env::var("SSEC_MANAGER_PASSPHRASE") {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    let first =
+        zeroize::Zeroizing::new(rpassword::prompt_password("Backup passphrase: ").map_err(
+            |e| anyhow::anyhow!("cannot ask for the passphrase ({e}); set SSEC_MANAGER_PASSPHRASE"),
+        )?);
+    if confirm {
+        let again = zeroize::Zeroizing::new(
+            rpassword::prompt_password("Again: ").map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        if *again != *first {
+            anyhow::bail!("the two passphrases differ; nothing was written");
+        }
+    }
+    Ok(first)
 }

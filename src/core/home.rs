@@ -182,7 +182,7 @@ impl Home {
         write_new_private_file(out, key.to_seed_file().as_bytes())?;
         let location = out.display().to_string();
         self.registry
-            .mark_key_exported(&record.fingerprint, &location)?;
+            .mark_key_backup(&record.fingerprint, "exported_plain", &location)?;
         self.registry
             .log_event("exported", Some(&record.fingerprint), None, &location)?;
         Ok(record)

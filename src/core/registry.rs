@@ -527,12 +527,14 @@ impl Registry {
         Ok(())
     }
 
-    pub fn mark_key_exported(&self, fp: &KeyFingerprint, location: &str) -> Result<()> {
+    /// Records a backup of the key: `kind` is `exported_plain` (the seed's key file) or
+    /// `age_backup` (an encrypted backup that was read back and checked).
+    pub fn mark_key_backup(&self, fp: &KeyFingerprint, kind: &str, location: &str) -> Result<()> {
         self.db()
             .execute(
-                "UPDATE keys SET backup_status = 'exported_plain', last_backup_at = ?2,
+                "UPDATE keys SET backup_status = ?4, last_backup_at = ?2,
                     backup_location = ?3 WHERE fingerprint = ?1",
-                params![fp.as_str(), now(), location],
+                params![fp.as_str(), now(), location, kind],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
