@@ -356,3 +356,53 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     harness.snapshot("transfers-running");
     jobs.cancel_all();
 }
+
+#[test]
+fn the_backup_dialog_writes_a_checked_age_backup() {
+    let h = TestHome::new("ui-backup");
+    h.ok(&["key", "generate", "one"]);
+    let mut ui = Ui::open(&h.home);
+    ui.until("the key", |h| h.state().keys.len() == 1);
+    ui.click("Back up…");
+    assert!(ui.has_label("Back up all keys"));
+    assert!(
+        ui.disabled("Back up"),
+        "enabled with no file and no passphrase"
+    );
+    let pass = "a long enough passphrase";
+    if let Some(ssec_manager::ui::dialogs::Dialog::Backup {
+        path,
+        passphrase,
+        again,
+    }) = &mut ui.harness.state_mut().dialog
+    {
+        *path = h.p("from-window.age");
+        passphrase.push_str(pass);
+        again.push_str("a different one");
+    }
+    ui.harness.step();
+    ui.harness.step();
+    assert!(ui.has_label("The passphrases differ."));
+    assert!(ui.disabled("Back up"));
+    if let Some(ssec_manager::ui::dialogs::Dialog::Backup { again, .. }) =
+        &mut ui.harness.state_mut().dialog
+    {
+        again.clear();
+        again.push_str(pass);
+    }
+    ui.harness.step();
+    ui.click("Back up");
+    ui.until("the backup to be recorded", |h| {
+        h.state()
+            .keys
+            .first()
+            .is_some_and(|k| k.summary.key.backup_status == "age_backup")
+    });
+    let restored = h
+        .cmd()
+        .args(["restore", &h.p("from-window.age")])
+        .env("SSEC_MANAGER_PASSPHRASE", pass)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&restored.stdout).contains("already present: one"));
+}

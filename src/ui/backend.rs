@@ -103,6 +103,15 @@ pub enum Command {
         record: ConnectionRecord,
         secret: Option<Zeroizing<String>>,
     },
+    /// All keys into a new age file (passphrase), checked by reading it back.
+    BackupKeys {
+        path: PathBuf,
+        passphrase: Zeroizing<String>,
+    },
+    RestoreKeys {
+        path: PathBuf,
+        passphrase: Zeroizing<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -444,6 +453,35 @@ impl Worker {
                 bucket,
                 keys,
             } => self.check_objects(&home, connection, bucket, keys).await,
+            Command::BackupKeys { path, passphrase } => {
+                let shown = path.display().to_string();
+                match self
+                    .blocking(&home, move |h| h.backup_keys(&path, &[], &passphrase))
+                    .await
+                {
+                    Ok(keys) => self.send(Event::Info(format!(
+                        "Backed up {} key(s) to {shown} (age, passphrase) and checked it by reading it back",
+                        keys.len()
+                    ))),
+                    Err(e) => self.send(Event::Error(e)),
+                }
+                self.refresh(&home).await;
+            }
+            Command::RestoreKeys { path, passphrase } => {
+                match self
+                    .blocking(&home, move |h| h.restore_keys(&path, &passphrase))
+                    .await
+                {
+                    Ok(r) => self.send(Event::Info(format!(
+                        "Restored into the keyring: {}; imported: {}; already present: {}",
+                        r.restored.len(),
+                        r.imported.len(),
+                        r.present.len()
+                    ))),
+                    Err(e) => self.send(Event::Error(e)),
+                }
+                self.refresh(&home).await;
+            }
             Command::RemoveConnection { name } => {
                 let done = format!("Removed connection \"{name}\"");
                 self.simple(&home, done, move |h| h.remove_connection(&name))

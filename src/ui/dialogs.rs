@@ -17,6 +17,8 @@ pub enum PickPurpose {
     ImportKey,
     ExportKey,
     Download,
+    Backup,
+    Restore,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -77,9 +79,33 @@ pub enum Dialog {
         url: S3Url,
     },
     ConfirmClose,
+    Backup {
+        path: String,
+        passphrase: Zeroizing<String>,
+        again: Zeroizing<String>,
+    },
+    Restore {
+        path: String,
+        passphrase: Zeroizing<String>,
+    },
 }
 
 impl Dialog {
+    pub fn backup() -> Self {
+        Dialog::Backup {
+            path: String::new(),
+            passphrase: Zeroizing::new(String::new()),
+            again: Zeroizing::new(String::new()),
+        }
+    }
+
+    pub fn restore() -> Self {
+        Dialog::Restore {
+            path: String::new(),
+            passphrase: Zeroizing::new(String::new()),
+        }
+    }
+
     pub fn generate() -> Self {
         Dialog::Generate {
             label: String::new(),
@@ -184,7 +210,9 @@ pub fn apply_pick(app: &mut App, purpose: PickPurpose, picked: PathBuf) {
     match (&mut app.dialog, purpose) {
         (Some(Dialog::Import { path, .. }), PickPurpose::ImportKey)
         | (Some(Dialog::Export { path, .. }), PickPurpose::ExportKey)
-        | (Some(Dialog::Download { path, .. }), PickPurpose::Download) => *path = text,
+        | (Some(Dialog::Download { path, .. }), PickPurpose::Download)
+        | (Some(Dialog::Backup { path, .. }), PickPurpose::Backup)
+        | (Some(Dialog::Restore { path, .. }), PickPurpose::Restore) => *path = text,
         _ => {}
     }
 }
@@ -496,6 +524,38 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
                 buttons(ui, "Delete object", true)
             })
         }
+        Dialog::Backup {
+            path,
+            passphrase,
+            again,
+        } => modal(ctx, "backup", "Back up all keys", |ui| {
+            ui.label("All keys go into one new file, encrypted with a passphrase in the age format (the age CLI can open it too). The file is read back and checked before the keys count as backed up.");
+            ui.add_space(6.0);
+            path_field(app, ui, path, PickPurpose::Backup, true);
+            secret_field(ui, "Passphrase", passphrase);
+            secret_field(ui, "Again", again);
+            if !again.is_empty() && *again != *passphrase {
+                ui.label(
+                    RichText::new("The passphrases differ.").color(ui.visuals().error_fg_color),
+                );
+            }
+            let ok =
+                !path.trim().is_empty() && passphrase.chars().count() >= 8 && *again == *passphrase;
+            buttons(ui, "Back up", ok)
+        }),
+        Dialog::Restore { path, passphrase } => {
+            modal(ctx, "restore", "Restore keys from a backup", |ui| {
+                ui.label("Keys missing from the keyring are put back; keys new to this computer are imported.");
+                ui.add_space(6.0);
+                path_field(app, ui, path, PickPurpose::Restore, false);
+                secret_field(ui, "Passphrase", passphrase);
+                buttons(
+                    ui,
+                    "Restore",
+                    !path.trim().is_empty() && !passphrase.is_empty(),
+                )
+            })
+        }
         Dialog::ConfirmClose => {
             modal(ctx, "confirm-close", "Transfers are running", |ui| {
                 ui.label("Quitting cancels them: unfinished uploads are aborted, partial downloads removed.");
@@ -521,6 +581,31 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
     }
     confirm(app, dialog);
     None
+}
+
+fn path_field(app: &App, ui: &mut egui::Ui, path: &mut String, purpose: PickPurpose, save: bool) {
+    ui.horizontal(|ui| {
+        ui.add_sized([120.0, 20.0], egui::Label::new("File"));
+        ui.add(
+            egui::TextEdit::singleline(path)
+                .hint_text("/path/to/keys.age")
+                .desired_width(270.0),
+        );
+        if ui.button("Browse…").clicked() {
+            app.pick_file(purpose, save);
+        }
+    });
+}
+
+fn secret_field(ui: &mut egui::Ui, label: &str, value: &mut Zeroizing<String>) {
+    ui.horizontal(|ui| {
+        ui.add_sized([120.0, 20.0], egui::Label::new(label));
+        ui.add(
+            egui::TextEdit::singleline(&mut **value)
+                .password(true)
+                .desired_width(360.0),
+        );
+    });
 }
 
 fn combo(ui: &mut egui::Ui, label: &str, value: &mut String, options: Vec<String>) {
@@ -628,6 +713,16 @@ fn confirm(app: &mut App, dialog: Dialog) {
             app.backend.send(Command::DeleteObject { connection, url });
             app.refresh_listing();
         }
+        Dialog::Backup {
+            path, passphrase, ..
+        } => app.backend.send(Command::BackupKeys {
+            path: PathBuf::from(path.trim()),
+            passphrase,
+        }),
+        Dialog::Restore { path, passphrase } => app.backend.send(Command::RestoreKeys {
+            path: PathBuf::from(path.trim()),
+            passphrase,
+        }),
         Dialog::ConfirmClose => {
             if let Some(j) = app.jobs() {
                 j.cancel_all();

@@ -7,7 +7,7 @@
 //! cleared on a timer.
 
 mod backend;
-mod dialogs;
+pub mod dialogs;
 mod screens;
 
 use std::path::PathBuf;

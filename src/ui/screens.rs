@@ -98,6 +98,16 @@ fn keys(app: &mut App, ui: &mut egui::Ui) {
         if ui.button("📥 Import…").on_hover_text("Ctrl+I").clicked() {
             app.dialog = Some(Dialog::import());
         }
+        if ui
+            .button("Back up…")
+            .on_hover_text("All keys into one passphrase-encrypted age file")
+            .clicked()
+        {
+            app.dialog = Some(Dialog::backup());
+        }
+        if ui.button("Restore…").clicked() {
+            app.dialog = Some(Dialog::restore());
+        }
         if ui.button("Refresh").on_hover_text("F5").clicked() {
             app.backend.send(Command::Refresh);
         }
@@ -177,6 +187,7 @@ fn keys(app: &mut App, ui: &mut egui::Ui) {
                     let b = k.summary.key.backup_status.as_str();
                     let text = match b {
                         "exported_plain" => "exported",
+                        "age_backup" => "encrypted backup",
                         other => other,
                     };
                     if b == "never" && k.summary.objects > 0 {
@@ -761,7 +772,7 @@ fn audit(app: &mut App, ui: &mut egui::Ui) {
             ui,
             false,
             &format!(
-                "HIGH: key \"{}\" encrypts {} object(s) and was never backed up. Export it (Keys > Export).",
+                "HIGH: key \"{}\" encrypts {} object(s) and was never backed up. Back it up (Keys > Back up).",
                 k.summary.key.label, k.summary.objects
             ),
         );
