@@ -106,6 +106,13 @@ pub enum Command {
     },
     /// Bring keys back from a backup (into the keyring, or as new keys).
     Restore { file: PathBuf },
+    /// Which objects can still be opened, which keys put objects at risk, and what to do.
+    Audit {
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+    },
     /// List the objects the registry knows, with their keys.
     Objects {
         #[arg(long)]
@@ -351,6 +358,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 list_or_none(&r.imported),
                 list_or_none(&r.present)
             );
+            Ok(())
+        }
+        Command::Audit { json, csv } => {
+            let home = Home::open(&dir)?;
+            let report = home.audit()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if csv {
+                print!("{}", report.to_csv());
+            } else {
+                println!(
+                    "{} key(s), {} object(s), {}; {} object(s) at risk",
+                    report.keys,
+                    report.objects,
+                    crate::core::human_bytes(report.bytes),
+                    report.objects_at_risk
+                );
+                for f in &report.findings {
+                    println!("{:<8} {}", f.severity.label(), f.title);
+                    for o in f.objects.iter().take(20) {
+                        println!("           {o}");
+                    }
+                    if f.objects.len() > 20 {
+                        println!("           ... and {} more", f.objects.len() - 20);
+                    }
+                    if let Some(fix) = &f.fix {
+                        println!("           fix: {fix}");
+                    }
+                }
+                if report.findings.is_empty() {
+                    println!("every object can be opened and every key in use is backed up");
+                }
+            }
             Ok(())
         }
         Command::Objects { json } => {

@@ -68,8 +68,13 @@ fn the_age_cli_decrypts_a_backup_and_its_keys_import_to_the_same_fingerprints() 
 fn a_key_removed_from_the_keyring_comes_back_from_the_backup() {
     let h = TestHome::with_connection("backup-restore");
     h.ok(&["key", "generate", "vault"]);
+    h.ok(&["key", "generate", "bystander"]);
     let data = random_file(&h.path("doc.bin"), 4000);
+    random_file(&h.path("doc2.bin"), 100);
+    random_file(&h.path("other.bin"), 100);
     h.upload("doc.bin", "vault");
+    h.upload("doc2.bin", "vault");
+    h.upload("other.bin", "bystander");
     let out = backup(&h, &["--out", &h.p("vault.age"), "--keys", "vault"]);
     assert!(
         out.status.success(),
@@ -85,6 +90,33 @@ fn a_key_removed_from_the_keyring_comes_back_from_the_backup() {
         .unwrap();
     assert!(cleared.success());
     assert!(h.ok(&["key", "list"]).contains("MISSING"));
+    let critical = |h: &TestHome| -> Vec<serde_json::Value> {
+        let report: serde_json::Value = serde_json::from_str(&h.ok(&["audit", "--json"])).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "CRITICAL")
+            .cloned()
+            .collect()
+    };
+    let found = critical(&h);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["key_label"], "vault");
+    let mut objects: Vec<String> = found[0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_string())
+        .collect();
+    objects.sort();
+    assert_eq!(
+        objects,
+        vec![
+            format!("garage:{}", h.url("doc.bin")),
+            format!("garage:{}", h.url("doc2.bin"))
+        ]
+    );
     let err = h.fails(&["download", &h.url("doc.bin"), &h.p("lost.bin")]);
     assert!(err.contains("missing from the OS keyring"), "{err}");
 
@@ -102,6 +134,10 @@ fn a_key_removed_from_the_keyring_comes_back_from_the_backup() {
     );
     assert!(said.contains("restored into the keyring: vault"), "{said}");
     assert!(!h.ok(&["key", "list"]).contains("MISSING"));
+    assert!(
+        critical(&h).is_empty(),
+        "restoring the key clears the finding"
+    );
     h.ok(&["download", &h.url("doc.bin"), &h.p("back.bin")]);
     assert!(std::fs::read(h.path("back.bin")).unwrap() == data);
 }

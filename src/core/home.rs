@@ -241,6 +241,21 @@ impl Home {
         Ok(dependents)
     }
 
+    /// The audit of this home: registry plus what the keyring holds (no server requests).
+    pub fn audit(&self) -> Result<super::audit::AuditReport> {
+        let keys = self.registry.keys()?;
+        let presence = keys
+            .iter()
+            .map(|k| {
+                let fp = k.key.fingerprint.clone();
+                (fp.to_string(), self.key_in_keyring(&fp).ok())
+            })
+            .collect();
+        let objects = self.registry.objects()?;
+        let interrupted = self.registry.interrupted_uploads()?.len();
+        Ok(super::audit::audit(&keys, &presence, &objects, interrupted))
+    }
+
     // ---- connections ----
 
     /// Adds a connection; a given secret access key goes to the keyring, never to the registry.

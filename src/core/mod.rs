@@ -1,6 +1,7 @@
 //! Everything that works without a screen: keys, the keyring, the registry, S3 transfers.
 //! Never imports egui, eframe or rfd; the CLI and the window both drive this.
 
+pub mod audit;
 pub mod backup;
 pub mod home;
 pub mod jobs;

@@ -707,74 +707,89 @@ fn open_folder(spec: &JobSpec) {
 }
 
 fn audit(app: &mut App, ui: &mut egui::Ui) {
+    use crate::core::audit::Severity;
     title(
         ui,
         "Audit",
         "Can every object still be opened? What is at risk?",
     );
-    let missing: Vec<_> = app
+    // The same report as `ssec-manager audit`, from the state the window already holds.
+    let keys: Vec<_> = app.keys.iter().map(|k| k.summary.clone()).collect();
+    let presence = app
         .keys
         .iter()
-        .filter(|k| k.in_keyring == Some(false))
+        .map(|k| (k.summary.key.fingerprint.to_string(), k.in_keyring))
         .collect();
-    let unbacked: Vec<_> = app
-        .keys
-        .iter()
-        .filter(|k| k.summary.objects > 0 && k.summary.key.backup_status == "never")
-        .collect();
-    let stored = app
-        .objects
-        .iter()
-        .filter(|o| o.state == ObjectState::Stored)
-        .count();
-    let pending = app
-        .objects
-        .iter()
-        .filter(|o| matches!(o.state, ObjectState::Pending | ObjectState::Failed))
-        .count();
+    let report = crate::core::audit::audit(&keys, &presence, &app.objects, 0);
     ui.horizontal(|ui| {
-        for (label, value) in [
-            ("Keys", app.keys.len().to_string()),
-            ("Objects stored", stored.to_string()),
-            ("Keys missing", missing.len().to_string()),
-            ("Unfinished uploads", pending.to_string()),
+        for (label, value, alarm) in [
+            ("Keys", report.keys.to_string(), false),
+            ("Objects", report.objects.to_string(), false),
+            ("Bytes", human_bytes(report.bytes), false),
+            (
+                "Objects at risk",
+                report.objects_at_risk.to_string(),
+                report.objects_at_risk > 0,
+            ),
         ] {
             egui::Frame::group(ui.style())
                 .inner_margin(12.0)
                 .show(ui, |ui| {
                     ui.set_min_width(140.0);
-                    ui.label(RichText::new(value).size(26.0).strong());
+                    let text = RichText::new(value).size(26.0).strong();
+                    ui.label(if alarm {
+                        text.color(ui.visuals().error_fg_color)
+                    } else {
+                        text
+                    });
                     ui.label(label);
                 });
         }
     });
     ui.add_space(10.0);
-    if missing.is_empty() && unbacked.is_empty() {
+    if report.findings.iter().all(|f| f.severity == Severity::Low) {
         ui.label(
             RichText::new(
-                "✔ Every registered key is in the keyring and every key in use has a backup.",
+                "Every registered object can be opened, and every key in use has a backup.",
             )
             .color(Color32::from_rgb(80, 170, 90)),
         );
     }
-    for k in missing {
-        super::banner(
-            ui,
-            true,
-            &format!(
-                "CRITICAL: key \"{}\" is missing from the keyring; its {} object(s) cannot be opened. Import the key again from a backup.",
-                k.summary.key.label, k.summary.objects
-            ),
-        );
-    }
-    for k in unbacked {
-        super::banner(
-            ui,
-            false,
-            &format!(
-                "HIGH: key \"{}\" encrypts {} object(s) and was never backed up. Back it up (Keys > Back up).",
-                k.summary.key.label, k.summary.objects
-            ),
-        );
-    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for f in &report.findings {
+            let fill = match f.severity {
+                Severity::Critical => Color32::from_rgb(110, 35, 35),
+                Severity::High => Color32::from_rgb(110, 80, 20),
+                Severity::Medium => Color32::from_rgb(60, 70, 90),
+                Severity::Low => Color32::from_rgb(55, 60, 60),
+            };
+            egui::Frame::new()
+                .fill(fill)
+                .corner_radius(4.0)
+                .inner_margin(8.0)
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.label(
+                        RichText::new(format!("{}  {}", f.severity.label(), f.title))
+                            .color(Color32::WHITE)
+                            .strong(),
+                    );
+                    for o in f.objects.iter().take(8) {
+                        ui.label(RichText::new(o).color(Color32::from_gray(220)).monospace());
+                    }
+                    if f.objects.len() > 8 {
+                        ui.label(
+                            RichText::new(format!("… and {} more", f.objects.len() - 8))
+                                .color(Color32::from_gray(220)),
+                        );
+                    }
+                    if let Some(fix) = &f.fix {
+                        ui.label(
+                            RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)),
+                        );
+                    }
+                });
+            ui.add_space(6.0);
+        }
+    });
 }
