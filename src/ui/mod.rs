@@ -605,21 +605,26 @@ impl eframe::App for App {
     }
 }
 
+pub const ERROR_FILL: Color32 = Color32::from_rgb(110, 35, 35);
+pub const WARN_FILL: Color32 = Color32::from_rgb(110, 80, 20);
+
 fn banner(ui: &mut egui::Ui, error: bool, text: &str) {
-    let fill = if error {
-        Color32::from_rgb(110, 35, 35)
-    } else {
-        Color32::from_rgb(90, 75, 20)
-    };
+    panel(ui, if error { ERROR_FILL } else { WARN_FILL }, |ui| {
+        ui.label(RichText::new(text).color(Color32::WHITE));
+    });
+}
+
+/// A full-width coloured box (banners, audit findings).
+fn panel(ui: &mut egui::Ui, fill: Color32, content: impl FnOnce(&mut egui::Ui)) {
     egui::Frame::new()
         .fill(fill)
         .corner_radius(4.0)
         .inner_margin(8.0)
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new(text).color(Color32::WHITE));
+            content(ui);
         });
-    ui.add_space(8.0);
+    ui.add_space(6.0);
 }
 
 pub use crate::core::human_bytes;

@@ -758,38 +758,30 @@ fn audit(app: &mut App, ui: &mut egui::Ui) {
     egui::ScrollArea::vertical().show(ui, |ui| {
         for f in &report.findings {
             let fill = match f.severity {
-                Severity::Critical => Color32::from_rgb(110, 35, 35),
-                Severity::High => Color32::from_rgb(110, 80, 20),
+                Severity::Critical => super::ERROR_FILL,
+                Severity::High => super::WARN_FILL,
                 Severity::Medium => Color32::from_rgb(60, 70, 90),
                 Severity::Low => Color32::from_rgb(55, 60, 60),
             };
-            egui::Frame::new()
-                .fill(fill)
-                .corner_radius(4.0)
-                .inner_margin(8.0)
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
+            super::panel(ui, fill, |ui| {
+                ui.label(
+                    RichText::new(format!("{}  {}", f.severity.label(), f.title))
+                        .color(Color32::WHITE)
+                        .strong(),
+                );
+                for o in f.objects.iter().take(8) {
+                    ui.label(RichText::new(o).color(Color32::from_gray(220)).monospace());
+                }
+                if f.objects.len() > 8 {
                     ui.label(
-                        RichText::new(format!("{}  {}", f.severity.label(), f.title))
-                            .color(Color32::WHITE)
-                            .strong(),
+                        RichText::new(format!("… and {} more", f.objects.len() - 8))
+                            .color(Color32::from_gray(220)),
                     );
-                    for o in f.objects.iter().take(8) {
-                        ui.label(RichText::new(o).color(Color32::from_gray(220)).monospace());
-                    }
-                    if f.objects.len() > 8 {
-                        ui.label(
-                            RichText::new(format!("… and {} more", f.objects.len() - 8))
-                                .color(Color32::from_gray(220)),
-                        );
-                    }
-                    if let Some(fix) = &f.fix {
-                        ui.label(
-                            RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)),
-                        );
-                    }
-                });
-            ui.add_space(6.0);
+                }
+                if let Some(fix) = &f.fix {
+                    ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)));
+                }
+            });
         }
     });
 }
