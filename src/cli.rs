@@ -106,6 +106,35 @@ pub enum Command {
     },
     /// Bring keys back from a backup (into the keyring, or as new keys).
     Restore { file: PathBuf },
+    /// Re-encrypt objects with another key on the server (no download): one object, or every
+    /// object a key encrypts (optionally under a prefix).
+    Rotate {
+        /// One object, s3://BUCKET/KEY.
+        object: Option<S3Url>,
+        /// Rotate everything this key encrypts.
+        #[arg(long, value_name = "LABEL", conflicts_with = "object")]
+        from: Option<String>,
+        #[arg(long, value_name = "LABEL", required_unless_present = "resume")]
+        to: Option<String>,
+        /// With --from: only objects under s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX", requires = "from")]
+        prefix: Option<String>,
+        /// List what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Settle rotations that were interrupted.
+        #[arg(long)]
+        resume: bool,
+        /// Objects above this size are copied in parts (UploadPartCopy); S3's maximum is 5GiB.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        copy_threshold: Option<u64>,
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        copy_part_size: Option<u64>,
+        #[arg(long, value_name = "NAME")]
+        connection: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Which objects can still be opened, which keys put objects at risk, and what to do.
     Audit {
         #[arg(long, conflicts_with = "csv")]
@@ -358,6 +387,89 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 list_or_none(&r.imported),
                 list_or_none(&r.present)
             );
+            Ok(())
+        }
+        Command::Rotate {
+            object,
+            from,
+            to,
+            prefix,
+            dry_run,
+            resume,
+            copy_threshold,
+            copy_part_size,
+            connection,
+            json,
+        } => {
+            let home = Home::open_with_keyring(&dir)?;
+            let d = crate::core::rotate::RotateOptions::default();
+            let opts = crate::core::rotate::RotateOptions {
+                copy_threshold: copy_threshold.unwrap_or(d.copy_threshold),
+                part_size: copy_part_size.unwrap_or(d.part_size),
+            };
+            if resume {
+                let done = home.resume_rotations(&opts).await?;
+                println!("settled {} interrupted rotation(s)", done.len());
+                for r in &done {
+                    println!("  {} {} -> {} ({})", r.object, r.from, r.to, r.method);
+                }
+                if to.is_none() {
+                    return Ok(());
+                }
+            }
+            let to = to.ok_or_else(|| anyhow::anyhow!("--to LABEL is required"))?;
+            let objects = match (&object, &from) {
+                (Some(url), None) => {
+                    let conn = home.resolve_connection(connection.as_deref())?;
+                    let rec = home
+                        .registry
+                        .current_object(&conn, &url.bucket, &url.key)?
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "{url} is not in the registry; rotation needs to know its current key \
+                                 (upload it with ssec-manager, or adopt it with a scan)"
+                            )
+                        })?;
+                    vec![rec]
+                }
+                (None, Some(from)) => {
+                    let (bucket, pfx) = match &prefix {
+                        Some(p) => {
+                            let rest = p.strip_prefix("s3://").ok_or_else(|| {
+                                anyhow::anyhow!("--prefix must be s3://BUCKET/PREFIX")
+                            })?;
+                            let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
+                            (Some(b.to_string()), k.to_string())
+                        }
+                        None => (None, String::new()),
+                    };
+                    home.rotation_candidates(from, bucket.as_deref(), &pfx)?
+                }
+                _ => anyhow::bail!("give one object (s3://BUCKET/KEY) or --from LABEL"),
+            };
+            let plan = home.plan_rotation(&objects, &to, &opts)?;
+            if dry_run {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&plan)?);
+                } else {
+                    println!("would rotate {} object(s):", plan.len());
+                    for r in &plan {
+                        println!("  {} {} -> {} ({})", r.object, r.from, r.to, r.method);
+                    }
+                }
+                return Ok(());
+            }
+            let mut done = Vec::new();
+            for o in &objects {
+                let r = home.rotate_object(o, &to, &opts).await?;
+                if !json {
+                    println!("rotated {} {} -> {} ({})", r.object, r.from, r.to, r.method);
+                }
+                done.push(r);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            }
             Ok(())
         }
         Command::Audit { json, csv } => {

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod key;
 pub mod keystore;
 pub mod registry;
+pub mod rotate;
 pub mod s3;
 pub mod scan;
 pub mod transfer;

@@ -129,6 +129,15 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL
     );
     "#,
+    // 3: key rotations in flight (written before the server-side copy starts).
+    r#"
+    CREATE TABLE rotations (
+        object_id INTEGER PRIMARY KEY REFERENCES objects(id),
+        from_fingerprint TEXT NOT NULL,
+        to_fingerprint TEXT NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub fn now() -> String {
@@ -323,6 +332,14 @@ pub struct MultipartRecord {
     pub source_mtime: String,
     pub part_size: u64,
     pub started_at: String,
+}
+
+/// A rotation recorded before its copy: the object may be under either key until settled.
+#[derive(Debug, Clone)]
+pub struct PendingRotation {
+    pub object_id: i64,
+    pub from: KeyFingerprint,
+    pub to: KeyFingerprint,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -861,6 +878,69 @@ impl Registry {
             "WHERE o.key_fingerprint = ?1 AND o.state IN ('stored', 'pending')",
             &[&fp.as_str()],
         )
+    }
+
+    // ---- rotations ----
+
+    pub fn begin_rotation(&self, r: &PendingRotation) -> Result<()> {
+        self.db()
+            .execute(
+                "INSERT OR REPLACE INTO rotations(object_id, from_fingerprint, to_fingerprint,
+                    started_at) VALUES (?1, ?2, ?3, ?4)",
+                params![r.object_id, r.from.as_str(), r.to.as_str(), now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The server confirmed the object under the new key: move it there, in one transaction
+    /// with the event and the end of the pending rotation.
+    pub fn finish_rotation(
+        &self,
+        object_id: i64,
+        to: &KeyFingerprint,
+        version_id: Option<&str>,
+        detail: &str,
+    ) -> Result<()> {
+        let now = now();
+        let mut db = self.db();
+        let tx = db.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE objects SET key_fingerprint = ?2, version_id = COALESCE(?3, version_id),
+                updated_at = ?4, last_verified_at = ?4 WHERE id = ?1",
+            params![object_id, to.as_str(), version_id, now],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM rotations WHERE object_id = ?1", [object_id])
+            .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
+             VALUES (?1, 'rotated', ?2, ?3, ?4)",
+            params![now, to.as_str(), object_id, detail],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn pending_rotations(&self) -> Result<Vec<PendingRotation>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT object_id, from_fingerprint, to_fingerprint FROM rotations
+                 ORDER BY started_at",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(PendingRotation {
+                    object_id: r.get(0)?,
+                    from: KeyFingerprint::from_stored(r.get::<_, String>(1)?),
+                    to: KeyFingerprint::from_stored(r.get::<_, String>(2)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
     }
 
     // ---- events ----

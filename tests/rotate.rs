@@ -1,0 +1,104 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! Server-side key rotation on the real Garage: CopyObject and UploadPartCopy with the
+//! copy-source SSE-C headers of the old key and the destination headers of the new one.
+
+mod common;
+
+use common::{TestHome, random_file};
+use sha2::{Digest as _, Sha256};
+use ssec_manager::core::registry::Registry;
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn check_rotated(h: &TestHome, name: &str, data: &[u8], old: &str, new: &str) {
+    // The registry now picks the new key by itself; the content is the same.
+    let back = h.p(&format!("{name}.back"));
+    let said = h.ok(&["download", &h.url(name), &back]);
+    assert!(said.contains(&format!("key \"{new}\"")), "{said}");
+    assert_eq!(sha(&std::fs::read(&back).unwrap()), sha(data));
+    // The old key is refused by the server.
+    let err = h.fails(&["download", &h.url(name), &h.p("old.bin"), "--key", old]);
+    assert!(err.contains("encrypted with a different key"), "{err}");
+    // And the aws CLI opens it with the new key's env lines.
+    let env_lines = h.ok(&["key", "env", new]);
+    h.sh_ok(&format!(
+        r#"{env_lines}
+        aws --endpoint-url "$EP" s3api get-object --bucket "$BUCKET" --key "$PREFIX/{name}" \
+          --sse-customer-algorithm AES256 \
+          --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" {name}.aws >/dev/null"#
+    ));
+    assert_eq!(
+        sha(&std::fs::read(h.path(&format!("{name}.aws"))).unwrap()),
+        sha(data)
+    );
+}
+
+#[test]
+fn a_single_part_object_rotates_with_copy_object() {
+    let h = TestHome::with_connection("rotate-one");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let data = random_file(&h.path("a.bin"), 200_000);
+    h.upload("a.bin", "old");
+    let out = h.ok(&["rotate", &h.url("a.bin"), "--to", "new"]);
+    assert!(out.contains("old -> new (copy)"), "{out}");
+    check_rotated(&h, "a.bin", &data, "old", "new");
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+    let objects = registry.objects().unwrap();
+    assert_eq!(objects[0].key_label.as_deref(), Some("new"));
+    let events = registry.events().unwrap();
+    let rotated = events.iter().find(|e| e.kind == "rotated").unwrap();
+    assert!(rotated.detail.contains("old -> new"), "{}", rotated.detail);
+    assert!(registry.pending_rotations().unwrap().is_empty());
+    // "old" now encrypts nothing, so it may go without --force.
+    h.ok(&["key", "delete", "old"]);
+}
+
+#[test]
+fn a_large_object_rotates_through_upload_part_copy() {
+    let h = TestHome::with_connection("rotate-parts");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let data = random_file(&h.path("big.bin"), 12 * 1024 * 1024 + 5);
+    h.upload_with(
+        "big.bin",
+        "old",
+        &["--part-size", "5MiB", "--multipart-threshold", "5MiB"],
+    );
+    let out = h.ok(&[
+        "rotate",
+        &h.url("big.bin"),
+        "--to",
+        "new",
+        "--copy-threshold",
+        "5MiB",
+        "--copy-part-size",
+        "5MiB",
+    ]);
+    assert!(out.contains("multipart copy (3 parts)"), "{out}");
+    check_rotated(&h, "big.bin", &data, "old", "new");
+}
+
+#[test]
+fn rotating_everything_under_a_key_lists_first_with_dry_run() {
+    let h = TestHome::with_connection("rotate-all");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let mut files = Vec::new();
+    for name in ["x.bin", "y.bin", "z.bin"] {
+        files.push((name, random_file(&h.path(name), 3000)));
+        h.upload(name, "old");
+    }
+    let plan = h.ok(&["rotate", "--from", "old", "--to", "new", "--dry-run"]);
+    assert!(plan.contains("would rotate 3 object(s)"), "{plan}");
+    // A dry run changes nothing.
+    let err = h.fails(&["key", "delete", "old"]);
+    assert!(err.contains("3 object(s)"), "{err}");
+    h.ok(&["rotate", "--from", "old", "--to", "new"]);
+    for (name, data) in &files {
+        check_rotated(&h, name, data, "old", "new");
+    }
+}
