@@ -135,6 +135,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a bucket before trusting it with SSE-C: transport, bucket encryption rules
+    /// (BlockedEncryptionTypes), and a probe that the server really enforces SSE-C.
+    Preflight {
+        /// s3://BUCKET
+        bucket: String,
+        #[arg(long, value_name = "NAME")]
+        connection: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Which objects can still be opened, which keys put objects at risk, and what to do.
     Audit {
         #[arg(long, conflicts_with = "csv")]
@@ -266,6 +276,10 @@ pub struct ConnectionAdd {
     /// that reject the SDK's default CRC32 checksums).
     #[arg(long, value_enum, default_value = "when-supported")]
     checksums: ChecksumMode,
+    /// Allow SSE-C over plain http to another host (the key travels in clear; only for a
+    /// trusted network path).
+    #[arg(long)]
+    allow_plain_http: bool,
 }
 
 /// Runs one command. `main` prints the error.
@@ -471,6 +485,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&done)?);
             }
             Ok(())
+        }
+        Command::Preflight {
+            bucket,
+            connection,
+            json,
+        } => {
+            let home = Home::open(&dir)?;
+            let conn = home.resolve_connection(connection.as_deref())?;
+            let name = bucket
+                .strip_prefix("s3://")
+                .unwrap_or(&bucket)
+                .trim_end_matches('/')
+                .to_string();
+            let report = crate::core::preflight::preflight(&home, &conn, &name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "transport: ok ({})",
+                    conn.endpoint.as_deref().unwrap_or("AWS")
+                );
+                println!("bucket encryption: {:?}", report.bucket_encryption);
+                println!("SSE-C enforcement probe: {:?}", report.enforcement);
+            }
+            if report.ok() {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("{}", report.problems.join("; ")))
+            }
         }
         Command::Audit { json, csv } => {
             let home = Home::open(&dir)?;
@@ -695,13 +738,11 @@ fn run_connection(dir: &Path, command: ConnectionCommand) -> anyhow::Result<()> 
             } else {
                 Home::open(dir)?
             };
-            if let Some(ep) = &a.endpoint
-                && ep.starts_with("http://")
-                && !is_loopback_url(ep)
-            {
+            if a.allow_plain_http {
                 eprintln!(
-                    "warning: {ep} is plain http: SSE-C keys sent to it travel in clear and \
-                     must be considered leaked. Use https"
+                    "warning: SSE-C over plain http allowed for \"{}\": keys sent to it travel \
+                     in clear",
+                    a.name
                 );
             }
             let c = home.add_connection(
@@ -711,6 +752,7 @@ fn run_connection(dir: &Path, command: ConnectionCommand) -> anyhow::Result<()> 
                     profile: a.profile,
                     access_key_id: a.access_key_id,
                     checksum_mode: a.checksums,
+                    allow_plain_http: a.allow_plain_http,
                     ..ConnectionRecord::new(&a.name, a.endpoint.as_deref(), &a.region)
                 },
                 secret.as_deref().map(String::as_str),
@@ -746,17 +788,6 @@ fn run_connection(dir: &Path, command: ConnectionCommand) -> anyhow::Result<()> 
         }
     }
     Ok(())
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("");
-    host == "localhost" || host.starts_with("127.") || host == "[::1]"
 }
 
 /// Runs transfer jobs to the end, with a progress bar per job on a terminal. Ctrl-C cancels

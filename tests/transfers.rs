@@ -338,3 +338,59 @@ fn a_folder_uploads_recursively_under_a_prefix() {
         assert!(std::fs::read(&target).unwrap() == data, "{name}");
     }
 }
+
+#[test]
+fn an_upload_cut_off_by_the_server_is_failed_in_the_registry_and_listed_as_interrupted() {
+    let garage = PrivateGarage::start();
+    let h = TestHome::new("kill-upload");
+    h.add_connection("own", &garage.endpoint);
+    h.ok(&["key", "generate", "k"]);
+    random_file(&h.path("small.bin"), 1000);
+    h.upload("small.bin", "k");
+    random_file(&h.path("big.bin"), 30 * MIB);
+    let url = h.url("big.bin");
+    let child = h
+        .cmd()
+        .args([
+            "upload",
+            &h.p("big.bin"),
+            &url,
+            "--key",
+            "k",
+            "--bwlimit",
+            "5MiB",
+        ])
+        .args(PARTS_5MIB)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let interrupted =
+        || -> serde_json::Value { serde_json::from_str(&h.ok(&["uploads", "--json"])).unwrap() };
+    wait_until(20, "the multipart upload to start", || {
+        !interrupted()["interrupted"].as_array().unwrap().is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    garage.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("could not reach the server"), "{err}");
+    let objects: serde_json::Value = serde_json::from_str(&h.ok(&["objects", "--json"])).unwrap();
+    let big = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"].as_str().unwrap().ends_with("big.bin"))
+        .unwrap();
+    assert_eq!(big["state"], "failed", "{big}");
+    assert!(
+        big["error"]
+            .as_str()
+            .unwrap()
+            .contains("ssec-manager resume"),
+        "{big}"
+    );
+    // The abort could not reach the server either, so the upload stays resumable.
+    assert_eq!(interrupted()["interrupted"].as_array().unwrap().len(), 1);
+}

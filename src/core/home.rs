@@ -265,6 +265,7 @@ impl Home {
         secret_access_key: Option<&str>,
     ) -> Result<ConnectionRecord> {
         check_endpoint(conn.endpoint.as_deref())?;
+        super::preflight::check_transport(&conn)?;
         conn.endpoint = conn.endpoint.map(|e| e.trim_end_matches('/').to_string());
         if self.registry.connection_by_name(&conn.name)?.is_some() {
             return Err(super::registry::RegistryError::ConnectionTaken(conn.name).into());
@@ -291,6 +292,7 @@ impl Home {
     ) -> Result<()> {
         let old = self.resolve_connection(Some(&conn.name))?;
         check_endpoint(conn.endpoint.as_deref())?;
+        super::preflight::check_transport(&conn)?;
         let id = SecretId::S3Secret {
             connection: conn.name.clone(),
         };

@@ -7,6 +7,7 @@ pub mod home;
 pub mod jobs;
 pub mod key;
 pub mod keystore;
+pub mod preflight;
 pub mod registry;
 pub mod rotate;
 pub mod s3;

@@ -138,6 +138,10 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL
     );
     "#,
+    // 4: a connection may explicitly allow SSE-C over plain http to another host.
+    r#"
+    ALTER TABLE connections ADD COLUMN allow_plain_http INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub fn now() -> String {
@@ -234,6 +238,8 @@ pub struct ConnectionRecord {
     pub access_key_id: Option<String>,
     pub checksum_mode: ChecksumMode,
     pub created_at: String,
+    /// SSE-C over plain http to a host other than this machine, explicitly allowed.
+    pub allow_plain_http: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -268,6 +274,7 @@ impl ConnectionRecord {
             access_key_id: None,
             checksum_mode: ChecksumMode::WhenSupported,
             created_at: String::new(),
+            allow_plain_http: false,
         }
     }
 }
@@ -573,7 +580,7 @@ impl Registry {
         let mut stmt = db
             .prepare(
                 "SELECT id, name, endpoint, region, path_style, credential_source, profile,
-                    access_key_id, checksum_mode, created_at FROM connections ORDER BY name",
+                    access_key_id, checksum_mode, created_at, allow_plain_http FROM connections ORDER BY name",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -587,7 +594,7 @@ impl Registry {
         self.db()
             .query_row(
                 "SELECT id, name, endpoint, region, path_style, credential_source, profile,
-                    access_key_id, checksum_mode, created_at FROM connections WHERE name = ?1",
+                    access_key_id, checksum_mode, created_at, allow_plain_http FROM connections WHERE name = ?1",
                 [name],
                 connection_from_row,
             )
@@ -605,13 +612,14 @@ impl Registry {
         self.db()
             .execute(
                 "INSERT INTO connections(name, endpoint, region, path_style, credential_source,
-                    profile, access_key_id, checksum_mode, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    profile, access_key_id, checksum_mode, created_at, allow_plain_http)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(name) DO UPDATE SET endpoint = excluded.endpoint,
                     region = excluded.region, path_style = excluded.path_style,
                     credential_source = excluded.credential_source, profile = excluded.profile,
                     access_key_id = excluded.access_key_id,
-                    checksum_mode = excluded.checksum_mode",
+                    checksum_mode = excluded.checksum_mode,
+                    allow_plain_http = excluded.allow_plain_http",
                 params![
                     c.name,
                     c.endpoint,
@@ -621,7 +629,8 @@ impl Registry {
                     c.profile,
                     c.access_key_id,
                     c.checksum_mode.as_str(),
-                    now()
+                    now(),
+                    c.allow_plain_http
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -872,6 +881,18 @@ impl Registry {
         Ok(stored.map(|i| rows.swap_remove(i)))
     }
 
+    /// Whether any upload to this bucket of this connection was ever confirmed.
+    pub fn has_stored_in(&self, connection: &ConnectionRecord, bucket: &str) -> Result<bool> {
+        self.db()
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM objects WHERE connection_id = ?1 AND bucket = ?2
+                    AND state IN ('stored', 'replaced', 'deleted'))",
+                params![connection.id, bucket],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Objects that the key still protects (stored, or possibly stored).
     pub fn dependent_objects(&self, fp: &KeyFingerprint) -> Result<Vec<ObjectRecord>> {
         self.query_objects(
@@ -1053,6 +1074,7 @@ fn connection_from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
         access_key_id: r.get(7)?,
         checksum_mode: ChecksumMode::parse(&r.get::<_, String>(8)?),
         created_at: r.get(9)?,
+        allow_plain_http: r.get(10)?,
     })
 }
 

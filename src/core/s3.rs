@@ -203,6 +203,8 @@ fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    #[error("{0}")]
+    Insecure(String),
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
     #[error(
@@ -218,6 +220,8 @@ pub async fn client_for(
     conn: &ConnectionRecord,
     secrets: Option<&dyn SecretStore>,
 ) -> Result<Client, ClientError> {
+    // Every client here sends SSE-C keys: refuse a transport that would expose them.
+    super::preflight::check_transport(conn).map_err(|e| ClientError::Insecure(e.to_string()))?;
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(conn.region.clone()));
     match conn.credential_source {
@@ -246,6 +250,13 @@ pub async fn client_for(
             ));
         }
     }
+    // A server that accepts connections and never answers must not hang a job forever.
+    loader = loader.timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(120))
+            .build(),
+    );
     let shared = loader.load().await;
     let mut builder = aws_sdk_s3::config::Builder::from(&shared).force_path_style(conn.path_style);
     if let Some(endpoint) = &conn.endpoint {

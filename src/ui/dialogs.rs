@@ -34,6 +34,7 @@ pub struct ConnectionForm {
     pub when_required: bool,
     /// Editing an existing connection (its name cannot change).
     pub editing: bool,
+    pub allow_plain_http: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +160,7 @@ impl Dialog {
             secret: Zeroizing::new(String::new()),
             when_required: c.checksum_mode == ChecksumMode::WhenRequired,
             editing: true,
+            allow_plain_http: c.allow_plain_http,
         })
     }
 
@@ -433,10 +435,16 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
                         "Checksums only when required (R2, OVH, older MinIO)",
                     );
                 });
-                if f.endpoint.starts_with("http://") && !is_loopback(&f.endpoint) {
+                if f.endpoint.starts_with("http://")
+                    && !crate::core::preflight::is_loopback_endpoint(&f.endpoint)
+                {
                     ui.label(
                         RichText::new("⚠ Plain http: SSE-C keys would travel in clear.")
                             .color(ui.visuals().error_fg_color),
+                    );
+                    ui.checkbox(
+                        &mut f.allow_plain_http,
+                        "Allow it anyway (trusted network path only)",
                     );
                 }
                 let ok = !f.name.trim().is_empty()
@@ -627,11 +635,6 @@ fn combo(ui: &mut egui::Ui, label: &str, value: &mut String, options: Vec<String
     });
 }
 
-fn is_loopback(url: &str) -> bool {
-    let host = url.split("://").nth(1).unwrap_or("");
-    host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
-}
-
 /// The dialog's OK: turn it into commands.
 fn confirm(app: &mut App, dialog: Dialog) {
     match dialog {
@@ -667,6 +670,7 @@ fn confirm(app: &mut App, dialog: Dialog) {
                 f.region.trim(),
             );
             record.path_style = f.path_style;
+            record.allow_plain_http = f.allow_plain_http;
             record.checksum_mode = if f.when_required {
                 ChecksumMode::WhenRequired
             } else {

@@ -61,10 +61,13 @@ pub async fn download(
             .sse_customer_key(h.key_base64.as_str())
             .sse_customer_key_md5(&h.key_md5);
     }
-    let head = head
-        .send()
-        .await
-        .map_err(|e| explain(sdk_error(e, Op::Read, &src.to_string(), key.is_some())))?;
+    let head = ctx
+        .or_cancel(async {
+            head.send()
+                .await
+                .map_err(|e| explain(sdk_error(e, Op::Read, &src.to_string(), key.is_some())))
+        })
+        .await?;
     let size = head.content_length().unwrap_or(0).max(0) as u64;
     let etag = head.e_tag().map(str::to_string);
     ctx.progress.set_total(size);

@@ -174,6 +174,18 @@ impl TransferCtx {
         }
     }
 
+    /// Runs `work` unless the transfer is cancelled first. For the steps before data moves
+    /// (preflight, HEAD): the data phases handle cancellation themselves, with cleanup.
+    pub async fn or_cancel<T>(
+        &self,
+        work: impl std::future::Future<Output = crate::core::Result<T>>,
+    ) -> crate::core::Result<T> {
+        tokio::select! {
+            r = work => r,
+            () = self.cancel.cancelled() => Err(crate::core::Error::Cancelled),
+        }
+    }
+
     pub async fn throttle(&self, bytes: u64) {
         if let Some(l) = &self.limiter {
             l.take(bytes).await;

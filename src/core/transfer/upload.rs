@@ -50,6 +50,19 @@ pub async fn upload(
     let source = SourceFile::open(src)?;
     ctx.progress.set_total(source.size);
     let client = client_for(conn, home.secrets().ok()).await?;
+    // Before the first upload to a bucket: does it take SSE-C, and does it enforce it?
+    if !home.registry.has_stored_in(conn, &dest.bucket)? {
+        let report = ctx
+            .or_cancel(crate::core::preflight::preflight(home, conn, &dest.bucket))
+            .await?;
+        if !report.ok() {
+            return Err(Error::Transfer(format!(
+                "preflight of s3://{} refused the upload: {}",
+                dest.bucket,
+                report.problems.join("; ")
+            )));
+        }
+    }
     let id = home.registry.begin_upload(
         conn,
         &dest.bucket,

@@ -1,0 +1,268 @@
+//! Preflight of a connection and bucket before SSE-C is trusted with it:
+//! - transport: SSE-C over plain http to a host other than this machine sends the key in
+//!   clear (AWS refuses it outright), so it is refused unless the connection allows it;
+//! - bucket encryption: since April 2026 new AWS buckets block SSE-C writes with the rule
+//!   `BlockedEncryptionTypes = SSE-C`, which users meet as a bare 403;
+//! - enforcement: some servers silently ignore SSE-C and store plaintext (moto, seaweedfs).
+//!   Only a probe tells: write a tiny object with a throwaway key, then a GET without the key
+//!   must fail and a GET with it must return the bytes.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{EncryptionType, ServerSideEncryptionRule};
+use serde::Serialize;
+
+use super::key::SseKey;
+use super::registry::ConnectionRecord;
+use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
+use super::{Error, Home, Result};
+
+/// Whether the endpoint is this machine (http there exposes nothing on a network).
+pub fn is_loopback_endpoint(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or("");
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        rest.split(['/', ':']).next().unwrap_or("")
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The refusal for SSE-C over plain http to another host, unless the connection allows it.
+pub fn check_transport(conn: &ConnectionRecord) -> Result<()> {
+    match &conn.endpoint {
+        Some(e)
+            if e.starts_with("http://") && !is_loopback_endpoint(e) && !conn.allow_plain_http =>
+        {
+            Err(Error::Transfer(format!(
+                "connection \"{}\" uses plain http to {e}: SSE-C keys would travel in clear and \
+                 must then be considered leaked. Use an https endpoint, or allow it explicitly \
+                 for this connection (connection add ... --allow-plain-http) if the network \
+                 path is trusted",
+                conn.name
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether any rule of a bucket's default encryption blocks SSE-C writes.
+pub fn blocks_sse_c(rules: &[ServerSideEncryptionRule]) -> bool {
+    rules.iter().any(|r| {
+        r.blocked_encryption_types()
+            .is_some_and(|b| b.encryption_type().contains(&EncryptionType::SseC))
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum BucketEncryption {
+    /// No rule blocks SSE-C.
+    Allows,
+    /// `BlockedEncryptionTypes` holds SSE-C: writes with SSE-C fail with 403.
+    BlocksSseC,
+    /// The server did not say (not supported, or no permission).
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum Enforcement {
+    /// A keyless GET of an SSE-C object failed and a GET with the key returned the bytes.
+    Enforced,
+    /// A keyless GET returned the object: the server ignores SSE-C.
+    Ignored,
+    /// The probe could not run; why.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreflightReport {
+    pub connection: String,
+    pub bucket: String,
+    pub bucket_encryption: BucketEncryption,
+    pub enforcement: Enforcement,
+    /// What to do, for each problem found.
+    pub problems: Vec<String>,
+}
+
+impl PreflightReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Runs the three checks against one bucket of a connection.
+pub async fn preflight(
+    home: &Home,
+    conn: &ConnectionRecord,
+    bucket: &str,
+) -> Result<PreflightReport> {
+    check_transport(conn)?;
+    let client = client_for(conn, home.secrets().ok()).await?;
+    let bucket_encryption = bucket_encryption(&client, bucket).await;
+    let enforcement = probe(&client, bucket).await;
+    let mut problems = Vec::new();
+    if bucket_encryption == BucketEncryption::BlocksSseC {
+        problems.push(format!(
+            "s3://{bucket} blocks SSE-C writes (BlockedEncryptionTypes = SSE-C, the AWS default \
+             for buckets made since April 2026). To allow them: aws s3api put-bucket-encryption \
+             --bucket {bucket} --server-side-encryption-configuration \
+             '{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"AES256\"}},\
+             \"BlockedEncryptionTypes\":{{\"EncryptionType\":[\"NONE\"]}}}}]}}'"
+        ));
+    }
+    match &enforcement {
+        Enforcement::Enforced => {}
+        Enforcement::Ignored => problems.push(format!(
+            "THE SERVER IGNORES SSE-C: an object written to s3://{bucket} with a key was readable \
+             without it, so objects are stored in plaintext. Do not store secrets there."
+        )),
+        Enforcement::Failed(why) => problems.push(format!("the SSE-C probe failed: {why}")),
+    }
+    Ok(PreflightReport {
+        connection: conn.name.clone(),
+        bucket: bucket.to_string(),
+        bucket_encryption,
+        enforcement,
+        problems,
+    })
+}
+
+async fn bucket_encryption(client: &Client, bucket: &str) -> BucketEncryption {
+    match client.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(out) => {
+            let rules = out
+                .server_side_encryption_configuration()
+                .map(|c| c.rules())
+                .unwrap_or_default();
+            if blocks_sse_c(rules) {
+                BucketEncryption::BlocksSseC
+            } else {
+                BucketEncryption::Allows
+            }
+        }
+        Err(e) => {
+            let err = sdk_error(e, Op::Other, &format!("s3://{bucket}"), false);
+            if err
+                .message
+                .contains("ServerSideEncryptionConfigurationNotFound")
+            {
+                BucketEncryption::Allows
+            } else {
+                BucketEncryption::Unknown(err.message)
+            }
+        }
+    }
+}
+
+/// Writes a tiny object with a throwaway key, reads it without and with the key, deletes it.
+async fn probe(client: &Client, bucket: &str) -> Enforcement {
+    let key = match SseKey::generate() {
+        Ok(k) => k,
+        Err(e) => return Enforcement::Failed(format!("no random key: {e}")),
+    };
+    let mut id = [0u8; 6];
+    let _ = getrandom::fill(&mut id);
+    let object = format!(".ssec-manager-probe-{}", hex::encode(id));
+    let url = format!("s3://{bucket}/{object}");
+    let payload = b"ssec-manager SSE-C enforcement probe".to_vec();
+    let h = key.headers();
+    let put = client
+        .put_object()
+        .bucket(bucket)
+        .key(&object)
+        .body(ByteStream::from(payload.clone()))
+        .sse_customer_algorithm(h.algorithm)
+        .sse_customer_key(h.key_base64.as_str())
+        .sse_customer_key_md5(&h.key_md5)
+        .send()
+        .await;
+    if let Err(e) = put {
+        return Enforcement::Failed(sdk_error(e, Op::Write, &url, true).message);
+    }
+    let keyless = client.get_object().bucket(bucket).key(&object).send().await;
+    let result = match keyless {
+        Ok(_) => Enforcement::Ignored,
+        Err(e) => {
+            let err = sdk_error(e, Op::Read, &url, false);
+            if err.kind != S3ErrorKind::KeyRequired {
+                Enforcement::Failed(format!("a keyless GET failed oddly: {}", err.message))
+            } else {
+                let with_key = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(&object)
+                    .sse_customer_algorithm(h.algorithm)
+                    .sse_customer_key(h.key_base64.as_str())
+                    .sse_customer_key_md5(&h.key_md5)
+                    .send()
+                    .await;
+                match with_key {
+                    Ok(out) => match out.body.collect().await.map(|b| b.into_bytes()) {
+                        Ok(b) if b.as_ref() == payload.as_slice() => Enforcement::Enforced,
+                        _ => Enforcement::Failed("the probe object came back changed".into()),
+                    },
+                    Err(e) => Enforcement::Failed(sdk_error(e, Op::Read, &url, true).message),
+                }
+            }
+        }
+    };
+    let _ = client
+        .delete_object()
+        .bucket(bucket)
+        .key(&object)
+        .send()
+        .await;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::types::BlockedEncryptionTypes;
+
+    #[test]
+    fn blocked_encryption_types_with_sse_c_is_detected() {
+        let blocking = ServerSideEncryptionRule::builder()
+            .blocked_encryption_types(
+                BlockedEncryptionTypes::builder()
+                    .encryption_type(EncryptionType::SseC)
+                    .build(),
+            )
+            .build();
+        let open = ServerSideEncryptionRule::builder()
+            .blocked_encryption_types(
+                BlockedEncryptionTypes::builder()
+                    .encryption_type(EncryptionType::None)
+                    .build(),
+            )
+            .build();
+        assert!(blocks_sse_c(&[open.clone(), blocking]));
+        assert!(!blocks_sse_c(&[open]));
+        assert!(!blocks_sse_c(&[]));
+    }
+
+    #[test]
+    fn only_other_hosts_over_http_are_refused() {
+        let mut c = ConnectionRecord::new("x", Some("http://192.0.2.1:9000"), "r");
+        assert!(check_transport(&c).is_err());
+        c.allow_plain_http = true;
+        assert!(check_transport(&c).is_ok());
+        for ok in [
+            "http://127.0.0.1:3900",
+            "http://localhost:9000",
+            "http://[::1]:9000",
+            "https://s3.example.com",
+        ] {
+            assert!(
+                check_transport(&ConnectionRecord::new("x", Some(ok), "r")).is_ok(),
+                "{ok}"
+            );
+        }
+        assert!(!is_loopback_endpoint("http://127.example.com"));
+    }
+}

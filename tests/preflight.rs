@@ -1,0 +1,86 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! Preflight against the real Garage, and the plain-http refusal (which sends nothing).
+
+mod common;
+
+use common::{TestHome, random_file};
+use ssec_manager::core::registry::{ConnectionRecord, Registry};
+
+#[test]
+fn the_enforcement_probe_passes_on_garage_and_leaves_nothing_behind() {
+    let h = TestHome::with_connection("preflight");
+    let out = h.ok(&["preflight", &format!("s3://{}", h.bench.bucket), "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["enforcement"]["state"], "enforced", "{report}");
+    assert!(
+        report["problems"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let listing = h.sh_ok(
+        r#"aws --endpoint-url "$EP" s3api list-objects-v2 --bucket "$BUCKET" --prefix .ssec-manager-probe"#,
+    );
+    assert!(!listing.contains("\"Key\""), "probe object left: {listing}");
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_unless_allowed() {
+    let h = TestHome::new("plain-http");
+    // 192.0.2.0/24 is a documentation range: nothing is ever sent there (refused first).
+    let err = h.fails(&[
+        "connection",
+        "add",
+        "far",
+        "--endpoint",
+        "http://192.0.2.10:9000",
+        "--region",
+        "r",
+    ]);
+    assert!(
+        err.contains("travel in clear") && err.contains("--allow-plain-http"),
+        "{err}"
+    );
+    h.ok(&[
+        "connection",
+        "add",
+        "far",
+        "--endpoint",
+        "http://192.0.2.10:9000",
+        "--region",
+        "r",
+        "--allow-plain-http",
+    ]);
+    // A connection that does not allow it (as an older registry may hold) is refused before
+    // any request is made.
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+    registry
+        .add_connection(&ConnectionRecord::new(
+            "old",
+            Some("http://192.0.2.11:9000"),
+            "r",
+        ))
+        .unwrap();
+    h.ok(&["key", "generate", "k"]);
+    random_file(&h.path("f.bin"), 10);
+    let started = std::time::Instant::now();
+    let err = h.fails(&[
+        "upload",
+        &h.p("f.bin"),
+        "s3://b/f.bin",
+        "--key",
+        "k",
+        "--connection",
+        "old",
+        "--quiet",
+    ]);
+    assert!(err.contains("travel in clear"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "it tried the network"
+    );
+    let objects: serde_json::Value = serde_json::from_str(&h.ok(&["objects", "--json"])).unwrap();
+    assert!(
+        objects.as_array().unwrap().is_empty(),
+        "no registry row for a refused upload"
+    );
+}
