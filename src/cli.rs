@@ -135,6 +135,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Classify every object under s3://BUCKET[/PREFIX] with HEADs (no data moved): plain,
+    /// SSE-C under one of our keys, or under an unknown key. --adopt records the found ones.
+    Scan {
+        /// s3://BUCKET or s3://BUCKET/PREFIX
+        target: String,
+        #[arg(long)]
+        adopt: bool,
+        #[arg(long, value_name = "NAME")]
+        connection: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a bucket before trusting it with SSE-C: transport, bucket encryption rules
     /// (BlockedEncryptionTypes), and a probe that the server really enforces SSE-C.
     Preflight {
@@ -483,6 +495,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&done)?);
+            }
+            Ok(())
+        }
+        Command::Scan {
+            target,
+            adopt,
+            connection,
+            json,
+        } => {
+            let home = Home::open_with_keyring(&dir)?;
+            let conn = home.resolve_connection(connection.as_deref())?;
+            let rest = target
+                .strip_prefix("s3://")
+                .ok_or_else(|| anyhow::anyhow!("write the target as s3://BUCKET[/PREFIX]"))?;
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let found = home.scan(&conn, bucket, prefix, adopt).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&found)?);
+            } else {
+                for o in &found {
+                    println!(
+                        "{:<22} {:>12}  s3://{bucket}/{}{}",
+                        o.kind.describe(),
+                        o.size,
+                        o.key,
+                        if o.adopted { "  (adopted)" } else { "" }
+                    );
+                }
+                let adopted = found.iter().filter(|o| o.adopted).count();
+                println!("{} object(s) scanned, {adopted} adopted", found.len());
             }
             Ok(())
         }

@@ -727,7 +727,8 @@ impl Registry {
             params![
                 id,
                 stored.size as i64,
-                stored.sha256,
+                // Adopted objects have no recorded content hash: NULL, not an empty one.
+                Some(&stored.sha256).filter(|h| !h.is_empty()),
                 stored.etag,
                 stored.version_id,
                 now

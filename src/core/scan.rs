@@ -6,10 +6,13 @@
 //! tried in the order given, so callers put the registry's expected key first.
 
 use aws_sdk_s3::Client;
+use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use super::key::SseKey;
-use super::s3::{Op, S3ErrorKind, sdk_error};
+use super::registry::{ConnectionRecord, StoredObject};
+use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
+use super::{Home, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -93,4 +96,123 @@ pub async fn classify(
         }
     }
     ObjectKind::UnknownKey
+}
+
+/// One object found by a scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScannedObject {
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+    #[serde(flatten)]
+    pub kind: ObjectKind,
+    /// Recorded in the registry by this scan (--adopt).
+    pub adopted: bool,
+}
+
+impl Home {
+    /// Lists `bucket/prefix` and classifies every object with HEADs (eight at a time), trying
+    /// the key the registry expects first, then every other key of this home. With `adopt`,
+    /// objects found under one of our keys and not yet registered are recorded as stored:
+    /// this also rebuilds a lost registry from the bucket plus the keyring.
+    pub async fn scan(
+        &self,
+        conn: &ConnectionRecord,
+        bucket: &str,
+        prefix: &str,
+        adopt: bool,
+    ) -> Result<Vec<ScannedObject>> {
+        let client = client_for(conn, self.secrets().ok()).await?;
+        let mut candidates = Vec::new();
+        for k in self.registry.keys()? {
+            if let Ok(key) = self.load_key(&k.key) {
+                candidates.push((k.key.label.clone(), key));
+            }
+        }
+        let mut listed = Vec::new();
+        let mut token = None;
+        loop {
+            let page = client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| sdk_error(e, Op::Other, &format!("s3://{bucket}/{prefix}"), false))?;
+            for o in page.contents() {
+                if let Some(k) = o.key() {
+                    listed.push((
+                        k.to_string(),
+                        o.size().unwrap_or(0).max(0) as u64,
+                        o.e_tag().map(str::to_string),
+                    ));
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if !page.is_truncated().unwrap_or(false) || token.is_none() {
+                break;
+            }
+        }
+        let (client, candidates) = (&client, &candidates);
+        let classified: Vec<(String, u64, Option<String>, ObjectKind)> =
+            futures_util::stream::iter(listed)
+                .map(|(key, size, etag)| async move {
+                    // The registry's expected key first saves HEADs on a large bucket.
+                    let expected = self
+                        .registry
+                        .current_object(conn, bucket, &key)
+                        .ok()
+                        .flatten()
+                        .and_then(|o| o.key_label);
+                    let mut order: Vec<(String, SseKey)> = candidates.to_vec();
+                    if let Some(l) = expected {
+                        order.sort_by_key(|(label, _)| *label != l);
+                    }
+                    let kind = classify(client, bucket, &key, &order).await;
+                    (key, size, etag, kind)
+                })
+                .buffer_unordered(8)
+                .collect()
+                .await;
+        let mut out = Vec::new();
+        for (key, size, etag, kind) in classified {
+            let mut adopted = false;
+            if adopt
+                && let ObjectKind::KnownKey { label } = &kind
+                && self.registry.current_object(conn, bucket, &key)?.is_none()
+            {
+                let rec = self.key_record(label)?;
+                let id = self
+                    .registry
+                    .begin_upload(conn, bucket, &key, &rec.fingerprint, size)?;
+                self.registry.finish_upload(
+                    id,
+                    &StoredObject {
+                        size,
+                        sha256: String::new(),
+                        etag: etag.clone(),
+                        version_id: None,
+                    },
+                    true,
+                )?;
+                self.registry.log_event(
+                    "adopted",
+                    Some(&rec.fingerprint),
+                    Some(id),
+                    &format!("s3://{bucket}/{key}"),
+                )?;
+                adopted = true;
+            }
+            out.push(ScannedObject {
+                key,
+                size,
+                etag,
+                kind,
+                adopted,
+            });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
 }
