@@ -273,8 +273,15 @@ pub struct ConnectionAdd {
     /// Endpoint URL, e.g. https://s3.example.com (omit for AWS).
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
+    /// Region (default: the provider's, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// Fill endpoint, addressing and checksum settings for a provider.
+    #[arg(long, value_enum)]
+    provider: Option<crate::core::presets::Provider>,
+    /// Account id, for providers whose endpoint contains it (Cloudflare R2).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
     /// Address buckets as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT.
     #[arg(long)]
     path_style: bool,
@@ -286,8 +293,8 @@ pub struct ConnectionAdd {
     access_key_id: Option<String>,
     /// Checksums the SDK adds: when_supported (SDK default) or when_required (for servers
     /// that reject the SDK's default CRC32 checksums).
-    #[arg(long, value_enum, default_value = "when-supported")]
-    checksums: ChecksumMode,
+    #[arg(long, value_enum)]
+    checksums: Option<ChecksumMode>,
     /// Allow SSE-C over plain http to another host (the key travels in clear; only for a
     /// trusted network path).
     #[arg(long)]
@@ -787,15 +794,30 @@ fn run_connection(dir: &Path, command: ConnectionCommand) -> anyhow::Result<()> 
                     a.name
                 );
             }
+            let base = match a.provider {
+                Some(p) => p
+                    .connection(
+                        &a.name,
+                        a.region.as_deref(),
+                        a.endpoint.as_deref(),
+                        a.account.as_deref(),
+                    )
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                None => ConnectionRecord::new(
+                    &a.name,
+                    a.endpoint.as_deref(),
+                    a.region.as_deref().unwrap_or("us-east-1"),
+                ),
+            };
             let c = home.add_connection(
                 ConnectionRecord {
-                    path_style: a.path_style,
+                    path_style: a.path_style || base.path_style,
                     credential_source: source,
                     profile: a.profile,
                     access_key_id: a.access_key_id,
-                    checksum_mode: a.checksums,
+                    checksum_mode: a.checksums.unwrap_or(base.checksum_mode),
                     allow_plain_http: a.allow_plain_http,
-                    ..ConnectionRecord::new(&a.name, a.endpoint.as_deref(), &a.region)
+                    ..base
                 },
                 secret.as_deref().map(String::as_str),
             )?;

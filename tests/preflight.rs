@@ -84,3 +84,26 @@ fn plain_http_to_another_host_is_refused_unless_allowed() {
         "no registry row for a refused upload"
     );
 }
+
+#[test]
+fn a_provider_preset_sets_what_the_server_needs() {
+    let h = TestHome::new("preset");
+    h.ok(&[
+        "connection",
+        "add",
+        "g",
+        "--provider",
+        "garage",
+        "--endpoint",
+        &h.bench.endpoint.clone(),
+    ]);
+    let list: serde_json::Value =
+        serde_json::from_str(&h.ok(&["connection", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["region"], "garage");
+    assert_eq!(list[0]["path_style"], true);
+    h.ok(&["key", "generate", "k"]);
+    random_file(&h.path("p.bin"), 100);
+    h.upload("p.bin", "k");
+    let err = h.fails(&["connection", "add", "r2", "--provider", "r2"]);
+    assert!(err.contains("--account"), "{err}");
+}

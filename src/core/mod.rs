@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod key;
 pub mod keystore;
 pub mod preflight;
+pub mod presets;
 pub mod registry;
 pub mod rotate;
 pub mod s3;
