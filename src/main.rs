@@ -8,6 +8,7 @@ use ssec_manager::cli::{self, Cli};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
+    limit_heap_growth();
     init_logging();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -62,4 +63,17 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Transfers allocate part-sized buffers (8 MiB and more) on many threads. glibc raises its
+/// mmap threshold after such blocks are freed and then serves them from per-thread heaps
+/// that keep the memory, so peak RSS grew with the file size. A fixed threshold keeps big
+/// buffers mmapped (returned to the system when freed); fewer arenas bound the rest.
+fn limit_heap_growth() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it is called once, before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
 }

@@ -406,3 +406,47 @@ fn the_backup_dialog_writes_a_checked_age_backup() {
         .unwrap();
     assert!(String::from_utf8_lossy(&restored.stdout).contains("already present: one"));
 }
+
+#[test]
+fn an_interrupted_upload_shows_in_transfers_and_resumes_from_there() {
+    let h = TestHome::with_connection("ui-resume");
+    h.ok(&["key", "generate", "k"]);
+    let data = random_file(&h.path("r.bin"), 20 * 1024 * 1024);
+    let mut child = h
+        .cmd()
+        .args(["upload", &h.p("r.bin"), &h.url("r.bin"), "--key", "k"])
+        .args([
+            "--part-size",
+            "5MiB",
+            "--multipart-threshold",
+            "5MiB",
+            "--bwlimit",
+            "4MiB",
+        ])
+        .spawn()
+        .unwrap();
+    common::wait_until(20, "the multipart upload to start", || {
+        h.ok(&["uploads", "--json"]).contains("upload_id")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut ui = Ui::open(&h.home);
+    ui.until("the interrupted upload", |h| {
+        h.state().interrupted.len() == 1
+    });
+    ui.click("Transfers");
+    assert!(ui.has_label_containing("1 interrupted upload(s)"));
+    ui.click("Resume");
+    ui.until("the resumed upload to finish", |h| {
+        h.state().interrupted.is_empty()
+            && h.state()
+                .jobs()
+                .is_some_and(|j| j.jobs().iter().all(|v| v.state.is_finished()))
+    });
+    let job = ui.app().jobs().unwrap().jobs()[0].clone();
+    assert!(matches!(job.state, JobState::Done(_)), "{:?}", job.state);
+    h.ok(&["download", &h.url("r.bin"), &h.p("back.bin")]);
+    assert!(std::fs::read(h.path("back.bin")).unwrap() == data);
+}

@@ -112,6 +112,10 @@ pub enum Command {
         path: PathBuf,
         passphrase: Zeroizing<String>,
     },
+    /// Abort an interrupted multipart upload (registry object id).
+    AbortUpload {
+        object_id: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -123,6 +127,8 @@ pub enum Event {
     Keys(Vec<KeyRow>),
     Connections(Vec<ConnectionRecord>),
     Objects(Vec<ObjectRecord>),
+    /// Multipart uploads begun and not finished (resumable).
+    Interrupted(Vec<crate::core::registry::MultipartRecord>),
     Info(String),
     Error(String),
     EnvLines {
@@ -297,6 +303,13 @@ impl Worker {
             Ok(c) => self.send(Event::Connections(c)),
             Err(e) => self.send(Event::Error(e)),
         }
+        match self
+            .blocking(home, |h| Ok(h.registry.interrupted_uploads()?))
+            .await
+        {
+            Ok(i) => self.send(Event::Interrupted(i)),
+            Err(e) => self.send(Event::Error(e)),
+        }
         match self.blocking(home, |h| Ok(h.registry.objects()?)).await {
             Ok(o) => self.send(Event::Objects(o)),
             Err(e) => self.send(Event::Error(e)),
@@ -453,6 +466,13 @@ impl Worker {
                 bucket,
                 keys,
             } => self.check_objects(&home, connection, bucket, keys).await,
+            Command::AbortUpload { object_id } => {
+                match crate::core::transfer::abort_interrupted(&home, object_id).await {
+                    Ok(()) => self.send(Event::Info(format!("Aborted upload #{object_id}"))),
+                    Err(e) => self.send(Event::Error(e.to_string())),
+                }
+                self.refresh(&home).await;
+            }
             Command::BackupKeys { path, passphrase } => {
                 let shown = path.display().to_string();
                 match self

@@ -118,6 +118,7 @@ pub struct App {
     pub keys: Vec<KeyRow>,
     pub connections: Vec<ConnectionRecord>,
     pub objects: Vec<ObjectRecord>,
+    pub interrupted: Vec<crate::core::registry::MultipartRecord>,
     pub toasts: Vec<Toast>,
     pub dialog: Option<Dialog>,
     pub revealed: Option<(String, Zeroizing<String>, Instant)>,
@@ -161,6 +162,7 @@ impl App {
             keys: Vec::new(),
             connections: Vec::new(),
             objects: Vec::new(),
+            interrupted: Vec::new(),
             toasts: Vec::new(),
             dialog: None,
             revealed: None,
@@ -299,6 +301,7 @@ impl App {
                 self.objects = o;
                 self.registry_loaded = true;
             }
+            Event::Interrupted(i) => self.interrupted = i,
             Event::Info(t) => self.info(t),
             Event::Error(t) => self.error(t),
             Event::EnvLines { label, text } => {

@@ -618,6 +618,7 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
         ui.spinner();
         return;
     };
+    interrupted_uploads(app, &jobs, ui);
     let mut list = jobs.jobs();
     if list.is_empty() {
         ui.label(
@@ -685,6 +686,64 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
     if let Some(id) = retry {
         jobs.retry(id);
     }
+}
+
+/// Multipart uploads that a crash or a lost network left unfinished: resume or abort.
+fn interrupted_uploads(app: &mut App, jobs: &crate::core::jobs::JobManager, ui: &mut egui::Ui) {
+    if app.interrupted.is_empty() {
+        return;
+    }
+    let resuming: Vec<i64> = jobs
+        .jobs()
+        .iter()
+        .filter(|j| !j.state.is_finished())
+        .filter_map(|j| match j.spec {
+            JobSpec::Resume { object_id } => Some(object_id),
+            _ => None,
+        })
+        .collect();
+    super::panel(ui, super::WARN_FILL, |ui| {
+        ui.label(
+            RichText::new(format!(
+                "{} interrupted upload(s): resume them with the same key, or abort them",
+                app.interrupted.len()
+            ))
+            .color(Color32::WHITE)
+            .strong(),
+        );
+        for m in app.interrupted.clone() {
+            ui.horizontal(|ui| {
+                let object = app
+                    .objects
+                    .iter()
+                    .find(|o| o.id == m.object_id)
+                    .map(|o| o.url())
+                    .unwrap_or_default();
+                ui.label(
+                    RichText::new(format!(
+                        "#{} {} <- {} ({}, started {})",
+                        m.object_id,
+                        object,
+                        m.source_path,
+                        human_bytes(m.source_size),
+                        m.started_at
+                    ))
+                    .color(Color32::WHITE),
+                );
+                let busy = resuming.contains(&m.object_id);
+                if ui.add_enabled(!busy, egui::Button::new("Resume")).clicked() {
+                    jobs.start(JobSpec::Resume {
+                        object_id: m.object_id,
+                    });
+                }
+                if ui.add_enabled(!busy, egui::Button::new("Abort")).clicked() {
+                    app.backend.send(Command::AbortUpload {
+                        object_id: m.object_id,
+                    });
+                }
+            });
+        }
+    });
 }
 
 fn open_folder(spec: &JobSpec) {
