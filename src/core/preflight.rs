@@ -16,6 +16,7 @@ use super::key::SseKey;
 use super::registry::ConnectionRecord;
 use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
 use super::{Error, Home, Result};
+use crate::core::s3::WithSse as _;
 
 /// Whether the endpoint is this machine (http there exposes nothing on a network).
 pub fn is_loopback_endpoint(url: &str) -> bool {
@@ -176,9 +177,7 @@ async fn probe(client: &Client, bucket: &str) -> Enforcement {
         .bucket(bucket)
         .key(&object)
         .body(ByteStream::from(payload.clone()))
-        .sse_customer_algorithm(h.algorithm)
-        .sse_customer_key(h.key_base64.as_str())
-        .sse_customer_key_md5(&h.key_md5)
+        .sse(&h)
         .send()
         .await;
     if let Err(e) = put {
@@ -196,9 +195,7 @@ async fn probe(client: &Client, bucket: &str) -> Enforcement {
                     .get_object()
                     .bucket(bucket)
                     .key(&object)
-                    .sse_customer_algorithm(h.algorithm)
-                    .sse_customer_key(h.key_base64.as_str())
-                    .sse_customer_key_md5(&h.key_md5)
+                    .sse(&h)
                     .send()
                     .await;
                 match with_key {

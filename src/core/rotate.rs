@@ -17,6 +17,7 @@ use super::registry::{ObjectRecord, ObjectState, PendingRotation};
 use super::s3::{Op, client_for, sdk_error};
 use super::transfer::progress::{MIB, TransferOptions};
 use super::{Error, Home, Result};
+use crate::core::s3::{WithCopySourceSse as _, WithSse as _};
 
 /// S3's limit for one CopyObject.
 pub const MAX_SINGLE_COPY: u64 = 5 * 1024 * MIB;
@@ -176,9 +177,7 @@ impl Home {
             .head_object()
             .bucket(&object.bucket)
             .key(&object.key)
-            .sse_customer_algorithm(h.algorithm)
-            .sse_customer_key(h.key_base64.as_str())
-            .sse_customer_key_md5(&h.key_md5)
+            .sse(&h)
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Read, &object.url(), true))?;
@@ -246,9 +245,7 @@ async fn copy_with_new_key(
         .head_object()
         .bucket(&object.bucket)
         .key(&object.key)
-        .sse_customer_algorithm(old.algorithm)
-        .sse_customer_key(old.key_base64.as_str())
-        .sse_customer_key_md5(&old.key_md5)
+        .sse(&old)
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Read, &url, true))?;
@@ -261,12 +258,8 @@ async fn copy_with_new_key(
             .key(&object.key)
             .copy_source(&source)
             .metadata_directive(MetadataDirective::Copy)
-            .copy_source_sse_customer_algorithm(old.algorithm)
-            .copy_source_sse_customer_key(old.key_base64.as_str())
-            .copy_source_sse_customer_key_md5(&old.key_md5)
-            .sse_customer_algorithm(new.algorithm)
-            .sse_customer_key(new.key_base64.as_str())
-            .sse_customer_key_md5(&new.key_md5)
+            .copy_source_sse(&old)
+            .sse(&new)
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
@@ -280,9 +273,7 @@ async fn copy_with_new_key(
         .key(&object.key)
         .set_content_type(head.content_type().map(str::to_string))
         .set_metadata(head.metadata().cloned())
-        .sse_customer_algorithm(new.algorithm)
-        .sse_customer_key(new.key_base64.as_str())
-        .sse_customer_key_md5(&new.key_md5)
+        .sse(&new)
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
@@ -308,12 +299,8 @@ async fn copy_with_new_key(
                 .part_number(n)
                 .copy_source(&source)
                 .copy_source_range(format!("bytes={start}-{end}"))
-                .copy_source_sse_customer_algorithm(old.algorithm)
-                .copy_source_sse_customer_key(old.key_base64.as_str())
-                .copy_source_sse_customer_key_md5(&old.key_md5)
-                .sse_customer_algorithm(new.algorithm)
-                .sse_customer_key(new.key_base64.as_str())
-                .sse_customer_key_md5(&new.key_md5)
+                .copy_source_sse(&old)
+                .sse(&new)
                 .send()
                 .await
                 .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
@@ -338,9 +325,7 @@ async fn copy_with_new_key(
                     .set_parts(Some(parts))
                     .build(),
             )
-            .sse_customer_algorithm(new.algorithm)
-            .sse_customer_key(new.key_base64.as_str())
-            .sse_customer_key_md5(&new.key_md5)
+            .sse(&new)
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Write, &url, true))?;

@@ -14,6 +14,7 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use super::key::SseHeaders;
 use super::keystore::{KeystoreError, SecretId, SecretStore};
 use super::registry::{ChecksumMode, ConnectionRecord, CredentialSource};
 
@@ -272,6 +273,61 @@ pub async fn client_for(
     };
     Ok(Client::from_conf(builder.build()))
 }
+
+/// Puts the three SSE-C headers on a request. The SDK sends them verbatim and never derives
+/// the MD5 itself (PROTOCOL.md), so every SSE-C request goes through here.
+pub trait WithSse: Sized {
+    fn sse(self, h: &SseHeaders) -> Self;
+}
+
+/// The `x-amz-copy-source-server-side-encryption-customer-*` headers: the key that opens the
+/// source of a copy.
+pub trait WithCopySourceSse: Sized {
+    fn copy_source_sse(self, h: &SseHeaders) -> Self;
+}
+
+macro_rules! with_sse {
+    ($($builder:ty),* $(,)?) => {$(
+        impl WithSse for $builder {
+            fn sse(self, h: &SseHeaders) -> Self {
+                self.sse_customer_algorithm(h.algorithm)
+                    .sse_customer_key(h.key_base64.as_str())
+                    .sse_customer_key_md5(&h.key_md5)
+            }
+        }
+    )*};
+}
+
+macro_rules! with_copy_source_sse {
+    ($($builder:ty),* $(,)?) => {$(
+        impl WithCopySourceSse for $builder {
+            fn copy_source_sse(self, h: &SseHeaders) -> Self {
+                self.copy_source_sse_customer_algorithm(h.algorithm)
+                    .copy_source_sse_customer_key(h.key_base64.as_str())
+                    .copy_source_sse_customer_key_md5(&h.key_md5)
+            }
+        }
+    )*};
+}
+
+use aws_sdk_s3::operation as ops;
+
+with_sse!(
+    ops::put_object::builders::PutObjectFluentBuilder,
+    ops::get_object::builders::GetObjectFluentBuilder,
+    ops::head_object::builders::HeadObjectFluentBuilder,
+    ops::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    ops::upload_part::builders::UploadPartFluentBuilder,
+    ops::complete_multipart_upload::builders::CompleteMultipartUploadFluentBuilder,
+    ops::list_parts::builders::ListPartsFluentBuilder,
+    ops::copy_object::builders::CopyObjectFluentBuilder,
+    ops::upload_part_copy::builders::UploadPartCopyFluentBuilder,
+);
+
+with_copy_source_sse!(
+    ops::copy_object::builders::CopyObjectFluentBuilder,
+    ops::upload_part_copy::builders::UploadPartCopyFluentBuilder,
+);
 
 /// `s3://bucket/key` split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use super::key::SseKey;
 use super::registry::{ConnectionRecord, StoredObject};
 use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
 use super::{Home, Result};
+use crate::core::s3::WithSse as _;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -73,9 +74,7 @@ pub async fn classify(
             .head_object()
             .bucket(bucket)
             .key(key)
-            .sse_customer_algorithm(h.algorithm)
-            .sse_customer_key(h.key_base64.as_str())
-            .sse_customer_key_md5(&h.key_md5)
+            .sse(&h)
             .send()
             .await;
         match answer {

@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt as _;
 use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
 use crate::core::registry::{ConnectionRecord, ObjectRecord};
+use crate::core::s3::WithSse as _;
 use crate::core::s3::{Op, S3Error, S3ErrorKind, S3Url, client_for, sdk_error};
 use crate::core::{Error, Home, Result};
 
@@ -56,10 +57,7 @@ pub async fn download(
     let mut head = client.head_object().bucket(&src.bucket).key(&src.key);
     if let Some(k) = &key {
         let h = k.headers();
-        head = head
-            .sse_customer_algorithm(h.algorithm)
-            .sse_customer_key(h.key_base64.as_str())
-            .sse_customer_key_md5(&h.key_md5);
+        head = head.sse(&h);
     }
     let head = ctx
         .or_cancel(async {
@@ -202,10 +200,7 @@ impl Fetch<'_> {
             .set_if_match(self.etag.map(str::to_string));
         if let Some(k) = self.key {
             let h = k.headers();
-            req = req
-                .sse_customer_algorithm(h.algorithm)
-                .sse_customer_key(h.key_base64.as_str())
-                .sse_customer_key_md5(&h.key_md5);
+            req = req.sse(&h);
         }
         req
     }

@@ -25,6 +25,7 @@ use crate::core::key::{KeyFingerprint, SseKey};
 use crate::core::registry::{
     ConnectionRecord, MultipartRecord, ObjectRecord, ObjectState, StoredObject, now,
 };
+use crate::core::s3::WithSse as _;
 use crate::core::s3::{Op, S3Url, client_for, sdk_error};
 use crate::core::{Error, Home, Result};
 
@@ -287,9 +288,7 @@ async fn single_put(
             .key(&dest.key)
             .body(ByteStream::from(body))
             .content_length(size as i64)
-            .sse_customer_algorithm(h.algorithm)
-            .sse_customer_key(h.key_base64.as_str())
-            .sse_customer_key_md5(&h.key_md5)
+            .sse(&h)
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Write, &dest.to_string(), true))?;
@@ -344,9 +343,7 @@ async fn multipart(
                 .create_multipart_upload()
                 .bucket(&dest.bucket)
                 .key(&dest.key)
-                .sse_customer_algorithm(h.algorithm)
-                .sse_customer_key(h.key_base64.as_str())
-                .sse_customer_key_md5(&h.key_md5)
+                .sse(&h)
                 .send()
                 .await
                 .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
@@ -410,9 +407,7 @@ async fn list_parts(
             .key(&dest.key)
             .upload_id(upload_id)
             .set_part_number_marker(marker.clone())
-            .sse_customer_algorithm(h.algorithm)
-            .sse_customer_key(h.key_base64.as_str())
-            .sse_customer_key_md5(&h.key_md5)
+            .sse(&h)
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Other, &dest.to_string(), true))?;
@@ -503,9 +498,7 @@ async fn send_part(
         .part_number(n)
         .content_length(len as i64)
         .body(ByteStream::from(data))
-        .sse_customer_algorithm(h.algorithm)
-        .sse_customer_key(h.key_base64.as_str())
-        .sse_customer_key_md5(&h.key_md5)
+        .sse(h)
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Write, &target.dest.to_string(), true))?;
@@ -583,9 +576,7 @@ async fn send_parts_and_complete(
                 .set_parts(Some(done.into_values().collect()))
                 .build(),
         )
-        .sse_customer_algorithm(h.algorithm)
-        .sse_customer_key(h.key_base64.as_str())
-        .sse_customer_key_md5(&h.key_md5)
+        .sse(h)
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
