@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestHome, random_file};
+use common::{PrivateGarage, TestHome, random_file};
 use sha2::{Digest as _, Sha256};
 use ssec_manager::core::registry::Registry;
 
@@ -101,4 +101,47 @@ fn rotating_everything_under_a_key_lists_first_with_dry_run() {
     for (name, data) in &files {
         check_rotated(&h, name, data, "old", "new");
     }
+}
+
+#[test]
+fn a_rotation_cut_off_by_a_killed_server_resumes_and_loses_nothing() {
+    use std::io::BufRead as _;
+    let garage = PrivateGarage::start();
+    let h = TestHome::new("rotate-kill");
+    h.add_connection("own", &garage.endpoint);
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let mut files = Vec::new();
+    for i in 0..16 {
+        let name = format!("o{i:02}.bin");
+        files.push((name.clone(), random_file(&h.path(&name), 3 * 1024 * 1024)));
+        h.upload(&name, "old");
+    }
+    let mut child = h
+        .cmd()
+        .args(["rotate", "--from", "old", "--to", "new"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("rotated"), "{first}");
+    garage.kill();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the rotation should have been cut off");
+
+    garage.restart();
+    h.ok(&["rotate", "--resume"]);
+    h.ok(&["rotate", "--from", "old", "--to", "new"]);
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+    assert!(registry.pending_rotations().unwrap().is_empty());
+    // Every object opens with the key the registry names, and it is the new one.
+    for (name, data) in &files {
+        let back = h.p(&format!("{name}.back"));
+        let said = h.ok(&["download", &h.url(name), &back]);
+        assert!(said.contains("key \"new\""), "{name}: {said}");
+        assert_eq!(sha(&std::fs::read(&back).unwrap()), sha(data), "{name}");
+    }
+    h.ok(&["key", "delete", "old"]);
 }

@@ -239,7 +239,8 @@ pub fn assert_no_file_holds(dir: &Path, needles: &[Vec<u8>], what: &str) {
 pub struct PrivateGarage {
     pub dir: tempfile::TempDir,
     pub endpoint: String,
-    pub pid: u32,
+    pub pid: std::cell::Cell<u32>,
+    bin: String,
 }
 
 impl PrivateGarage {
@@ -262,15 +263,38 @@ impl PrivateGarage {
         };
         Self {
             endpoint: var("SSEC_TEST_ENDPOINT"),
-            pid: var("SSEC_TEST_GARAGE_PID").parse().unwrap(),
+            pid: std::cell::Cell::new(var("SSEC_TEST_GARAGE_PID").parse().unwrap()),
+            bin: var("SSEC_TEST_GARAGE_BIN"),
             dir,
         }
     }
 
     pub fn kill(&self) {
         let _ = Command::new("kill")
-            .args(["-9", &self.pid.to_string()])
+            .args(["-9", &self.pid.get().to_string()])
             .status();
+    }
+
+    /// Starts the same node again on its data (after `kill`), and waits until S3 answers.
+    pub fn restart(&self) {
+        let log = std::fs::File::create(self.dir.path().join("garage-restart.log")).unwrap();
+        let child = Command::new("setsid")
+            .arg(&self.bin)
+            .arg("-c")
+            .arg(self.dir.path().join("garage.toml"))
+            .arg("server")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.pid.set(child.id());
+        let addr = self.endpoint.trim_start_matches("http://").to_string();
+        wait_until(30, "garage to come back", || {
+            std::net::TcpStream::connect(&addr).is_ok()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
 
