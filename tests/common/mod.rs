@@ -278,6 +278,8 @@ impl PrivateGarage {
     /// Starts the same node again on its data (after `kill`), and waits until S3 answers.
     pub fn restart(&self) {
         let log = std::fs::File::create(self.dir.path().join("garage-restart.log")).unwrap();
+        // Stopped by garage-down.sh on drop; the test process reaps it when it exits.
+        #[allow(clippy::zombie_processes)]
         let child = Command::new("setsid")
             .arg(&self.bin)
             .arg("-c")
