@@ -181,8 +181,8 @@ logs="$W/logs"
 mkdir -p "$logs" "$W/files"
 read -r -a ssec_extra <<<"${SSEC_ARGS:-}"
 
-# The home goes in SSEC_MANAGER_HOME (README: same as --home): the binary of Nov 2026 parses
-# `ssec-manager --home DIR key ...` as the window's FILE arguments.
+# The home goes in SSEC_MANAGER_HOME, the same as --home on every command (and immune to
+# builds that read `--home DIR key ...` as the window's FILE arguments, as one briefly did).
 export SSEC_MANAGER_HOME="$H"
 ssec() { "$SSEC_BIN" "$@"; }
 
