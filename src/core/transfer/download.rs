@@ -2,18 +2,17 @@
 //! created, and gives the size); then one streamed GET for small objects, or ranged GETs in
 //! parallel for large ones, written in order into a temp file beside the target.
 //!
-//! Ranges are fetched by up to `concurrency` requests and consumed in order (`buffered`), so
-//! memory stays near `concurrency` ranges and the SHA-256 is computed on the way. Each range
+//! Ranges are fetched by up to `concurrency` requests and consumed in order (`buffered`) by
+//! a writer thread that computes the SHA-256 on the way, so memory stays near
+//! `concurrency + 2` ranges. Each range
 //! GET carries `If-Match` with the HEAD's ETag: an object replaced mid-download fails
 //! cleanly instead of yielding a mix of two versions.
 
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::Client;
-use bytes::Buf as _;
 use futures_util::{StreamExt as _, stream};
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt as _;
 
 use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
@@ -84,7 +83,7 @@ pub async fn download(
         .as_file()
         .try_clone()
         .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
-    let mut file = tokio::fs::File::from_std(std_file);
+    let sink = Sink::start(std_file, 2);
 
     let fetch = Fetch {
         ctx,
@@ -95,22 +94,24 @@ pub async fn download(
     };
     let work = async {
         if size <= ctx.options.multipart_threshold {
-            fetch.whole(&mut file).await
+            fetch.whole(&sink).await
         } else {
-            fetch.ranges(&mut file, size).await
+            fetch.ranges(&sink, size).await
         }
     };
-    let (bytes, sha256) = tokio::select! {
-        r = work => r.map_err(|e| match e {
-            Error::S3(s3) => explain(s3),
-            other => other,
-        })?,
+    let fetched = tokio::select! {
+        r = work => r,
         () = ctx.cancel.cancelled() => return Err(Error::Cancelled),
     };
-    let write_err = |e| Error::io(temp.path(), "cannot write the download", e);
-    file.flush().await.map_err(write_err)?;
-    file.sync_all().await.map_err(write_err)?;
-    drop(file);
+    // A write error (disk full...) is the cause when both failed: the fetch only saw the
+    // writer stop.
+    let written = sink.finish(fetched.is_ok()).await;
+    let (bytes, sha256) = match (fetched, written) {
+        (_, Err(e)) => return Err(Error::io(temp.path(), "cannot write the download", e)),
+        (Err(Error::S3(s3)), _) => return Err(explain(s3)),
+        (Err(other), _) => return Err(other),
+        (Ok(()), Ok(done)) => done,
+    };
     if bytes != size {
         return Err(Error::Transfer(format!(
             "{src}: the server announced {size} bytes but sent {bytes}; nothing was written"
@@ -221,14 +222,13 @@ impl Fetch<'_> {
     }
 
     /// One streamed GET, chunk by chunk.
-    async fn whole(&self, file: &mut tokio::fs::File) -> Result<(u64, String)> {
+    async fn whole(&self, sink: &Sink) -> Result<()> {
         let response = self
             .request()
             .send()
             .await
             .map_err(|e| self.send_error(e))?;
         let mut body = response.body;
-        let mut hasher = Sha256::new();
         let mut bytes = 0u64;
         while let Some(chunk) = body.try_next().await.map_err(|e| {
             Error::Transfer(format!(
@@ -237,18 +237,16 @@ impl Fetch<'_> {
             ))
         })? {
             self.ctx.throttle(chunk.len() as u64).await;
-            hasher.update(&chunk);
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io("download", "cannot write", e))?;
-            bytes += chunk.len() as u64;
-            self.ctx.progress.add(chunk.len() as u64);
+            let len = chunk.len() as u64;
+            sink.write(vec![chunk]).await?;
+            bytes += len;
+            self.ctx.progress.add(len);
         }
-        Ok((bytes, hex::encode(hasher.finalize())))
+        Ok(())
     }
 
     /// Ranged GETs in parallel, consumed in order.
-    async fn ranges(&self, file: &mut tokio::fs::File, size: u64) -> Result<(u64, String)> {
+    async fn ranges(&self, sink: &Sink, size: u64) -> Result<()> {
         let part = self.ctx.options.part_size_for(size);
         let ranges = (0..size.div_ceil(part)).map(move |i| {
             let start = i * part;
@@ -258,21 +256,14 @@ impl Fetch<'_> {
             .map(|(a, b)| self.range(a, b))
             .buffered(self.ctx.options.concurrency.max(1));
         futures_util::pin_mut!(fetched);
-        let mut hasher = Sha256::new();
-        let mut bytes = 0u64;
         while let Some(chunk) = fetched.next().await {
-            let chunk = chunk?;
-            hasher.update(&chunk);
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io("download", "cannot write", e))?;
-            bytes += chunk.len() as u64;
+            sink.write(chunk?).await?;
         }
-        Ok((bytes, hex::encode(hasher.finalize())))
+        Ok(())
     }
 
     /// One range, fetched again if its body breaks off.
-    async fn range(&self, start: u64, end: u64) -> Result<bytes::Bytes> {
+    async fn range(&self, start: u64, end: u64) -> Result<Vec<bytes::Bytes>> {
         let want = end - start + 1;
         let mut last_error = String::new();
         for attempt in 0..BODY_ATTEMPTS {
@@ -286,15 +277,27 @@ impl Fetch<'_> {
                 .send()
                 .await
                 .map_err(|e| self.send_error(e))?;
-            match response.body.collect().await {
-                Ok(data) if data.remaining() as u64 == want => {
+            // The body's own buffers, not one copy of them: a range is written as it came.
+            let mut body = response.body;
+            let mut chunks = Vec::new();
+            let mut got = 0u64;
+            let broke = loop {
+                match body.try_next().await {
+                    Ok(Some(chunk)) => {
+                        got += chunk.len() as u64;
+                        chunks.push(chunk);
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e.to_string()),
+                }
+            };
+            match broke {
+                None if got == want => {
                     self.ctx.progress.add(want);
-                    return Ok(data.into_bytes());
+                    return Ok(chunks);
                 }
-                Ok(data) => {
-                    last_error = format!("got {} of {want} bytes", data.remaining());
-                }
-                Err(e) => last_error = e.to_string(),
+                None => last_error = format!("got {got} of {want} bytes"),
+                Some(e) => last_error = e,
             }
         }
         Err(Error::Transfer(format!(
@@ -303,6 +306,94 @@ impl Fetch<'_> {
         )))
     }
 }
+
+/// Bytes between two starts of the kernel's write-back of the temp file.
+const WRITEBACK_STEP: u64 = 32 << 20;
+
+/// Where the downloaded bytes go, in order: a blocking thread hashes them (SHA-256) and
+/// writes them, so the next ranges are fetched meanwhile. It starts the kernel's write-back
+/// every `WRITEBACK_STEP` bytes, so the fsync before the rename has little left to do, and
+/// fsyncs only when the download completed.
+struct Sink {
+    tx: tokio::sync::mpsc::Sender<SinkMsg>,
+    done: tokio::task::JoinHandle<std::io::Result<(u64, String)>>,
+}
+
+enum SinkMsg {
+    Data(Vec<bytes::Bytes>),
+    Commit,
+}
+
+impl Sink {
+    /// `depth` chunks may wait for the writer: memory stays near `depth` ranges.
+    fn start(mut file: std::fs::File, depth: usize) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(depth);
+        let done = tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut hasher = Sha256::new();
+            let (mut bytes, mut started) = (0u64, 0u64);
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    SinkMsg::Data(chunks) => {
+                        for chunk in chunks {
+                            hasher.update(&chunk);
+                            file.write_all(&chunk)?;
+                            bytes += chunk.len() as u64;
+                        }
+                        if bytes - started >= WRITEBACK_STEP {
+                            start_writeback(&file, started, bytes - started);
+                            started = bytes;
+                        }
+                    }
+                    SinkMsg::Commit => {
+                        file.sync_all()?;
+                        break;
+                    }
+                }
+            }
+            Ok((bytes, hex::encode(hasher.finalize())))
+        });
+        Self { tx, done }
+    }
+
+    /// Queues the next bytes. Fails only when the writer stopped (its error comes from
+    /// `finish`).
+    async fn write(&self, chunks: Vec<bytes::Bytes>) -> Result<()> {
+        self.tx
+            .send(SinkMsg::Data(chunks))
+            .await
+            .map_err(|_| Error::Transfer("the download file stopped taking data".into()))
+    }
+
+    /// Waits for the writer; with `commit`, the file is on disk when this returns.
+    async fn finish(self, commit: bool) -> std::io::Result<(u64, String)> {
+        if commit {
+            // A writer that already stopped reports why below.
+            let _ = self.tx.send(SinkMsg::Commit).await;
+        }
+        drop(self.tx);
+        self.done.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Asks the kernel to start writing a range of the file out, without waiting.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: a valid open descriptor; the call only schedules write-back of its pages.
+    // Failure is harmless: the fsync before the rename still writes everything.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 /// A folder target means "into this folder, under the object's name", like `aws s3 cp`.
 fn target_path(out: &Path, src: &S3Url) -> Result<PathBuf> {

@@ -75,7 +75,11 @@ pub async fn upload(
         single_put(ctx, &client, &source, dest, &key).await
     } else {
         let part_size = ctx.options.part_size_for(source.size);
-        multipart(ctx, home, &client, id, &source, dest, &key, part_size, None).await
+        let sign = signs_payload(conn);
+        multipart(
+            ctx, home, &client, id, &source, dest, &key, part_size, None, sign,
+        )
+        .await
     };
     finish(home, &client, id, dest, &record.fingerprint, result).await
 }
@@ -121,6 +125,7 @@ pub async fn resume(ctx: &TransferCtx, home: &Home, object_id: i64) -> Result<Ob
         &key,
         m.part_size,
         Some(m.upload_id.clone()),
+        signs_payload(&conn),
     )
     .await;
     finish(home, &client, object_id, &dest, &fp, result).await
@@ -330,6 +335,7 @@ async fn multipart(
     key: &SseKey,
     part_size: u64,
     resume_id: Option<String>,
+    sign_payload: bool,
 ) -> Result<(Uploaded, u64)> {
     let url = dest.to_string();
     let h = key.headers();
@@ -366,7 +372,15 @@ async fn multipart(
         }
     };
     let work = send_parts_and_complete(
-        ctx, client, source, dest, key, part_size, &upload_id, on_server,
+        ctx,
+        client,
+        source,
+        dest,
+        key,
+        part_size,
+        &upload_id,
+        on_server,
+        sign_payload,
     );
     let result = tokio::select! {
         r = work => r,
@@ -474,6 +488,20 @@ struct PartTarget {
     dest: S3Url,
     upload_id: String,
     headers: crate::core::key::SseHeaders,
+    /// See `signs_payload`.
+    sign_payload: bool,
+}
+
+/// Whether part bodies are signed (SigV4 SHA-256 of every byte) or sent as UNSIGNED-PAYLOAD.
+/// Over https or to this machine the transport already protects the body, and the SDK's
+/// CRC32 (when the connection's checksum mode computes one) lets the server check each part:
+/// signing would hash every byte a second time, on the client and on the server (it was most
+/// of the upload gap to the aws CLI, docs/BENCHMARKS.md). Over plain http to another host,
+/// allowed only explicitly, the signature is what protects the body, so it stays.
+fn signs_payload(conn: &ConnectionRecord) -> bool {
+    conn.endpoint.as_deref().is_some_and(|e| {
+        e.starts_with("http://") && !crate::core::preflight::is_loopback_endpoint(e)
+    })
 }
 
 /// Sends one part (or counts it, when the server already holds it).
@@ -489,7 +517,7 @@ async fn send_part(
     };
     ctx.throttle(len).await;
     let h = &target.headers;
-    let out = target
+    let request = target
         .client
         .upload_part()
         .bucket(&target.dest.bucket)
@@ -499,6 +527,13 @@ async fn send_part(
         .content_length(len as i64)
         .body(ByteStream::from(data))
         .sse(h)
+        .customize();
+    let request = if target.sign_payload {
+        request
+    } else {
+        request.disable_payload_signing()
+    };
+    let out = request
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Write, &target.dest.to_string(), true))?;
@@ -527,6 +562,7 @@ async fn send_parts_and_complete(
     part_size: u64,
     upload_id: &str,
     mut done: BTreeMap<i32, CompletedPart>,
+    sign_payload: bool,
 ) -> Result<(Uploaded, u64)> {
     let url = dest.to_string();
     let file = std::fs::File::open(&source.path)
@@ -546,6 +582,7 @@ async fn send_parts_and_complete(
         dest: dest.clone(),
         upload_id: upload_id.to_string(),
         headers: key.headers(),
+        sign_payload,
     });
     // unfold polls one read at a time, so parts are read (and hashed) in order while up
     // to `concurrency` of them are being sent.
