@@ -16,7 +16,8 @@ use std::time::Duration;
 use crate::core::jobs::{JobManager, JobSpec, JobState};
 use crate::core::registry::{ChecksumMode, ConnectionRecord, CredentialSource, KeySummary};
 use crate::core::s3::{Op, S3Url, client_for, sdk_error};
-use crate::core::transfer::{self, TransferOptions};
+use crate::core::transfer::{self, TransferCtx, TransferOptions};
+use crate::core::verify::VerifyOptions;
 use crate::core::{Error, Home};
 
 #[derive(Debug, Parser)]
@@ -157,12 +158,39 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the server about every registered object with its key (HEAD, no data moved):
+    /// still there, still opened by its key, same size. --deep also reads each object and
+    /// compares its SHA-256 with the one recorded at upload.
+    Verify {
+        #[arg(long)]
+        deep: bool,
+        /// Only the objects of this key.
+        #[arg(long, value_name = "LABEL")]
+        key: Option<String>,
+        /// Requests in flight at once.
+        #[arg(long, value_name = "N", default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Which objects can still be opened, which keys put objects at risk, and what to do.
     Audit {
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
+        /// Verify every object with the server first (see `verify`).
         #[arg(long)]
+        verify: bool,
+        #[arg(long, conflicts_with_all = ["csv", "markdown"])]
+        json: bool,
+        #[arg(long, conflicts_with = "markdown")]
         csv: bool,
+        /// A readable report (Markdown).
+        #[arg(long)]
+        markdown: bool,
+        /// Write the report to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// List the objects the registry knows, with their keys.
     Objects {
@@ -564,36 +592,63 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(anyhow::anyhow!("{}", report.problems.join("; ")))
             }
         }
-        Command::Audit { json, csv } => {
-            let home = Home::open(&dir)?;
-            let report = home.audit()?;
+        Command::Verify {
+            deep,
+            key,
+            concurrency,
+            json,
+            quiet,
+        } => {
+            let home = Home::open_with_keyring(&dir)?;
+            let opts = VerifyOptions {
+                deep,
+                concurrency,
+                key_label: key,
+            };
+            let report = verify_with_progress(&home, &opts, quiet).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
-            } else if csv {
-                print!("{}", report.to_csv());
             } else {
-                println!(
-                    "{} key(s), {} object(s), {}; {} object(s) at risk",
-                    report.keys,
-                    report.objects,
-                    crate::core::human_bytes(report.bytes),
-                    report.objects_at_risk
-                );
-                for f in &report.findings {
-                    println!("{:<8} {}", f.severity.label(), f.title);
-                    for o in f.objects.iter().take(20) {
-                        println!("           {o}");
-                    }
-                    if f.objects.len() > 20 {
-                        println!("           ... and {} more", f.objects.len() - 20);
-                    }
-                    if let Some(fix) = &f.fix {
-                        println!("           fix: {fix}");
-                    }
+                println!("{}", report.summary());
+                for p in &report.problems {
+                    println!("{:<12} {}: {}", p.status.as_str(), p.object, p.detail);
                 }
-                if report.findings.is_empty() {
-                    println!("every object can be opened and every key in use is backed up");
+            }
+            match report.problems.len() {
+                0 => Ok(()),
+                n => Err(anyhow::anyhow!(
+                    "{n} object(s) did not verify; `ssec-manager audit` says what to do"
+                )),
+            }
+        }
+        Command::Audit {
+            verify,
+            json,
+            csv,
+            markdown,
+            out,
+        } => {
+            let home = Home::open(&dir)?;
+            if verify {
+                let report = verify_with_progress(&home, &VerifyOptions::default(), true).await?;
+                eprintln!("{}", report.summary());
+            }
+            let report = home.audit()?;
+            let text = if json {
+                serde_json::to_string_pretty(&report)? + "\n"
+            } else if csv {
+                report.to_csv()
+            } else if markdown {
+                report.to_markdown(&home.report_origin())
+            } else {
+                audit_text(&report)
+            };
+            match out {
+                Some(path) => {
+                    crate::core::home::write_replacing(&path, text.as_bytes())?;
+                    eprintln!("wrote the audit report to {}", path.display());
                 }
+                None => print!("{text}"),
             }
             Ok(())
         }
@@ -619,6 +674,80 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The audit as terminal text.
+fn audit_text(report: &crate::core::audit::AuditReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{} key(s), {} object(s), {}; {} object(s) at risk\n",
+        report.keys,
+        report.objects,
+        crate::core::human_bytes(report.bytes),
+        report.objects_at_risk
+    );
+    for f in &report.findings {
+        let _ = writeln!(out, "{:<8} {}", f.severity.label(), f.title);
+        for o in f.objects.iter().take(20) {
+            let _ = writeln!(out, "           {o}");
+        }
+        if f.objects.len() > 20 {
+            let _ = writeln!(out, "           ... and {} more", f.objects.len() - 20);
+        }
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(out, "           fix: {fix}");
+        }
+    }
+    if report.findings.is_empty() {
+        out.push_str("every object can be opened and every key in use is backed up\n");
+    }
+    out
+}
+
+/// Runs a verify with a bar on a terminal (objects, or bytes when deep); Ctrl-C stops it.
+async fn verify_with_progress(
+    home: &Home,
+    opts: &VerifyOptions,
+    quiet: bool,
+) -> anyhow::Result<crate::core::verify::VerifyReport> {
+    let ctx = TransferCtx::new(TransferOptions::default());
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let template = if opts.deep {
+            "verify {bar:30} {bytes:>10}/{total_bytes:<10} ETA {eta}"
+        } else {
+            "verify {bar:30} {pos:>7}/{len:<7} objects ETA {eta}"
+        };
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let work = home.verify(&ctx, opts);
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut interrupted = false;
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = tick.tick() => {
+                if let Some(b) = &bar {
+                    let s = ctx.progress.snapshot();
+                    b.set_length(s.total);
+                    b.set_position(s.done);
+                }
+            }
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                ctx.cancel.cancel();
+            }
+        }
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(result?)
 }
 
 pub fn home_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {

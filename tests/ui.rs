@@ -342,6 +342,10 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     });
     harness.snapshot("objects");
 
+    harness.state_mut().prefs.screen = Screen::Audit;
+    until(&mut harness, "the audit", &|a| a.audit.is_some());
+    harness.snapshot("audit");
+
     let jobs = harness.state().jobs().unwrap().clone();
     jobs.start(ssec_manager::core::jobs::JobSpec::Upload {
         connection: "offline".into(),
@@ -449,4 +453,57 @@ fn an_interrupted_upload_shows_in_transfers_and_resumes_from_there() {
     assert!(matches!(job.state, JobState::Done(_)), "{:?}", job.state);
     h.ok(&["download", &h.url("r.bin"), &h.p("back.bin")]);
     assert!(std::fs::read(h.path("back.bin")).unwrap() == data);
+}
+
+#[test]
+fn verify_from_the_audit_view_finds_an_object_deleted_behind_its_back_and_exports_it() {
+    let h = TestHome::with_connection("ui-verify");
+    h.ok(&["key", "generate", "k"]);
+    for name in ["kept", "deleted"] {
+        random_file(&h.path(name), 1000);
+        h.upload(name, "k");
+    }
+    // Backed up, so the only finding left to show is what the verify finds.
+    let backup = h
+        .cmd()
+        .args(["backup", "--out", &h.p("keys.age")])
+        .env("SSEC_MANAGER_PASSPHRASE", "correct horse battery")
+        .output()
+        .unwrap();
+    assert!(backup.status.success(), "{backup:?}");
+    h.sh_ok(
+        r#"aws --endpoint-url "$EP" s3api delete-object --bucket "$BUCKET" --key "$PREFIX/deleted" >/dev/null"#,
+    );
+    let mut ui = Ui::open(&h.home);
+    ui.harness.state_mut().prefs.screen = Screen::Audit;
+    ui.until("the audit", |h| h.state().audit.is_some());
+    assert!(!ui.has_label_containing("no longer on the server"));
+
+    ui.click("Verify all");
+    ui.until("the verify to report the deleted object", |h| {
+        h.state().audit.as_ref().is_some_and(|a| {
+            a.findings
+                .iter()
+                .any(|f| f.title.contains("no longer on the server"))
+        })
+    });
+    ui.harness.step();
+    assert!(ui.has_label_containing("HIGH  1 object(s) of key \"k\" are no longer on the server"));
+    let shown = |part: &str| ui.harness.query_all_by_label_contains(part).count();
+    assert_eq!(shown(&h.url("deleted")), 1);
+    assert_eq!(shown(&h.url("kept")), 0);
+    let report = ui.app().audit.clone().unwrap();
+    assert_eq!(report.objects_at_risk, 1);
+
+    let out = h.path("audit.md");
+    ui.click("Export report…");
+    ui.type_text(out.to_str().unwrap());
+    ui.click("Export");
+    common::wait_until(20, "the exported report", || {
+        ui.harness.step();
+        out.exists()
+    });
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(md.contains("no longer on the server"), "{md}");
+    assert!(md.contains(&h.url("deleted")), "{md}");
 }

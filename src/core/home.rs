@@ -242,6 +242,16 @@ impl Home {
     }
 
     /// The audit of this home: registry plus what the keyring holds (no server requests).
+    /// "Generated 2026-11-28T01:02:03Z by ssec-manager 0.1.0 from REGISTRY": a report's origin.
+    pub fn report_origin(&self) -> String {
+        format!(
+            "Generated {} by ssec-manager {} from {}",
+            super::registry::now(),
+            env!("CARGO_PKG_VERSION"),
+            self.registry.path().display()
+        )
+    }
+
     pub fn audit(&self) -> Result<super::audit::AuditReport> {
         let keys = self.registry.keys()?;
         let presence = keys
@@ -253,7 +263,15 @@ impl Home {
             .collect();
         let objects = self.registry.objects()?;
         let interrupted = self.registry.interrupted_uploads()?.len();
-        Ok(super::audit::audit(&keys, &presence, &objects, interrupted))
+        let cutoff =
+            super::audit::stale_before(chrono::Utc::now(), super::audit::VERIFY_MAX_AGE_DAYS);
+        Ok(super::audit::audit(
+            &keys,
+            &presence,
+            &objects,
+            interrupted,
+            Some(&cutoff),
+        ))
     }
 
     // ---- connections ----
@@ -386,6 +404,23 @@ fn check_label(label: &str) -> Result<()> {
     } else {
         Err(Error::BadLabel(label.escape_debug().to_string()))
     }
+}
+
+/// Writes `path` whole or not at all (a temp file beside it, renamed over it): for reports
+/// the user asked to (re)write.
+pub fn write_replacing(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| Error::io(dir, "cannot create a file in this folder", e))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| Error::io(path, "cannot write", e))?;
+    temp.persist(path)
+        .map_err(|e| Error::io(path, "cannot write", e.error))?;
+    Ok(())
 }
 
 /// Creates `path` with mode 0600, refusing to replace anything; removes it if writing fails.

@@ -41,6 +41,12 @@ pub enum JobSpec {
     },
     /// Continue an interrupted multipart upload (registry object id).
     Resume { object_id: i64 },
+    /// Ask the server about registered objects with their keys (all, or one key's);
+    /// `deep` also reads them and compares the recorded SHA-256.
+    Verify {
+        deep: bool,
+        key_label: Option<String>,
+    },
 }
 
 impl JobSpec {
@@ -50,11 +56,24 @@ impl JobSpec {
             JobSpec::Upload { src, dest, .. } => format!("{} -> {dest}", src.display()),
             JobSpec::Download { src, dest, .. } => format!("{src} -> {}", dest.display()),
             JobSpec::Resume { object_id } => format!("resume upload #{object_id}"),
+            JobSpec::Verify { deep, key_label } => format!(
+                "{} of {}",
+                if *deep { "deep verify" } else { "verify" },
+                key_label
+                    .as_deref()
+                    .map(|l| format!("the objects of key \"{l}\""))
+                    .unwrap_or_else(|| "every object".into())
+            ),
         }
     }
 
     pub fn is_upload(&self) -> bool {
-        !matches!(self, JobSpec::Download { .. })
+        matches!(self, JobSpec::Upload { .. } | JobSpec::Resume { .. })
+    }
+
+    /// Whether progress counts objects rather than bytes.
+    pub fn counts_objects(&self) -> bool {
+        matches!(self, JobSpec::Verify { deep: false, .. })
     }
 }
 
@@ -370,6 +389,14 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
                     .map(|l| format!(" with key \"{l}\""))
                     .unwrap_or_else(|| " (not encrypted)".into())
             ))
+        }
+        JobSpec::Verify { deep, key_label } => {
+            let opts = super::verify::VerifyOptions {
+                deep: *deep,
+                key_label: key_label.clone(),
+                ..Default::default()
+            };
+            Ok(home.verify(&job.ctx, &opts).await?.summary())
         }
         JobSpec::Resume { object_id } => {
             let rec = transfer::resume(&job.ctx, home, *object_id).await?;

@@ -14,6 +14,7 @@ pub mod rotate;
 pub mod s3;
 pub mod scan;
 pub mod transfer;
+pub mod verify;
 
 use std::path::PathBuf;
 

@@ -142,6 +142,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE connections ADD COLUMN allow_plain_http INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: what the last verification found (last_verified_at says when).
+    r#"
+    ALTER TABLE objects ADD COLUMN verify_status TEXT;
+    ALTER TABLE objects ADD COLUMN verify_detail TEXT;
+    "#,
 ];
 
 pub fn now() -> String {
@@ -319,6 +324,61 @@ pub struct ObjectRecord {
     pub error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// When the server last confirmed the object opens with its key (upload, rotation or
+    /// verify).
+    pub last_verified_at: Option<String>,
+    /// What the last verify found; None: never verified.
+    pub verify_status: Option<VerifyStatus>,
+    pub verify_detail: Option<String>,
+}
+
+/// What a verify found about one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyStatus {
+    /// The server holds it and it opens with its recorded key (and, deep, the content's
+    /// SHA-256 is the recorded one).
+    Ok,
+    /// The server no longer has it.
+    Missing,
+    /// The server has an object there that its recorded key does not open.
+    WrongKey,
+    /// It opens, but its size or content is not what was recorded.
+    Changed,
+    /// Not checked: its key is not in the keyring (the audit reports that as CRITICAL).
+    NoKey,
+    /// Not checked: the server could not be asked (network, credentials...).
+    Unreachable,
+}
+
+impl VerifyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyStatus::Ok => "ok",
+            VerifyStatus::Missing => "missing",
+            VerifyStatus::WrongKey => "wrong_key",
+            VerifyStatus::Changed => "changed",
+            VerifyStatus::NoKey => "no_key",
+            VerifyStatus::Unreachable => "unreachable",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "ok" => VerifyStatus::Ok,
+            "missing" => VerifyStatus::Missing,
+            "wrong_key" => VerifyStatus::WrongKey,
+            "changed" => VerifyStatus::Changed,
+            "no_key" => VerifyStatus::NoKey,
+            _ => VerifyStatus::Unreachable,
+        }
+    }
+    /// A finding the audit must report (the server's answer, not a failure to ask).
+    pub fn is_problem(self) -> bool {
+        matches!(
+            self,
+            VerifyStatus::Missing | VerifyStatus::WrongKey | VerifyStatus::Changed
+        )
+    }
 }
 
 impl ObjectRecord {
@@ -373,7 +433,8 @@ pub struct Registry {
 }
 
 const OBJECT_COLUMNS: &str = "o.id, c.name, o.bucket, o.object_key, o.version_id, o.size, \
-    o.sha256, o.etag, o.key_fingerprint, k.label, o.state, o.error, o.created_at, o.updated_at";
+    o.sha256, o.etag, o.key_fingerprint, k.label, o.state, o.error, o.created_at, o.updated_at, \
+    o.last_verified_at, o.verify_status, o.verify_detail";
 const OBJECT_FROM: &str = "FROM objects o JOIN connections c ON c.id = o.connection_id \
     LEFT JOIN keys k ON k.fingerprint = o.key_fingerprint";
 const KEY_COLUMNS: &str = "label, fingerprint, created_at, source, source_detail, \
@@ -722,7 +783,8 @@ impl Registry {
         let tx = db.transaction().map_err(|e| self.err(e))?;
         tx.execute(
             "UPDATE objects SET state = 'stored', size = ?2, sha256 = ?3, etag = ?4,
-                version_id = ?5, error = NULL, updated_at = ?6, last_verified_at = ?6
+                version_id = ?5, error = NULL, updated_at = ?6, last_verified_at = ?6,
+                verify_status = 'ok', verify_detail = NULL
              WHERE id = ?1",
             params![
                 id,
@@ -862,6 +924,26 @@ impl Registry {
         self.query_objects("", &[])
     }
 
+    /// Records what a verify found. Only an answer from the server (ok or a problem) moves
+    /// `last_verified_at`; "could not ask" keeps the previous date.
+    pub fn record_verification(
+        &self,
+        id: i64,
+        status: VerifyStatus,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let answered = !matches!(status, VerifyStatus::NoKey | VerifyStatus::Unreachable);
+        self.db()
+            .execute(
+                "UPDATE objects SET verify_status = ?2, verify_detail = ?3,
+                    last_verified_at = CASE WHEN ?4 THEN ?5 ELSE last_verified_at END
+                 WHERE id = ?1",
+                params![id, status.as_str(), detail, answered, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// The newest live record of an object: what a download should use.
     pub fn current_object(
         &self,
@@ -929,7 +1011,8 @@ impl Registry {
         let tx = db.transaction().map_err(|e| self.err(e))?;
         tx.execute(
             "UPDATE objects SET key_fingerprint = ?2, version_id = COALESCE(?3, version_id),
-                updated_at = ?4, last_verified_at = ?4 WHERE id = ?1",
+                updated_at = ?4, last_verified_at = ?4, verify_status = 'ok',
+                verify_detail = NULL WHERE id = ?1",
             params![object_id, to.as_str(), version_id, now],
         )
         .map_err(|e| self.err(e))?;
@@ -1095,6 +1178,11 @@ fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
         error: r.get(11)?,
         created_at: r.get(12)?,
         updated_at: r.get(13)?,
+        last_verified_at: r.get(14)?,
+        verify_status: r
+            .get::<_, Option<String>>(15)?
+            .map(|s| VerifyStatus::parse(&s)),
+        verify_detail: r.get(16)?,
     })
 }
 

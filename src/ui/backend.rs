@@ -116,6 +116,16 @@ pub enum Command {
     AbortUpload {
         object_id: i64,
     },
+    /// Scan bucket/prefix (HEADs) and record the objects found under our keys.
+    ScanAdopt {
+        connection: String,
+        bucket: String,
+        prefix: String,
+    },
+    /// The audit report into a file (Markdown, JSON or CSV by the file's extension).
+    ExportAudit {
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug)]
@@ -127,6 +137,8 @@ pub enum Event {
     Keys(Vec<KeyRow>),
     Connections(Vec<ConnectionRecord>),
     Objects(Vec<ObjectRecord>),
+    /// The audit of what the registry and the keyring hold (sent before `Objects`).
+    Audit(Box<crate::core::audit::AuditReport>),
     /// Multipart uploads begun and not finished (resumable).
     Interrupted(Vec<crate::core::registry::MultipartRecord>),
     Info(String),
@@ -310,6 +322,10 @@ impl Worker {
             Ok(i) => self.send(Event::Interrupted(i)),
             Err(e) => self.send(Event::Error(e)),
         }
+        match self.blocking(home, |h| h.audit()).await {
+            Ok(a) => self.send(Event::Audit(Box::new(a))),
+            Err(e) => self.send(Event::Error(e)),
+        }
         match self.blocking(home, |h| Ok(h.registry.objects()?)).await {
             Ok(o) => self.send(Event::Objects(o)),
             Err(e) => self.send(Event::Error(e)),
@@ -466,6 +482,56 @@ impl Worker {
                 bucket,
                 keys,
             } => self.check_objects(&home, connection, bucket, keys).await,
+            Command::ScanAdopt {
+                connection,
+                bucket,
+                prefix,
+            } => {
+                let scanned = match home.resolve_connection(Some(&connection)) {
+                    Ok(conn) => home.scan(&conn, &bucket, &prefix, true).await,
+                    Err(e) => Err(e),
+                };
+                match scanned {
+                    Ok(found) => {
+                        let adopted = found.iter().filter(|o| o.adopted).count();
+                        self.send(Event::Info(format!(
+                            "Scanned {} object(s) under s3://{bucket}/{prefix}; recorded {adopted} \
+                             found under our keys",
+                            found.len()
+                        )));
+                        self.send(Event::Checked {
+                            connection,
+                            bucket,
+                            results: found.into_iter().map(|o| (o.key, o.kind)).collect(),
+                        });
+                    }
+                    Err(e) => self.send(Event::Error(e.to_string())),
+                }
+                self.refresh(&home).await;
+            }
+            Command::ExportAudit { path } => {
+                let shown = path.display().to_string();
+                let written = self
+                    .blocking(&home, move |h| {
+                        let report = h.audit()?;
+                        let ext = path
+                            .extension()
+                            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                            .unwrap_or_default();
+                        let text = match ext.as_str() {
+                            "json" => serde_json::to_string_pretty(&report)
+                                .map_err(|e| Error::Transfer(e.to_string()))?,
+                            "csv" => report.to_csv(),
+                            _ => report.to_markdown(&h.report_origin()),
+                        };
+                        crate::core::home::write_replacing(&path, text.as_bytes())
+                    })
+                    .await;
+                match written {
+                    Ok(()) => self.send(Event::Info(format!("Wrote the audit report to {shown}"))),
+                    Err(e) => self.send(Event::Error(e)),
+                }
+            }
             Command::AbortUpload { object_id } => {
                 match crate::core::transfer::abort_interrupted(&home, object_id).await {
                     Ok(()) => self.send(Event::Info(format!("Aborted upload #{object_id}"))),

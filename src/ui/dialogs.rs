@@ -19,6 +19,7 @@ pub enum PickPurpose {
     Download,
     Backup,
     Restore,
+    AuditReport,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,6 +89,10 @@ pub enum Dialog {
     Restore {
         path: String,
         passphrase: Zeroizing<String>,
+    },
+    /// The audit report into a file; the format follows the extension.
+    ExportAudit {
+        path: String,
     },
 }
 
@@ -214,7 +219,8 @@ pub fn apply_pick(app: &mut App, purpose: PickPurpose, picked: PathBuf) {
         | (Some(Dialog::Export { path, .. }), PickPurpose::ExportKey)
         | (Some(Dialog::Download { path, .. }), PickPurpose::Download)
         | (Some(Dialog::Backup { path, .. }), PickPurpose::Backup)
-        | (Some(Dialog::Restore { path, .. }), PickPurpose::Restore) => *path = text,
+        | (Some(Dialog::Restore { path, .. }), PickPurpose::Restore)
+        | (Some(Dialog::ExportAudit { path }), PickPurpose::AuditReport) => *path = text,
         _ => {}
     }
 }
@@ -335,6 +341,24 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
                     );
                     if ui.button("Browse…").clicked() {
                         app.pick_file(PickPurpose::ExportKey, true);
+                    }
+                });
+                buttons(ui, "Export", !path.trim().is_empty())
+            })
+        }
+        Dialog::ExportAudit { path } => {
+            modal(ctx, "export-audit", "Export the audit report", |ui| {
+                ui.label("A readable report (.md, Markdown), or the same findings for scripts and spreadsheets (.json, .csv). It lists object names and key fingerprints, never key material. An existing file is replaced.");
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    ui.add_sized([120.0, 20.0], egui::Label::new("File"));
+                    ui.add(
+                        egui::TextEdit::singleline(path)
+                            .hint_text("/path/to/audit.md")
+                            .desired_width(270.0),
+                    );
+                    if ui.button("Browse…").clicked() {
+                        app.pick_file(PickPurpose::AuditReport, true);
                     }
                 });
                 buttons(ui, "Export", !path.trim().is_empty())
@@ -663,6 +687,9 @@ fn confirm(app: &mut App, dialog: Dialog) {
         Dialog::DeleteKey { label, .. } => {
             app.backend.send(Command::DeleteKey { label, force: true })
         }
+        Dialog::ExportAudit { path } => app.backend.send(Command::ExportAudit {
+            path: PathBuf::from(path.trim()),
+        }),
         Dialog::AddConnection(f) => {
             let mut record = ConnectionRecord::new(
                 f.name.trim(),

@@ -118,6 +118,8 @@ pub struct App {
     pub keys: Vec<KeyRow>,
     pub connections: Vec<ConnectionRecord>,
     pub objects: Vec<ObjectRecord>,
+    /// The audit of the last refresh (computed by the worker, not per frame).
+    pub audit: Option<Arc<crate::core::audit::AuditReport>>,
     pub interrupted: Vec<crate::core::registry::MultipartRecord>,
     pub toasts: Vec<Toast>,
     pub dialog: Option<Dialog>,
@@ -162,6 +164,7 @@ impl App {
             keys: Vec::new(),
             connections: Vec::new(),
             objects: Vec::new(),
+            audit: None,
             interrupted: Vec::new(),
             toasts: Vec::new(),
             dialog: None,
@@ -296,6 +299,7 @@ impl App {
                 }
                 self.connections = c;
             }
+            Event::Audit(a) => self.audit = Some(Arc::from(a)),
             Event::Objects(o) => {
                 // The last answer of a refresh: keys and connections are in too.
                 self.objects = o;

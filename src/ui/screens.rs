@@ -634,8 +634,12 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.horizontal(|ui| {
-                    let arrow = if j.spec.is_upload() { "⬆" } else { "⬇" };
-                    ui.label(RichText::new(format!("{arrow} {}", j.spec.describe())).strong());
+                    let arrow = match j.spec {
+                        JobSpec::Upload { .. } | JobSpec::Resume { .. } => "⬆ ",
+                        JobSpec::Download { .. } => "⬇ ",
+                        _ => "",
+                    };
+                    ui.label(RichText::new(format!("{arrow}{}", j.spec.describe())).strong());
                     if let Some(g) = &j.group {
                         ui.label(RichText::new(format!("({g})")).weak());
                     }
@@ -649,6 +653,7 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
                             retry = Some(j.id);
                         }
                         if matches!(j.state, JobState::Done(_))
+                            && matches!(j.spec, JobSpec::Upload { .. } | JobSpec::Download { .. })
                             && ui.button("Open folder").clicked()
                         {
                             open_folder(&j.spec);
@@ -671,12 +676,22 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
                         .show_percentage()
                         .desired_height(14.0),
                 );
-                ui.label(format!(
-                    "{} of {}  ·  {}/s{eta}",
-                    human_bytes(p.done),
-                    human_bytes(p.total),
-                    human_bytes(p.rate as u64)
-                ));
+                ui.label(if j.spec.counts_objects() {
+                    format!("{} of {} objects  ·  {:.0}/s{eta}", p.done, p.total, p.rate)
+                } else {
+                    format!(
+                        "{} of {}  ·  {}/s{eta}",
+                        human_bytes(p.done),
+                        human_bytes(p.total),
+                        human_bytes(p.rate as u64)
+                    )
+                });
+                if let JobState::Done(summary) = &j.state
+                    && !j.spec.is_upload()
+                    && !matches!(j.spec, JobSpec::Download { .. })
+                {
+                    ui.label(summary);
+                }
                 if let JobState::Failed(e) = &j.state {
                     ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
                 }
@@ -750,7 +765,7 @@ fn open_folder(spec: &JobSpec) {
     let dir = match spec {
         JobSpec::Download { dest, .. } => dest.parent().map(|p| p.to_path_buf()),
         JobSpec::Upload { src, .. } => src.parent().map(|p| p.to_path_buf()),
-        JobSpec::Resume { .. } => None,
+        JobSpec::Resume { .. } | JobSpec::Verify { .. } => None,
     };
     if let Some(d) = dir {
         let _ = std::process::Command::new(if cfg!(target_os = "macos") {
@@ -772,14 +787,17 @@ fn audit(app: &mut App, ui: &mut egui::Ui) {
         "Audit",
         "Can every object still be opened? What is at risk?",
     );
-    // The same report as `ssec-manager audit`, from the state the window already holds.
-    let keys: Vec<_> = app.keys.iter().map(|k| k.summary.clone()).collect();
-    let presence = app
-        .keys
-        .iter()
-        .map(|k| (k.summary.key.fingerprint.to_string(), k.in_keyring))
-        .collect();
-    let report = crate::core::audit::audit(&keys, &presence, &app.objects, 0);
+    // The same report as `ssec-manager audit`, computed by the worker on each refresh.
+    let Some(report) = app.audit.clone() else {
+        ui.spinner();
+        return;
+    };
+    let jobs = app.jobs().cloned();
+    let verifying = jobs.as_ref().and_then(|j| {
+        j.jobs()
+            .into_iter()
+            .find(|v| matches!(v.spec, JobSpec::Verify { .. }) && !v.state.is_finished())
+    });
     ui.horizontal(|ui| {
         for (label, value, alarm) in [
             ("Keys", report.keys.to_string(), false),
@@ -805,42 +823,303 @@ fn audit(app: &mut App, ui: &mut egui::Ui) {
                 });
         }
     });
-    ui.add_space(10.0);
-    if report.findings.iter().all(|f| f.severity == Severity::Low) {
-        ui.label(
-            RichText::new(
-                "Every registered object can be opened, and every key in use has a backup.",
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        let can_verify = verifying.is_none() && report.objects > 0 && jobs.is_some();
+        let mut start = None;
+        if ui
+            .add_enabled(can_verify, egui::Button::new("Verify all"))
+            .on_hover_text(
+                "Ask the server about every object with its key (HEAD, no data moved): still there, still opened by that key, same size",
             )
-            .color(Color32::from_rgb(80, 170, 90)),
-        );
-    }
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        for f in &report.findings {
-            let fill = match f.severity {
-                Severity::Critical => super::ERROR_FILL,
-                Severity::High => super::WARN_FILL,
-                Severity::Medium => Color32::from_rgb(60, 70, 90),
-                Severity::Low => Color32::from_rgb(55, 60, 60),
-            };
-            super::panel(ui, fill, |ui| {
-                ui.label(
-                    RichText::new(format!("{}  {}", f.severity.label(), f.title))
-                        .color(Color32::WHITE)
-                        .strong(),
-                );
-                for o in f.objects.iter().take(8) {
-                    ui.label(RichText::new(o).color(Color32::from_gray(220)).monospace());
-                }
-                if f.objects.len() > 8 {
-                    ui.label(
-                        RichText::new(format!("… and {} more", f.objects.len() - 8))
-                            .color(Color32::from_gray(220)),
-                    );
-                }
-                if let Some(fix) = &f.fix {
-                    ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)));
-                }
+            .clicked()
+        {
+            start = Some(false);
+        }
+        if ui
+            .add_enabled(can_verify, egui::Button::new("Deep verify"))
+            .on_hover_text(
+                "Read every object and compare its SHA-256 with the one recorded at upload (moves all the data)",
+            )
+            .clicked()
+        {
+            start = Some(true);
+        }
+        if let (Some(deep), Some(j)) = (start, &jobs) {
+            j.start(JobSpec::Verify {
+                deep,
+                key_label: None,
             });
+        }
+        if ui.button("Export report…").clicked() {
+            app.dialog = Some(Dialog::ExportAudit {
+                path: String::new(),
+            });
+        }
+        if let (Some(v), Some(j)) = (&verifying, &jobs) {
+            let p = v.progress;
+            ui.add(
+                egui::ProgressBar::new(p.fraction())
+                    .desired_width(220.0)
+                    .show_percentage(),
+            );
+            ui.label(if v.spec.counts_objects() {
+                format!("{} of {} objects", p.done, p.total)
+            } else {
+                format!("{} of {}", human_bytes(p.done), human_bytes(p.total))
+            });
+            if ui.button("Cancel").clicked() {
+                j.cancel(v.id);
+            }
+        }
+    });
+    ui.add_space(8.0);
+    egui::ScrollArea::vertical()
+        .id_salt("audit-page")
+        .show(ui, |ui| {
+            key_health_table(ui, &report);
+            ui.add_space(8.0);
+            audit_charts(ui, &report);
+            ui.add_space(8.0);
+            if report.findings.iter().all(|f| f.severity == Severity::Low) {
+                ui.label(
+                    RichText::new(
+                        "Every registered object can be opened, and every key in use has a backup.",
+                    )
+                    .color(Color32::from_rgb(80, 170, 90)),
+                );
+            }
+            for (i, f) in report.findings.iter().enumerate() {
+                finding_panel(app, ui, i, f);
+            }
+        });
+}
+
+/// Green, amber, red: a severity at a glance.
+fn severity_color(s: Option<crate::core::audit::Severity>) -> Color32 {
+    use crate::core::audit::Severity;
+    match s {
+        None | Some(Severity::Low) => Color32::from_rgb(80, 170, 90),
+        Some(Severity::Medium) => Color32::from_rgb(120, 150, 210),
+        Some(Severity::High) => Color32::from_rgb(230, 160, 40),
+        Some(Severity::Critical) => Color32::from_rgb(230, 70, 60),
+    }
+}
+
+/// One row per key: what it encrypts and how safe that is.
+fn key_health_table(ui: &mut egui::Ui, report: &crate::core::audit::AuditReport) {
+    ui.label(RichText::new("Keys").strong());
+    let short = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| t.get(..10).unwrap_or(t).to_string())
+            .unwrap_or_else(|| "never".into())
+    };
+    TableBuilder::new(ui)
+        .id_salt("audit-keys")
+        .striped(true)
+        .column(Column::exact(190.0))
+        .columns(Column::exact(100.0), 2)
+        .column(Column::exact(90.0))
+        .columns(Column::exact(110.0), 2)
+        .column(Column::remainder())
+        .header(22.0, |mut h| {
+            for t in [
+                "Key",
+                "Objects",
+                "Bytes",
+                "In keyring",
+                "Last backup",
+                "Oldest check",
+                "Health",
+            ] {
+                h.col(|ui| {
+                    ui.strong(t);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(22.0, report.per_key.len(), |mut row| {
+                let k = &report.per_key[row.index()];
+                row.col(|ui| {
+                    ui.label(&k.label).on_hover_text(&k.fingerprint);
+                });
+                row.col(|ui| {
+                    ui.label(k.objects.to_string());
+                });
+                row.col(|ui| {
+                    ui.label(human_bytes(k.bytes));
+                });
+                row.col(|ui| {
+                    match k.in_keyring {
+                        Some(true) => ui.label("yes"),
+                        Some(false) => {
+                            ui.label(RichText::new("MISSING").color(ui.visuals().error_fg_color))
+                        }
+                        None => ui.label("unknown"),
+                    };
+                });
+                row.col(|ui| {
+                    ui.label(short(&k.last_backup_at));
+                });
+                row.col(|ui| {
+                    ui.label(if k.objects == 0 {
+                        "-".to_string()
+                    } else {
+                        short(&k.last_verified_at)
+                    });
+                });
+                row.col(|ui| {
+                    let c = severity_color(k.health);
+                    ui.label(
+                        RichText::new(k.health.map(|h| h.label()).unwrap_or("ok"))
+                            .strong()
+                            .color(c),
+                    );
+                });
+            });
+        });
+}
+
+/// Bytes per key and objects by state (egui_plot bar charts).
+fn audit_charts(ui: &mut egui::Ui, report: &crate::core::audit::AuditReport) {
+    let width = (ui.available_width() / 2.0 - 12.0).max(200.0);
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Bytes per key").strong());
+            let bars = report
+                .per_key
+                .iter()
+                .map(|k| (k.label.clone(), k.bytes as f64, severity_color(k.health)))
+                .collect();
+            bar_chart(ui, "audit-bytes-per-key", width, bars, |v| {
+                human_bytes(v.max(0.0) as u64)
+            });
+        });
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Objects by state").strong());
+            let bars = report
+                .objects_by_state
+                .iter()
+                .map(|(state, n)| {
+                    let color = match state.as_str() {
+                        "stored" => Color32::from_rgb(80, 170, 90),
+                        "failed" => Color32::from_rgb(230, 70, 60),
+                        "pending" => Color32::from_rgb(230, 160, 40),
+                        _ => Color32::from_gray(140),
+                    };
+                    (state.clone(), *n as f64, color)
+                })
+                .collect();
+            bar_chart(ui, "audit-objects-by-state", width, bars, |v| {
+                format!("{v:.0}")
+            });
+        });
+    });
+}
+
+/// A fixed (no zoom, no drag) bar chart, one named bar per entry.
+fn bar_chart(
+    ui: &mut egui::Ui,
+    id: &str,
+    width: f32,
+    entries: Vec<(String, f64, Color32)>,
+    value_text: fn(f64) -> String,
+) {
+    use egui_plot::{Bar, BarChart, Plot};
+    let bars = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (name, value, color))| {
+            Bar::new(i as f64, *value)
+                .name(format!("{name}: {}", value_text(*value)))
+                .fill(*color)
+                .width(0.6)
+        })
+        .collect();
+    let names: Vec<String> = entries.into_iter().map(|e| e.0).collect();
+    Plot::new(id)
+        .height(150.0)
+        .width(width)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .show_grid([false, true])
+        .include_y(0.0)
+        .y_axis_min_width(64.0)
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_axis_formatter(move |mark, _| value_text(mark.value))
+        .show(ui, |plot| plot.bar_chart(BarChart::new(id, bars)));
+}
+
+/// One finding: what, which objects (a virtualised list: only visible rows are laid out),
+/// and its fix with a button where the window can do it.
+fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &crate::core::audit::Finding) {
+    use crate::core::audit::{FixAction, Severity};
+    let fill = match f.severity {
+        Severity::Critical => super::ERROR_FILL,
+        Severity::High => super::WARN_FILL,
+        Severity::Medium => Color32::from_rgb(60, 70, 90),
+        Severity::Low => Color32::from_rgb(55, 60, 60),
+    };
+    super::panel(ui, fill, |ui| {
+        ui.label(
+            RichText::new(format!("{}  {}", f.severity.label(), f.title))
+                .color(Color32::WHITE)
+                .strong(),
+        );
+        let n = f.objects.len();
+        if n > 0 {
+            let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
+            egui::ScrollArea::vertical()
+                .id_salt(("finding-objects", index))
+                .max_height(row_height * 6.0)
+                .auto_shrink([false, true])
+                .show_rows(ui, row_height, n, |ui, rows| {
+                    for o in &f.objects[rows] {
+                        ui.label(RichText::new(o).color(Color32::from_gray(220)).monospace());
+                    }
+                });
+            if n > 6 {
+                ui.label(
+                    RichText::new(format!("{n} objects (scroll)")).color(Color32::from_gray(200)),
+                );
+            }
+        }
+        if let Some(fix) = &f.fix {
+            ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)));
+        }
+        let button = match f.action {
+            Some(FixAction::RestoreBackup) => Some("Restore from a backup…"),
+            Some(FixAction::BackUp) => Some("Back up keys…"),
+            Some(FixAction::Verify) => Some("Verify now"),
+            Some(FixAction::Scan) => Some("Open in Objects"),
+            Some(FixAction::ResumeUploads) => Some("Open Transfers"),
+            None => None,
+        };
+        if let (Some(label), Some(action)) = (button, f.action)
+            && ui.button(label).clicked()
+        {
+            match action {
+                FixAction::RestoreBackup => app.dialog = Some(Dialog::restore()),
+                FixAction::BackUp => app.dialog = Some(Dialog::backup()),
+                FixAction::Verify => {
+                    if let Some(j) = app.jobs() {
+                        j.start(JobSpec::Verify {
+                            deep: false,
+                            key_label: None,
+                        });
+                    }
+                }
+                FixAction::Scan => app.prefs.screen = Screen::Objects,
+                FixAction::ResumeUploads => app.prefs.screen = Screen::Transfers,
+            }
         }
     });
 }

@@ -1,0 +1,321 @@
+//! Verify: asks the server about every registered object with the key the registry records
+//! for it. A HEAD with the key moves no data and proves three things at once: the server
+//! still holds the object, that key still opens it, and its size is the recorded one. A deep
+//! verify also reads the content and compares its SHA-256 with the one recorded at upload.
+//!
+//! Requests run `concurrency` at a time; progress counts objects (bytes when deep); each
+//! answer is written to the registry (`verify_status`, and `last_verified_at` when the
+//! server answered), which is what the audit reads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use super::key::SseKey;
+use super::registry::{ObjectRecord, ObjectState, VerifyStatus};
+use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
+use super::transfer::TransferCtx;
+use super::{Home, Result};
+use crate::core::s3::WithSse as _;
+
+/// What to verify and how.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Also read every object and compare its SHA-256 with the recorded one.
+    pub deep: bool,
+    /// HEAD (or GET) requests in flight at once.
+    pub concurrency: usize,
+    /// Only the objects of this key.
+    pub key_label: Option<String>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            deep: false,
+            concurrency: 16,
+            key_label: None,
+        }
+    }
+}
+
+/// One object whose check did not come back ok.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyProblem {
+    pub object_id: i64,
+    /// connection:s3://bucket/key
+    pub object: String,
+    pub key_label: Option<String>,
+    pub status: VerifyStatus,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub deep: bool,
+    pub checked: usize,
+    pub ok: usize,
+    /// Everything not ok, the server's answers first.
+    pub problems: Vec<VerifyProblem>,
+}
+
+impl VerifyReport {
+    /// Objects the server answered about badly (missing, wrong key, changed).
+    pub fn server_problems(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|p| p.status.is_problem())
+            .count()
+    }
+
+    /// One line: "1000 object(s) checked: 998 ok, 1 missing, 1 not checked".
+    pub fn summary(&self) -> String {
+        let mut counts: Vec<(VerifyStatus, usize)> = Vec::new();
+        for p in &self.problems {
+            match counts.iter_mut().find(|(s, _)| *s == p.status) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((p.status, 1)),
+            }
+        }
+        let mut parts = vec![format!("{} ok", self.ok)];
+        parts.extend(
+            counts
+                .iter()
+                .map(|(s, n)| format!("{n} {}", status_words(*s))),
+        );
+        format!(
+            "{} object(s) {}: {}",
+            self.checked,
+            if self.deep {
+                "read and checked"
+            } else {
+                "checked"
+            },
+            parts.join(", ")
+        )
+    }
+}
+
+/// A status in a sentence.
+pub fn status_words(s: VerifyStatus) -> &'static str {
+    match s {
+        VerifyStatus::Ok => "ok",
+        VerifyStatus::Missing => "missing on the server",
+        VerifyStatus::WrongKey => "no longer opened by their key",
+        VerifyStatus::Changed => "changed on the server",
+        VerifyStatus::NoKey => "not checked (key not in the keyring)",
+        VerifyStatus::Unreachable => "not checked (server unreachable)",
+    }
+}
+
+impl Home {
+    /// Verifies every stored object (of one key, if asked). Fails only when the registry
+    /// cannot be read; each object's outcome, including "could not ask", is in the report.
+    pub async fn verify(&self, ctx: &TransferCtx, opts: &VerifyOptions) -> Result<VerifyReport> {
+        let only = match &opts.key_label {
+            Some(l) => Some(self.key_record(l)?.fingerprint),
+            None => None,
+        };
+        let objects: Vec<ObjectRecord> = self
+            .registry
+            .objects()?
+            .into_iter()
+            .filter(|o| o.state == ObjectState::Stored)
+            .filter(|o| only.as_ref().is_none_or(|fp| *fp == o.key_fingerprint))
+            .collect();
+
+        // Each key once from the keyring, each connection's client once.
+        let mut keys: HashMap<String, Option<Arc<SseKey>>> = HashMap::new();
+        let mut clients: HashMap<String, std::result::Result<Client, String>> = HashMap::new();
+        for o in &objects {
+            let fp = o.key_fingerprint.to_string();
+            if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(fp) {
+                let key = match self.registry.key_by_fingerprint(&o.key_fingerprint)? {
+                    Some(r) if r.deleted_at.is_none() => self.load_key(&r).ok().map(Arc::new),
+                    _ => None,
+                };
+                slot.insert(key);
+            }
+            if !clients.contains_key(&o.connection) {
+                let client = match self.resolve_connection(Some(&o.connection)) {
+                    Ok(conn) => client_for(&conn, self.secrets().ok())
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                clients.insert(o.connection.clone(), client);
+            }
+        }
+        ctx.progress.set_total(if opts.deep {
+            objects.iter().filter_map(|o| o.size).sum()
+        } else {
+            objects.len() as u64
+        });
+
+        let (keys, clients) = (&keys, &clients);
+        let checks = futures_util::stream::iter(objects)
+            .map(|o| async move {
+                let key = keys.get(o.key_fingerprint.as_str()).cloned().flatten();
+                let outcome = match key {
+                    None => (
+                        VerifyStatus::NoKey,
+                        format!(
+                            "key {} is not in the keyring; nothing was asked",
+                            o.key_label
+                                .as_deref()
+                                .map(|l| format!("\"{l}\""))
+                                .unwrap_or_else(|| o.key_fingerprint.to_string())
+                        ),
+                    ),
+                    Some(key) => match clients.get(&o.connection) {
+                        Some(Ok(client)) => check_one(ctx, client, &key, &o, opts.deep).await,
+                        Some(Err(e)) => (VerifyStatus::Unreachable, e.clone()),
+                        None => (
+                            VerifyStatus::Unreachable,
+                            format!("connection \"{}\" is not configured", o.connection),
+                        ),
+                    },
+                };
+                if !opts.deep {
+                    ctx.progress.add(1);
+                }
+                (o, outcome)
+            })
+            .buffer_unordered(opts.concurrency.max(1));
+        futures_util::pin_mut!(checks);
+
+        let mut report = VerifyReport {
+            deep: opts.deep,
+            ..VerifyReport::default()
+        };
+        loop {
+            let next = tokio::select! {
+                n = checks.next() => n,
+                () = ctx.cancel.cancelled() => return Err(super::Error::Cancelled),
+            };
+            let Some((o, (status, detail))) = next else {
+                break;
+            };
+            let detail_opt = (status != VerifyStatus::Ok || !detail.is_empty()).then_some(&detail);
+            self.registry
+                .record_verification(o.id, status, detail_opt.map(String::as_str))?;
+            report.checked += 1;
+            if status == VerifyStatus::Ok {
+                report.ok += 1;
+            } else {
+                report.problems.push(VerifyProblem {
+                    object_id: o.id,
+                    object: format!("{}:{}", o.connection, o.url()),
+                    key_label: o.key_label.clone(),
+                    status,
+                    detail,
+                });
+            }
+        }
+        report
+            .problems
+            .sort_by_key(|p| (!p.status.is_problem(), p.object_id));
+        self.registry
+            .log_event("verified", None, None, &report.summary())?;
+        Ok(report)
+    }
+}
+
+/// One object: HEAD with its key; when deep, a GET that hashes the content.
+async fn check_one(
+    ctx: &TransferCtx,
+    client: &Client,
+    key: &SseKey,
+    o: &ObjectRecord,
+    deep: bool,
+) -> (VerifyStatus, String) {
+    let url = o.url();
+    let h = key.headers();
+    let head = client
+        .head_object()
+        .bucket(&o.bucket)
+        .key(&o.key)
+        .sse(&h)
+        .send()
+        .await;
+    let head = match head {
+        Ok(head) => head,
+        Err(e) => {
+            let err = sdk_error(e, Op::Read, &url, true);
+            let status = match err.kind {
+                S3ErrorKind::NoSuchObject | S3ErrorKind::NoSuchBucket => VerifyStatus::Missing,
+                S3ErrorKind::WrongKey | S3ErrorKind::KeyMd5Mismatch => VerifyStatus::WrongKey,
+                S3ErrorKind::NotEncrypted => VerifyStatus::Changed,
+                _ => VerifyStatus::Unreachable,
+            };
+            return (status, err.message);
+        }
+    };
+    if head.sse_customer_key_md5().is_some_and(|m| m != h.key_md5) {
+        return (
+            VerifyStatus::WrongKey,
+            format!("{url}: the server answered for another key"),
+        );
+    }
+    let size = head.content_length().unwrap_or(0).max(0) as u64;
+    if let Some(recorded) = o.size
+        && recorded != size
+    {
+        return (
+            VerifyStatus::Changed,
+            format!("{url}: {size} bytes on the server, {recorded} recorded"),
+        );
+    }
+    if !deep {
+        return (VerifyStatus::Ok, String::new());
+    }
+    match read_sha256(ctx, client, key, o).await {
+        Err(e) => (VerifyStatus::Unreachable, e),
+        Ok(sha) => match o.sha256.as_deref().filter(|s| !s.is_empty()) {
+            Some(recorded) if recorded != sha => (
+                VerifyStatus::Changed,
+                format!("{url}: the content's SHA-256 is not the one recorded at upload"),
+            ),
+            Some(_) => (VerifyStatus::Ok, String::new()),
+            None => (
+                VerifyStatus::Ok,
+                "read in full; no checksum was recorded to compare (adopted by a scan)".into(),
+            ),
+        },
+    }
+}
+
+/// Reads the whole object with its key, hashing as it comes; nothing is written anywhere.
+async fn read_sha256(
+    ctx: &TransferCtx,
+    client: &Client,
+    key: &SseKey,
+    o: &ObjectRecord,
+) -> std::result::Result<String, String> {
+    let url = o.url();
+    let h = key.headers();
+    let response = client
+        .get_object()
+        .bucket(&o.bucket)
+        .key(&o.key)
+        .sse(&h)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, Op::Read, &url, true).message)?;
+    let mut body = response.body;
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| format!("{url}: the read broke off ({e})"))?
+    {
+        ctx.throttle(chunk.len() as u64).await;
+        hasher.update(&chunk);
+        ctx.progress.add(chunk.len() as u64);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
