@@ -507,3 +507,54 @@ fn verify_from_the_audit_view_finds_an_object_deleted_behind_its_back_and_export
     assert!(md.contains("no longer on the server"), "{md}");
     assert!(md.contains(&h.url("deleted")), "{md}");
 }
+
+#[test]
+fn scan_and_adopt_in_the_objects_view_records_objects_a_known_key_opens() {
+    // Uploaded from one home; a second home holds the same key but knows no objects.
+    let first = TestHome::with_connection("ui-adopt");
+    first.ok(&["key", "generate", "shared"]);
+    for name in ["one.bin", "two.bin"] {
+        random_file(&first.path(name), 1500);
+        first.upload(name, "shared");
+    }
+    first.ok(&["key", "export", "shared", "--out", &first.p("shared.key")]);
+    let h = TestHome::with_connection("ui-adopt-2");
+    h.ok(&["key", "import", "shared", &first.p("shared.key")]);
+
+    let mut ui = Ui::open(&h.home);
+    assert!(ui.app().objects.is_empty());
+    let app = ui.harness.state_mut();
+    app.browser.connection = Some("garage".into());
+    app.browser.bucket = Some(first.bench.bucket.clone());
+    app.browser.prefix = format!("{}/", first.prefix);
+    app.browser.buckets_requested = true;
+    app.prefs.screen = Screen::Objects;
+    app.refresh_listing();
+    ui.until("the listing", |h| {
+        h.state().browser.entries.len() == 2 && !h.state().browser.loading
+    });
+    ui.click("Scan and adopt");
+    ui.until("both objects recorded under the shared key", |h| {
+        h.state().objects.len() == 2
+    });
+    let mut adopted: Vec<(String, Option<String>)> = ui
+        .app()
+        .objects
+        .iter()
+        .map(|o| (o.key.clone(), o.key_label.clone()))
+        .collect();
+    adopted.sort();
+    assert_eq!(
+        adopted,
+        [
+            (first.object_key("one.bin"), Some("shared".to_string())),
+            (first.object_key("two.bin"), Some("shared".to_string()))
+        ]
+    );
+    // And the downloads now pick the key by themselves.
+    h.ok(&["download", &first.url("two.bin"), &h.p("two.bin")]);
+    assert_eq!(
+        std::fs::read(h.path("two.bin")).unwrap(),
+        std::fs::read(first.path("two.bin")).unwrap()
+    );
+}

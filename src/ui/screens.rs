@@ -417,6 +417,20 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
                 keys,
             });
         }
+        if ui
+            .button("Scan and adopt")
+            .on_hover_text(
+                "Check every object under this folder, subfolders included, and record the ones one of your keys opens (rebuilds a lost registry)",
+            )
+            .clicked()
+            && let (Some(c), Some(b)) = (app.browser.connection.clone(), app.browser.bucket.clone())
+        {
+            app.backend.send(Command::ScanAdopt {
+                connection: c,
+                bucket: b,
+                prefix: app.browser.prefix.clone(),
+            });
+        }
         ui.add(
             egui::TextEdit::singleline(&mut app.browser.filter)
                 .hint_text("Filter names")

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Usage: bench/audit-view.sh [OBJECTS] — frame time of the Audit view with OBJECTS (default
+# 100000) registered objects: builds and runs benches/audit_view.rs (`cargo bench`) inside a
+# private D-Bus session with gnome-keyring, in fresh desktop directories.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/ssec-manager/target}
+export AUDIT_BENCH_OBJECTS=${1:-100000}
+for tool in dbus-run-session gnome-keyring-daemon; do
+  command -v "$tool" >/dev/null || { echo "bench: '$tool' not found; run scripts/install-deps.sh first" >&2; exit 1; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/ssec-audit-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export XDG_RUNTIME_DIR="$work/runtime" XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" \
+  XDG_CONFIG_HOME="$work/config"
+mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME"
+chmod 700 "$XDG_RUNTIME_DIR"
+cd "$root"
+cargo bench --bench audit_view --no-run >&2
+echo "ssec-manager Audit view benchmark"
+echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "machine:  $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r)"
+dbus-run-session -- sh -c \
+  'printf %s bench-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec cargo bench --bench audit_view -q' 2>&1 |
+  grep -v "Failed to set fd limit"
