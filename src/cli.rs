@@ -115,7 +115,7 @@ pub enum Command {
         /// Rotate everything this key encrypts.
         #[arg(long, value_name = "LABEL", conflicts_with = "object")]
         from: Option<String>,
-        #[arg(long, value_name = "LABEL", required_unless_present = "resume")]
+        #[arg(long, value_name = "LABEL", required_unless_present_any = ["resume", "delete_old_versions"])]
         to: Option<String>,
         /// With --from: only objects under s3://BUCKET/PREFIX.
         #[arg(long, value_name = "s3://BUCKET/PREFIX", requires = "from")]
@@ -131,6 +131,17 @@ pub enum Command {
         copy_threshold: Option<u64>,
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         copy_part_size: Option<u64>,
+        /// When the server refuses a server-side copy: never, if-refused (download with the
+        /// old key and upload again with the new one, labelled as such) or always.
+        #[arg(long, value_name = "MODE", default_value = "if-refused")]
+        reupload: crate::core::rotate::Reupload,
+        /// Delete the old versions a versioned bucket kept under the --from key after a
+        /// rotation (listed without --yes). What they held is gone afterwards.
+        #[arg(long, requires = "from", conflicts_with_all = ["to", "object"])]
+        delete_old_versions: bool,
+        /// With --delete-old-versions: really delete.
+        #[arg(long, requires = "delete_old_versions")]
+        yes: bool,
         #[arg(long, value_name = "NAME")]
         connection: Option<String>,
         #[arg(long)]
@@ -459,6 +470,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             resume,
             copy_threshold,
             copy_part_size,
+            reupload,
+            delete_old_versions,
+            yes,
             connection,
             json,
         } => {
@@ -467,7 +481,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = crate::core::rotate::RotateOptions {
                 copy_threshold: copy_threshold.unwrap_or(d.copy_threshold),
                 part_size: copy_part_size.unwrap_or(d.part_size),
+                reupload,
             };
+            if delete_old_versions {
+                let label = from.as_deref().unwrap_or_default();
+                let fp = home.key_record(label)?.fingerprint;
+                let old: Vec<_> = home
+                    .registry
+                    .dependent_objects(&fp)?
+                    .into_iter()
+                    .filter(|o| o.state == crate::core::registry::ObjectState::OldVersion)
+                    .collect();
+                for o in &old {
+                    println!(
+                        "{}:{} version {}",
+                        o.connection,
+                        o.url(),
+                        o.version_id.as_deref().unwrap_or("?")
+                    );
+                }
+                if !yes {
+                    println!(
+                        "{} old version(s) under key \"{label}\"; run again with --yes to delete them (what they hold is then gone)",
+                        old.len()
+                    );
+                    return Ok(());
+                }
+                let ids: Vec<i64> = old.iter().map(|o| o.id).collect();
+                let n = home.delete_old_versions(&ids).await?;
+                println!("deleted {n} old version(s)");
+                return Ok(());
+            }
             if resume {
                 let done = home.resume_rotations(&opts).await?;
                 println!("settled {} interrupted rotation(s)", done.len());

@@ -7,7 +7,7 @@ mod common;
 
 use common::{PrivateGarage, TestHome, random_file};
 use sha2::{Digest as _, Sha256};
-use ssec_manager::core::registry::Registry;
+use ssec_manager::core::registry::{ObjectState, Registry};
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -55,6 +55,71 @@ fn a_single_part_object_rotates_with_copy_object() {
     assert!(registry.pending_rotations().unwrap().is_empty());
     // "old" now encrypts nothing, so it may go without --force.
     h.ok(&["key", "delete", "old"]);
+}
+
+#[test]
+fn the_reupload_fallback_moves_the_object_through_this_computer_and_says_so() {
+    let h = TestHome::with_connection("rotate-reupload");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let data = random_file(&h.path("r.bin"), 300_000);
+    h.upload("r.bin", "old");
+    let out = h.ok(&[
+        "rotate",
+        &h.url("r.bin"),
+        "--to",
+        "new",
+        "--reupload",
+        "always",
+    ]);
+    assert!(
+        out.contains("old -> new (download and re-upload (re-upload asked for))"),
+        "{out}"
+    );
+    check_rotated(&h, "r.bin", &data, "old", "new");
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+    let objects = registry.objects().unwrap();
+    // The new upload is the stored row; the row of the old key's object was replaced.
+    let stored: Vec<_> = objects
+        .iter()
+        .filter(|o| o.state == ObjectState::Stored)
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].key_label.as_deref(), Some("new"));
+    assert_eq!(stored[0].sha256.as_deref(), Some(sha(&data).as_str()));
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.state == ObjectState::Replaced && o.key_label.as_deref() == Some("old"))
+    );
+    let events = registry.events().unwrap();
+    let e = events
+        .iter()
+        .find(|e| e.kind == "rotated_by_reupload")
+        .unwrap();
+    assert!(e.detail.contains("download and re-upload"), "{}", e.detail);
+    assert!(registry.pending_rotations().unwrap().is_empty());
+    // No plaintext copy is left in the temp folder.
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("ssec-manager-rotate.")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A bad mode is refused in words.
+    let err = h.fails(&[
+        "rotate",
+        &h.url("r.bin"),
+        "--to",
+        "old",
+        "--reupload",
+        "sometimes",
+    ]);
+    assert!(err.contains("use never, if-refused or always"), "{err}");
 }
 
 #[test]

@@ -558,3 +558,54 @@ fn scan_and_adopt_in_the_objects_view_records_objects_a_known_key_opens() {
         std::fs::read(first.path("two.bin")).unwrap()
     );
 }
+
+#[test]
+fn rotating_a_key_from_the_window_runs_as_a_job_and_moves_every_object() {
+    let h = TestHome::with_connection("ui-rotate");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let mut data = Vec::new();
+    for name in ["r1", "r2", "r3"] {
+        data.push(random_file(&h.path(name), 2000));
+        h.upload(name, "old");
+    }
+    let mut ui = Ui::open(&h.home);
+    ui.until("the objects", |h| h.state().objects.len() == 3);
+    // The Keys screen's "Rotate…" opens this dialog for key "old"; the new key is chosen.
+    ui.harness.state_mut().dialog = Some(ssec_manager::ui::dialogs::Dialog::Rotate {
+        scope: ssec_manager::ui::dialogs::RotateScope::Key("old".into()),
+        to: "new".into(),
+        prefix: String::new(),
+    });
+    ui.until("the dialog", |h| {
+        h.query_by_label("3 object(s) will change:").is_some()
+    });
+    ui.click("Rotate");
+    ui.until("the rotation job to finish", |h| {
+        h.state().jobs().is_some_and(|j| {
+            j.jobs().iter().any(|v| {
+                matches!(v.spec, ssec_manager::core::jobs::JobSpec::Rotate { .. })
+                    && v.state.is_finished()
+            })
+        })
+    });
+    let job = ui.app().jobs().unwrap().jobs()[0].clone();
+    assert_eq!(
+        job.state,
+        JobState::Done("rotated 3 object(s) to key \"new\"".into())
+    );
+    assert_eq!((job.progress.done, job.progress.total), (3, 3));
+    ui.until("the registry to show the new key", |h| {
+        h.state()
+            .objects
+            .iter()
+            .all(|o| o.key_label.as_deref() == Some("new"))
+    });
+    for (name, bytes) in ["r1", "r2", "r3"].iter().zip(&data) {
+        let back = h.p(&format!("{name}.back"));
+        let said = h.ok(&["download", &h.url(name), &back]);
+        assert!(said.contains("key \"new\""), "{said}");
+        assert_eq!(&std::fs::read(&back).unwrap(), bytes);
+        h.fails(&["download", &h.url(name), &h.p("x"), "--key", "old"]);
+    }
+}

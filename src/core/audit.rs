@@ -69,6 +69,8 @@ pub enum FixAction {
     Scan,
     /// Resume or abort unfinished uploads (Transfers).
     ResumeUploads,
+    /// Delete the old versions a versioned bucket kept under a rotated-away key (asks first).
+    DeleteOldVersions,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -278,6 +280,45 @@ pub fn audit(
                 action: Some(FixAction::Verify),
             });
         }
+    }
+    // Versions a versioned bucket kept after a rotation: still under the old key.
+    let mut old_versions: BTreeMap<String, Vec<&ObjectRecord>> = BTreeMap::new();
+    for o in objects
+        .iter()
+        .filter(|o| o.state == ObjectState::OldVersion)
+    {
+        old_versions
+            .entry(o.key_fingerprint.to_string())
+            .or_default()
+            .push(o);
+    }
+    for (fp, objs) in &old_versions {
+        let label = objs.first().and_then(|o| o.key_label.clone());
+        let who = label.clone().unwrap_or_else(|| fp.clone());
+        findings.push(Finding {
+            severity: Severity::Medium,
+            title: format!(
+                "{} old version(s) kept by versioned buckets are still encrypted with key \"{who}\" (rotated away from)",
+                objs.len()
+            ),
+            key_label: label,
+            key_fingerprint: Some(fp.clone()),
+            objects: objs
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} (version {})",
+                        name(o),
+                        o.version_id.as_deref().unwrap_or("?")
+                    )
+                })
+                .collect(),
+            fix: Some(format!(
+                "they open only with \"{who}\": keep that key, or delete them on purpose: ssec-manager rotate --delete-old-versions --from {who} --yes"
+            )),
+            unrecoverable: false,
+            action: Some(FixAction::DeleteOldVersions),
+        });
     }
     let unfinished: Vec<&ObjectRecord> = objects
         .iter()
@@ -585,5 +626,38 @@ mod tests {
         let md = r.to_markdown("test");
         assert!(md.contains("### HIGH: 1 object(s) of key \"a\" are no longer on the server"));
         assert!(md.contains("| a | `FA` | 4 |"), "{md}");
+    }
+
+    #[test]
+    fn old_versions_left_by_a_rotation_are_reported_with_their_delete_fix() {
+        let keys = [
+            key("a", "FA", 1, "age_backup"),
+            key("b", "FB", 1, "age_backup"),
+        ];
+        let presence = HashMap::from([
+            ("FA".to_string(), Some(true)),
+            ("FB".to_string(), Some(true)),
+        ]);
+        let mut old = object(1, "FA", Some("a"), ObjectState::OldVersion);
+        old.version_id = Some("v1".into());
+        let objects = [old, object(2, "FB", Some("b"), ObjectState::Stored)];
+        let r = audit(&keys, &presence, &objects, 0, None);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.action == Some(FixAction::DeleteOldVersions))
+            .unwrap();
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(f.key_label.as_deref(), Some("a"));
+        assert_eq!(f.objects, ["c:s3://b/o1 (version v1)"]);
+        assert!(
+            f.fix
+                .as_deref()
+                .unwrap()
+                .contains("--delete-old-versions --from a")
+        );
+        // Not counted as lost, and not as a current object.
+        assert_eq!(r.objects_at_risk, 0);
+        assert_eq!(r.objects, 1);
     }
 }

@@ -47,6 +47,11 @@ pub enum JobSpec {
         deep: bool,
         key_label: Option<String>,
     },
+    /// Re-encrypt registered objects (ids) with another key on the server.
+    Rotate {
+        object_ids: Vec<i64>,
+        to_label: String,
+    },
 }
 
 impl JobSpec {
@@ -64,6 +69,13 @@ impl JobSpec {
                     .map(|l| format!("the objects of key \"{l}\""))
                     .unwrap_or_else(|| "every object".into())
             ),
+            JobSpec::Rotate {
+                object_ids,
+                to_label,
+            } => format!(
+                "rotate {} object(s) to key \"{to_label}\"",
+                object_ids.len()
+            ),
         }
     }
 
@@ -73,7 +85,10 @@ impl JobSpec {
 
     /// Whether progress counts objects rather than bytes.
     pub fn counts_objects(&self) -> bool {
-        matches!(self, JobSpec::Verify { deep: false, .. })
+        matches!(
+            self,
+            JobSpec::Verify { deep: false, .. } | JobSpec::Rotate { .. }
+        )
     }
 }
 
@@ -397,6 +412,14 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
                 ..Default::default()
             };
             Ok(home.verify(&job.ctx, &opts).await?.summary())
+        }
+        JobSpec::Rotate {
+            object_ids,
+            to_label,
+        } => {
+            let opts = super::rotate::RotateOptions::default();
+            home.rotate_many(&job.ctx, object_ids, to_label, &opts)
+                .await
         }
         JobSpec::Resume { object_id } => {
             let rec = transfer::resume(&job.ctx, home, *object_id).await?;

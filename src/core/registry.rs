@@ -262,6 +262,9 @@ pub enum ObjectState {
     Replaced,
     /// The user cancelled the upload; the server does not hold it.
     Cancelled,
+    /// A noncurrent version a versioned bucket keeps after a rotation: still on the server,
+    /// still under the key it was written with (`version_id` names it).
+    OldVersion,
 }
 
 impl ConnectionRecord {
@@ -293,6 +296,7 @@ impl ObjectState {
             ObjectState::Deleted => "deleted",
             ObjectState::Replaced => "replaced",
             ObjectState::Cancelled => "cancelled",
+            ObjectState::OldVersion => "old_version",
         }
     }
     fn parse(s: &str) -> Self {
@@ -302,6 +306,7 @@ impl ObjectState {
             "deleted" => ObjectState::Deleted,
             "replaced" => ObjectState::Replaced,
             "cancelled" => ObjectState::Cancelled,
+            "old_version" => ObjectState::OldVersion,
             _ => ObjectState::Pending,
         }
     }
@@ -583,7 +588,7 @@ impl Registry {
             .prepare(&format!(
                 "SELECT {KEY_COLUMNS},
                     (SELECT COUNT(*) FROM objects o WHERE o.key_fingerprint = keys.fingerprint
-                        AND o.state IN ('pending', 'stored')),
+                        AND o.state IN ('pending', 'stored', 'old_version')),
                     (SELECT COALESCE(SUM(size), 0) FROM objects o
                         WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'stored')
                  FROM keys WHERE deleted_at IS NULL ORDER BY label"
@@ -979,7 +984,7 @@ impl Registry {
     /// Objects that the key still protects (stored, or possibly stored).
     pub fn dependent_objects(&self, fp: &KeyFingerprint) -> Result<Vec<ObjectRecord>> {
         self.query_objects(
-            "WHERE o.key_fingerprint = ?1 AND o.state IN ('stored', 'pending')",
+            "WHERE o.key_fingerprint = ?1 AND o.state IN ('stored', 'pending', 'old_version')",
             &[&fp.as_str()],
         )
     }
@@ -998,17 +1003,33 @@ impl Registry {
     }
 
     /// The server confirmed the object under the new key: move it there, in one transaction
-    /// with the event and the end of the pending rotation.
+    /// with the event and the end of the pending rotation. With `keep_old_version` (a
+    /// versioned bucket kept the previous version), that version stays recorded under its
+    /// old key as an `old_version` row, so the old key is still known to be needed.
     pub fn finish_rotation(
         &self,
         object_id: i64,
         to: &KeyFingerprint,
         version_id: Option<&str>,
         detail: &str,
+        keep_old_version: bool,
     ) -> Result<()> {
         let now = now();
         let mut db = self.db();
         let tx = db.transaction().map_err(|e| self.err(e))?;
+        if keep_old_version {
+            tx.execute(
+                "INSERT INTO objects (connection_id, bucket, object_key, version_id, size, sha256,
+                    etag, key_fingerprint, state, error, created_at, updated_at,
+                    last_verified_at, verify_status, verify_detail)
+                 SELECT connection_id, bucket, object_key, version_id, size, sha256, etag,
+                    key_fingerprint, 'old_version', NULL, created_at, ?2, last_verified_at,
+                    verify_status, verify_detail
+                 FROM objects WHERE id = ?1",
+                params![object_id, now],
+            )
+            .map_err(|e| self.err(e))?;
+        }
         tx.execute(
             "UPDATE objects SET key_fingerprint = ?2, version_id = COALESCE(?3, version_id),
                 updated_at = ?4, last_verified_at = ?4, verify_status = 'ok',
@@ -1022,6 +1043,40 @@ impl Registry {
             "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
              VALUES (?1, 'rotated', ?2, ?3, ?4)",
             params![now, to.as_str(), object_id, detail],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// A rotation that ended another way (the object was uploaded again under the new key):
+    /// no longer pending, and the event says how.
+    pub fn drop_rotation(&self, object_id: i64, to: &KeyFingerprint, detail: &str) -> Result<()> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM rotations WHERE object_id = ?1", [object_id])
+            .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
+             VALUES (?1, 'rotated_by_reupload', ?2, ?3, ?4)",
+            params![now(), to.as_str(), object_id, detail],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// An old version was deleted on request: its row says so.
+    pub fn mark_old_version_deleted(&self, id: i64, detail: &str) -> Result<()> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE objects SET state = 'deleted', updated_at = ?2 WHERE id = ?1 AND state = 'old_version'",
+            params![id, now()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
+             SELECT ?1, 'old_version_deleted', key_fingerprint, id, ?3 FROM objects WHERE id = ?2",
+            params![now(), id, detail],
         )
         .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
@@ -1263,6 +1318,63 @@ mod tests {
         assert_eq!(objs[0].state, ObjectState::Replaced);
         assert_eq!(objs[1].state, ObjectState::Stored);
         assert_eq!(reg.dependent_objects(&fp).unwrap().len(), 1);
+    }
+
+    /// A versioned bucket keeps the previous version after a rotation: it stays recorded
+    /// under the old key (which therefore still has a dependent), until deleted on request.
+    #[test]
+    fn a_rotation_in_a_versioned_bucket_keeps_the_old_version_under_the_old_key() {
+        let (_d, reg) = temp_registry();
+        let conn = connection(&reg);
+        let (old, new) = (
+            KeyFingerprint::from_stored("old"),
+            KeyFingerprint::from_stored("new"),
+        );
+        let id = reg.begin_upload(&conn, "b", "o", &old, 3).unwrap();
+        reg.finish_upload(
+            id,
+            &StoredObject {
+                size: 3,
+                sha256: "s".into(),
+                version_id: Some("v1".into()),
+                ..Default::default()
+            },
+            true,
+        )
+        .unwrap();
+        reg.begin_rotation(&PendingRotation {
+            object_id: id,
+            from: old.clone(),
+            to: new.clone(),
+        })
+        .unwrap();
+        reg.finish_rotation(id, &new, Some("v2"), "o: old -> new", true)
+            .unwrap();
+        let objs = reg.objects().unwrap();
+        assert_eq!(objs.len(), 2);
+        let current = objs.iter().find(|o| o.id == id).unwrap();
+        assert_eq!(
+            (current.state, current.version_id.as_deref()),
+            (ObjectState::Stored, Some("v2"))
+        );
+        assert_eq!(current.key_fingerprint, new);
+        let kept = objs.iter().find(|o| o.id != id).unwrap();
+        assert_eq!(
+            (kept.state, kept.version_id.as_deref()),
+            (ObjectState::OldVersion, Some("v1"))
+        );
+        assert_eq!(kept.key_fingerprint, old);
+        assert_eq!(reg.dependent_objects(&old).unwrap().len(), 1);
+        reg.mark_old_version_deleted(kept.id, "deleted on request")
+            .unwrap();
+        assert!(reg.dependent_objects(&old).unwrap().is_empty());
+        assert!(
+            reg.events()
+                .unwrap()
+                .iter()
+                .any(|e| e.kind == "old_version_deleted")
+        );
+        assert!(reg.pending_rotations().unwrap().is_empty());
     }
 
     #[test]

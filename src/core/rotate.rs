@@ -27,6 +27,8 @@ pub struct RotateOptions {
     /// Objects above this size are copied in parts (UploadPartCopy).
     pub copy_threshold: u64,
     pub part_size: u64,
+    /// When to move the data through this computer instead of copying on the server.
+    pub reupload: Reupload,
 }
 
 impl Default for RotateOptions {
@@ -34,8 +36,50 @@ impl Default for RotateOptions {
         Self {
             copy_threshold: MAX_SINGLE_COPY,
             part_size: 512 * MIB,
+            reupload: Reupload::IfCopyRefused,
         }
     }
+}
+
+/// The fallback for servers that refuse a server-side copy with SSE-C: download the object
+/// with the old key (checked against its recorded SHA-256) into a private temp folder and
+/// upload it again with the new key. It moves every byte twice through this computer, so
+/// it is labelled in every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reupload {
+    /// Only server-side copies; a refused copy is an error.
+    Never,
+    /// Fall back when the server answers that it does not do the copy.
+    IfCopyRefused,
+    /// Always download and upload again (for servers known to refuse copies).
+    Always,
+}
+
+impl std::str::FromStr for Reupload {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "never" => Ok(Reupload::Never),
+            "if-refused" => Ok(Reupload::IfCopyRefused),
+            "always" => Ok(Reupload::Always),
+            other => Err(format!(
+                "\"{other}\" is not a re-upload mode; use never, if-refused or always"
+            )),
+        }
+    }
+}
+
+/// Whether a failed copy means "this server does not do that" (not a key or access error).
+fn copy_refused(e: &Error) -> bool {
+    let Error::S3(s3) = e else {
+        return false;
+    };
+    let m = s3.message.to_ascii_lowercase();
+    s3.kind == super::s3::S3ErrorKind::Service
+        && (m.contains("notimplemented")
+            || m.contains("not implemented")
+            || m.contains("not supported")
+            || m.contains(" 501"))
 }
 
 /// One object's rotation, as planned or done.
@@ -151,7 +195,24 @@ impl Home {
             from: from_rec.fingerprint.clone(),
             to: to_rec.fingerprint.clone(),
         })?;
-        let size = copy_with_new_key(&client, object, &from, &to, opts).await?;
+        let copied = match opts.reupload {
+            Reupload::Always => Err("re-upload asked for".to_string()),
+            _ => match copy_with_new_key(&client, object, &from, &to, opts).await {
+                Ok(size) => Ok(size),
+                Err(e) if opts.reupload == Reupload::IfCopyRefused && copy_refused(&e) => {
+                    Err(format!("the server refused the copy: {e}"))
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let size = match copied {
+            Ok(size) => size,
+            Err(why) => {
+                return self
+                    .rotate_by_reupload(object, &conn, &from_rec.label, &to_rec, &why)
+                    .await;
+            }
+        };
         self.confirm_rotation(&client, object, &to, &from_rec.label, &to_rec.label)
             .await?;
         Ok(Rotation {
@@ -181,14 +242,165 @@ impl Home {
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Read, &object.url(), true))?;
+        // A versioned bucket keeps the previous version, still under the old key.
+        let keeps_old = object.version_id.is_some()
+            && head.version_id() != object.version_id.as_deref()
+            && crate::core::transfer::upload::bucket_keeps_versions(client, &object.bucket).await;
         let detail = format!(
-            "{}: {from_label} -> {to_label} (previous version {})",
+            "{}: {from_label} -> {to_label} (previous version {}{})",
             object.url(),
-            object.version_id.as_deref().unwrap_or("-")
+            object.version_id.as_deref().unwrap_or("-"),
+            if keeps_old {
+                ", kept by the bucket under the old key"
+            } else {
+                ""
+            }
         );
-        self.registry
-            .finish_rotation(object.id, &to.fingerprint(), head.version_id(), &detail)?;
+        self.registry.finish_rotation(
+            object.id,
+            &to.fingerprint(),
+            head.version_id(),
+            &detail,
+            keeps_old,
+        )?;
         Ok(())
+    }
+
+    /// The labelled fallback: the object through this computer, old key in, new key out.
+    async fn rotate_by_reupload(
+        &self,
+        object: &ObjectRecord,
+        conn: &super::registry::ConnectionRecord,
+        from_label: &str,
+        to_rec: &super::registry::KeyRecord,
+        why: &str,
+    ) -> Result<Rotation> {
+        let url = super::s3::S3Url {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+        };
+        // A private folder (0700) that disappears with its content, whatever happens.
+        let tmp = tempfile::Builder::new()
+            .prefix("ssec-manager-rotate.")
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), "cannot create a temp folder", e))?;
+        let file = tmp.path().join("object");
+        let ctx = super::transfer::TransferCtx::new(TransferOptions::default());
+        super::transfer::download(&ctx, self, conn, &url, &file, Some(from_label)).await?;
+        let uploaded =
+            super::transfer::upload(&ctx, self, conn, &file, &url, &to_rec.label).await?;
+        let method = format!("download and re-upload ({why})");
+        self.registry.drop_rotation(
+            object.id,
+            &to_rec.fingerprint,
+            &format!(
+                "{url}: {from_label} -> {} by {method}; now object #{}",
+                to_rec.label, uploaded.id
+            ),
+        )?;
+        Ok(Rotation {
+            object: format!("{}:{}", object.connection, object.url()),
+            from: from_label.to_string(),
+            to: to_rec.label.clone(),
+            size: uploaded.size,
+            method,
+        })
+    }
+
+    /// Rotates registered objects (by id) to `to_label`, as one job: interrupted rotations
+    /// are settled first; progress counts objects; a cancel takes effect between objects, so
+    /// none is left half-rotated. Objects already under the target key are skipped. Returns
+    /// a summary; fails (after trying every object) if any object failed.
+    pub async fn rotate_many(
+        &self,
+        ctx: &super::transfer::TransferCtx,
+        ids: &[i64],
+        to_label: &str,
+        opts: &RotateOptions,
+    ) -> Result<String> {
+        let settled = self.resume_rotations(opts).await?.len();
+        let to = self.key_record(to_label)?;
+        ctx.progress.set_total(ids.len() as u64);
+        let (mut rotated, mut skipped, mut reuploaded) = (0usize, 0usize, 0usize);
+        let mut failures = Vec::new();
+        for id in ids {
+            if ctx.cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            match self.registry.object_by_id(*id)? {
+                Some(o)
+                    if o.state == ObjectState::Stored && o.key_fingerprint != to.fingerprint =>
+                {
+                    match self.rotate_object(&o, to_label, opts).await {
+                        Ok(r) => {
+                            rotated += 1;
+                            reuploaded += usize::from(r.method.starts_with("download"));
+                        }
+                        Err(e) => failures.push(format!("{}: {e}", o.url())),
+                    }
+                }
+                _ => skipped += 1,
+            }
+            ctx.progress.add(1);
+        }
+        let mut summary = format!("rotated {rotated} object(s) to key \"{to_label}\"");
+        if reuploaded > 0 {
+            summary.push_str(&format!(
+                " ({reuploaded} by download and re-upload: the server refused the copy)"
+            ));
+        }
+        if skipped > 0 {
+            summary.push_str(&format!(
+                ", {skipped} skipped (already there or not stored)"
+            ));
+        }
+        if settled > 0 {
+            summary.push_str(&format!(
+                ", {settled} interrupted rotation(s) settled first"
+            ));
+        }
+        match failures.first() {
+            None => Ok(summary),
+            Some(first) => Err(Error::Transfer(format!(
+                "{summary}; {} failed, first: {first}",
+                failures.len()
+            ))),
+        }
+    }
+
+    /// Deletes noncurrent versions kept under an old key after a rotation (registry rows in
+    /// state `old_version`), by version id. Only on explicit request: after this, whatever
+    /// those versions held is gone.
+    pub async fn delete_old_versions(&self, ids: &[i64]) -> Result<usize> {
+        let mut deleted = 0;
+        for id in ids {
+            let Some(o) = self.registry.object_by_id(*id)? else {
+                continue;
+            };
+            let (ObjectState::OldVersion, Some(version)) = (o.state, o.version_id.as_deref())
+            else {
+                continue;
+            };
+            let conn = self
+                .registry
+                .connection_of_object(o.id)?
+                .ok_or_else(|| Error::Transfer(format!("object {} has no connection", o.id)))?;
+            let client = client_for(&conn, self.secrets().ok()).await?;
+            client
+                .delete_object()
+                .bucket(&o.bucket)
+                .key(&o.key)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(|e| sdk_error(e, Op::Other, &o.url(), false))?;
+            self.registry.mark_old_version_deleted(
+                o.id,
+                &format!("{} version {version}, deleted on request", o.url()),
+            )?;
+            deleted += 1;
+        }
+        Ok(deleted)
     }
 
     /// Settles rotations that were interrupted: confirmed under the new key, or done again.
@@ -360,6 +572,7 @@ mod tests {
         let opts = RotateOptions {
             copy_threshold: 10 * MIB,
             part_size: 5 * MIB,
+            ..RotateOptions::default()
         };
         assert_eq!(method(10 * MIB, &opts), "copy");
         assert_eq!(method(12 * MIB, &opts), "multipart copy (3 parts)");

@@ -122,6 +122,10 @@ pub enum Command {
         bucket: String,
         prefix: String,
     },
+    /// Rotate-away old versions, deleted on the user's explicit request (registry ids).
+    DeleteOldVersions {
+        ids: Vec<i64>,
+    },
     /// The audit report into a file (Markdown, JSON or CSV by the file's extension).
     ExportAudit {
         path: PathBuf,
@@ -505,6 +509,13 @@ impl Worker {
                             results: found.into_iter().map(|o| (o.key, o.kind)).collect(),
                         });
                     }
+                    Err(e) => self.send(Event::Error(e.to_string())),
+                }
+                self.refresh(&home).await;
+            }
+            Command::DeleteOldVersions { ids } => {
+                match home.delete_old_versions(&ids).await {
+                    Ok(n) => self.send(Event::Info(format!("Deleted {n} old version(s)"))),
                     Err(e) => self.send(Event::Error(e.to_string())),
                 }
                 self.refresh(&home).await;

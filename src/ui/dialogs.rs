@@ -94,6 +94,64 @@ pub enum Dialog {
     ExportAudit {
         path: String,
     },
+    /// Re-encrypt objects with another key on the server.
+    Rotate {
+        scope: RotateScope,
+        to: String,
+        /// With `RotateScope::Key`: only objects under this s3://BUCKET/PREFIX.
+        prefix: String,
+    },
+    /// Delete the old versions a versioned bucket kept under a rotated-away key.
+    DeleteOldVersions {
+        label: String,
+        ids: Vec<i64>,
+        typed: String,
+    },
+}
+
+/// Which objects a rotation takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotateScope {
+    /// Everything this key encrypts (optionally narrowed by a prefix).
+    Key(String),
+    /// One registered object.
+    Object { id: i64, url: String },
+    /// Every registered object under a folder of a bucket.
+    Folder {
+        connection: String,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+/// The stored objects a rotation dialog would move, from what the window already holds.
+pub fn rotation_targets<'a>(
+    app: &'a App,
+    scope: &RotateScope,
+    prefix: &str,
+    to: &str,
+) -> Vec<&'a crate::core::registry::ObjectRecord> {
+    let narrowed = prefix
+        .trim()
+        .strip_prefix("s3://")
+        .map(|rest| rest.split_once('/').unwrap_or((rest, "")));
+    app.objects
+        .iter()
+        .filter(|o| o.state == crate::core::registry::ObjectState::Stored)
+        .filter(|o| o.key_label.as_deref() != Some(to))
+        .filter(|o| match scope {
+            RotateScope::Key(label) => {
+                o.key_label.as_deref() == Some(label.as_str())
+                    && narrowed.is_none_or(|(b, p)| o.bucket == b && o.key.starts_with(p))
+            }
+            RotateScope::Object { id, .. } => o.id == *id,
+            RotateScope::Folder {
+                connection,
+                bucket,
+                prefix,
+            } => o.connection == *connection && o.bucket == *bucket && o.key.starts_with(prefix),
+        })
+        .collect()
 }
 
 impl Dialog {
@@ -344,6 +402,56 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
                     }
                 });
                 buttons(ui, "Export", !path.trim().is_empty())
+            })
+        }
+        Dialog::Rotate { scope, to, prefix } => {
+            let what = match scope {
+                RotateScope::Key(l) => format!("everything key \"{l}\" encrypts"),
+                RotateScope::Object { url, .. } => url.clone(),
+                RotateScope::Folder { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
+            };
+            let from = match scope {
+                RotateScope::Key(l) => Some(l.clone()),
+                _ => None,
+            };
+            let keys: Vec<String> = app
+                .keys
+                .iter()
+                .map(|k| k.summary.key.label.clone())
+                .filter(|l| Some(l) != from.as_ref())
+                .collect();
+            modal(ctx, "rotate", "Rotate to another key", |ui| {
+                ui.label(format!("Re-encrypt {what} with another key, on the server: each object is copied onto itself, read with its current key and written with the new one. Nothing is downloaded. A HEAD with the new key confirms each object before the registry moves it."));
+                ui.add_space(6.0);
+                combo(ui, "New key", to, keys);
+                if matches!(scope, RotateScope::Key(_)) {
+                    field(ui, "Only under", prefix, "s3://BUCKET/PREFIX (optional)");
+                }
+                let targets = rotation_targets(app, scope, prefix, to);
+                ui.add_space(6.0);
+                ui.label(
+                    RichText::new(format!("{} object(s) will change:", targets.len())).strong(),
+                );
+                for o in targets.iter().take(6) {
+                    ui.monospace(format!(
+                        "{}  ({} -> {to})",
+                        o.url(),
+                        o.key_label.as_deref().unwrap_or("?")
+                    ));
+                }
+                if targets.len() > 6 {
+                    ui.label(format!("… and {} more", targets.len() - 6));
+                }
+                ui.label(RichText::new("Keep the old key until the audit shows nothing depends on it: a versioned bucket keeps old versions under it.").weak());
+                buttons(ui, "Rotate", !to.is_empty() && !targets.is_empty())
+            })
+        }
+        Dialog::DeleteOldVersions { label, ids, typed } => {
+            let title = format!("Delete old versions under \"{label}\"");
+            modal(ctx, "delete-old-versions", &title, |ui| {
+                ui.label(RichText::new(format!("⚠ {} old version(s) will be deleted from their buckets for good. They are versions kept after a rotation; the current versions, under the new key, stay.", ids.len())).color(ui.visuals().warn_fg_color));
+                field(ui, "Type the label", typed, label);
+                buttons(ui, "Delete old versions", typed == label)
             })
         }
         Dialog::ExportAudit { path } => {
@@ -686,6 +794,22 @@ fn confirm(app: &mut App, dialog: Dialog) {
         }),
         Dialog::DeleteKey { label, .. } => {
             app.backend.send(Command::DeleteKey { label, force: true })
+        }
+        Dialog::Rotate { scope, to, prefix } => {
+            let object_ids: Vec<i64> = rotation_targets(app, &scope, &prefix, &to)
+                .iter()
+                .map(|o| o.id)
+                .collect();
+            if let Some(jobs) = app.jobs() {
+                jobs.start(JobSpec::Rotate {
+                    object_ids,
+                    to_label: to,
+                });
+                app.prefs.screen = super::Screen::Transfers;
+            }
+        }
+        Dialog::DeleteOldVersions { ids, .. } => {
+            app.backend.send(Command::DeleteOldVersions { ids })
         }
         Dialog::ExportAudit { path } => app.backend.send(Command::ExportAudit {
             path: PathBuf::from(path.trim()),

@@ -3,7 +3,7 @@
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
-use super::dialogs::Dialog;
+use super::dialogs::{Dialog, RotateScope};
 use super::{App, Command, Entry, Screen, human_bytes};
 use crate::core::jobs::{JobSpec, JobState};
 use crate::core::registry::ObjectState;
@@ -218,6 +218,10 @@ fn keys(app: &mut App, ui: &mut egui::Ui) {
                             "Copy the SSE_KEY / SSE_MD5 lines for the aws CLI (cleared in 30 s)",
                         ),
                         ("Reveal", "Show the key for 30 seconds"),
+                        (
+                            "Rotate…",
+                            "Re-encrypt what this key encrypts with another key, on the server",
+                        ),
                         ("Delete…", "Delete from the keyring"),
                     ] {
                         if ui.small_button(name).on_hover_text(tip).clicked() {
@@ -233,6 +237,13 @@ fn keys(app: &mut App, ui: &mut egui::Ui) {
             "Export…" => app.dialog = Some(Dialog::export(&label)),
             "Copy env" => app.backend.send(Command::KeyEnvLines { label }),
             "Reveal" => app.backend.send(Command::RevealKey { label }),
+            "Rotate…" => {
+                app.dialog = Some(Dialog::Rotate {
+                    scope: RotateScope::Key(label),
+                    to: String::new(),
+                    prefix: String::new(),
+                })
+            }
             _ => {
                 app.backend.send(Command::KeyDependents {
                     label: label.clone(),
@@ -418,6 +429,22 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
             });
         }
         if ui
+            .button("Rotate folder…")
+            .on_hover_text("Re-encrypt every registered object under this folder with another key")
+            .clicked()
+            && let (Some(c), Some(b)) = (app.browser.connection.clone(), app.browser.bucket.clone())
+        {
+            app.dialog = Some(Dialog::Rotate {
+                scope: RotateScope::Folder {
+                    connection: c,
+                    bucket: b,
+                    prefix: app.browser.prefix.clone(),
+                },
+                to: String::new(),
+                prefix: String::new(),
+            });
+        }
+        if ui
             .button("Scan and adopt")
             .on_hover_text(
                 "Check every object under this folder, subfolders included, and record the ones one of your keys opens (rebuilds a lost registry)",
@@ -544,7 +571,7 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
                         );
                     });
                     row.col(|ui| {
-                        for a in ["Download…", "Copy aws recipe", "Delete…"] {
+                        for a in ["Download…", "Copy aws recipe", "Rotate…", "Delete…"] {
                             if ui.small_button(a).clicked() {
                                 action = Some((key.clone(), a));
                             }
@@ -564,6 +591,29 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
         };
         match a {
             "Download…" => app.dialog = Some(Dialog::download(&conn, url)),
+            "Rotate…" => {
+                let rec = app.objects.iter().rev().find(|o| {
+                    o.connection == conn
+                        && o.bucket == url.bucket
+                        && o.key == url.key
+                        && o.state == ObjectState::Stored
+                });
+                match rec {
+                    Some(o) => {
+                        app.dialog = Some(Dialog::Rotate {
+                            scope: RotateScope::Object {
+                                id: o.id,
+                                url: o.url(),
+                            },
+                            to: String::new(),
+                            prefix: String::new(),
+                        })
+                    }
+                    None => app.error(format!(
+                        "{url} is not in the registry, so its key is unknown: Scan and adopt first"
+                    )),
+                }
+            }
             "Copy aws recipe" => {
                 let recipe = aws_recipe(app, &conn, &url);
                 ui.ctx().copy_text(recipe);
@@ -779,7 +829,7 @@ fn open_folder(spec: &JobSpec) {
     let dir = match spec {
         JobSpec::Download { dest, .. } => dest.parent().map(|p| p.to_path_buf()),
         JobSpec::Upload { src, .. } => src.parent().map(|p| p.to_path_buf()),
-        JobSpec::Resume { .. } | JobSpec::Verify { .. } => None,
+        JobSpec::Resume { .. } | JobSpec::Verify { .. } | JobSpec::Rotate { .. } => None,
     };
     if let Some(d) = dir {
         let _ = std::process::Command::new(if cfg!(target_os = "macos") {
@@ -1115,6 +1165,7 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &crate::core
             Some(FixAction::Verify) => Some("Verify now"),
             Some(FixAction::Scan) => Some("Open in Objects"),
             Some(FixAction::ResumeUploads) => Some("Open Transfers"),
+            Some(FixAction::DeleteOldVersions) => Some("Delete old versions…"),
             None => None,
         };
         if let (Some(label), Some(action)) = (button, f.action)
@@ -1133,6 +1184,22 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &crate::core
                 }
                 FixAction::Scan => app.prefs.screen = Screen::Objects,
                 FixAction::ResumeUploads => app.prefs.screen = Screen::Transfers,
+                FixAction::DeleteOldVersions => {
+                    let ids = app
+                        .objects
+                        .iter()
+                        .filter(|o| {
+                            o.state == ObjectState::OldVersion
+                                && f.key_fingerprint.as_deref() == Some(o.key_fingerprint.as_str())
+                        })
+                        .map(|o| o.id)
+                        .collect();
+                    app.dialog = Some(Dialog::DeleteOldVersions {
+                        label: f.key_label.clone().unwrap_or_default(),
+                        ids,
+                        typed: String::new(),
+                    });
+                }
             }
         }
     });

@@ -236,7 +236,7 @@ async fn finish(
 /// version id on every PUT without keeping old versions, so the version id alone cannot
 /// tell. When the answer is unknown, assume versions are kept: wrongly keeping a key
 /// dependency is safe, wrongly dropping one could let a needed key be deleted.
-async fn bucket_keeps_versions(client: &Client, bucket: &str) -> bool {
+pub(crate) async fn bucket_keeps_versions(client: &Client, bucket: &str) -> bool {
     match client.get_bucket_versioning().bucket(bucket).send().await {
         Ok(out) => out.status().is_some(),
         Err(_) => true,
