@@ -164,6 +164,10 @@ pub enum Command {
     Preflight {
         /// s3://BUCKET
         bucket: String,
+        /// If the bucket blocks SSE-C, unblock it (PutBucketEncryption, keeping the other
+        /// settings) before checking.
+        #[arg(long)]
+        allow_sse_c: bool,
         #[arg(long, value_name = "NAME")]
         connection: Option<String>,
         #[arg(long)]
@@ -609,6 +613,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Preflight {
             bucket,
+            allow_sse_c,
             connection,
             json,
         } => {
@@ -619,6 +624,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or(&bucket)
                 .trim_end_matches('/')
                 .to_string();
+            if allow_sse_c {
+                crate::core::preflight::allow_sse_c(&home, &conn, &name).await?;
+            }
             let report = crate::core::preflight::preflight(&home, &conn, &name).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -23,6 +23,22 @@ fn the_enforcement_probe_passes_on_garage_and_leaves_nothing_behind() {
     assert!(!listing.contains("\"Key\""), "probe object left: {listing}");
 }
 
+/// Garage keeps no bucket encryption rules, so nothing blocks SSE-C there: asking to unblock
+/// it changes nothing and the checks still run.
+#[test]
+fn allow_sse_c_on_a_bucket_without_rules_changes_nothing() {
+    let h = TestHome::with_connection("preflight-allow");
+    let out = h.ok(&[
+        "preflight",
+        &format!("s3://{}", h.bench.bucket),
+        "--allow-sse-c",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["enforcement"]["state"], "enforced", "{report}");
+    assert_ne!(report["bucket_encryption"]["state"], "blocks_sse_c");
+}
+
 #[test]
 fn plain_http_to_another_host_is_refused_unless_allowed() {
     let h = TestHome::new("plain-http");

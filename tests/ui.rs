@@ -346,6 +346,17 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     until(&mut harness, "the audit", &|a| a.audit.is_some());
     harness.snapshot("audit");
 
+    harness.state_mut().dialog = Some(ssec_manager::ui::dialogs::Dialog::Rotate {
+        scope: ssec_manager::ui::dialogs::RotateScope::Key("photos-2026".into()),
+        to: "backups".into(),
+        prefix: String::new(),
+    });
+    harness.state_mut().prefs.screen = Screen::Keys;
+    until(&mut harness, "the rotate dialog", &|_| true);
+    harness.step();
+    harness.snapshot("rotate-dialog");
+    harness.state_mut().dialog = None;
+
     let jobs = harness.state().jobs().unwrap().clone();
     jobs.start(ssec_manager::core::jobs::JobSpec::Upload {
         connection: "offline".into(),
@@ -608,4 +619,28 @@ fn rotating_a_key_from_the_window_runs_as_a_job_and_moves_every_object() {
         assert_eq!(&std::fs::read(&back).unwrap(), bytes);
         h.fails(&["download", &h.url(name), &h.p("x"), "--key", "old"]);
     }
+}
+
+#[test]
+fn preflight_from_the_objects_view_shows_that_garage_enforces_sse_c() {
+    let h = TestHome::with_connection("ui-preflight");
+    let mut ui = Ui::open(&h.home);
+    let app = ui.harness.state_mut();
+    app.browser.connection = Some("garage".into());
+    app.browser.bucket = Some(h.bench.bucket.clone());
+    app.browser.prefix = format!("{}/", h.prefix);
+    app.browser.buckets_requested = true;
+    app.prefs.screen = Screen::Objects;
+    app.refresh_listing();
+    ui.harness.step();
+    ui.click("Preflight");
+    ui.until("the preflight report", |h| {
+        h.query_by_label_contains("SSE-C enforced").is_some()
+    });
+    assert!(ui.has_label_containing("Transport: ok"));
+    // Garage has no bucket encryption rules: shown as unknown, with the server's words.
+    assert!(ui.has_label_containing("Bucket encryption rules: unknown"));
+    assert!(!ui.has_label_containing("BLOCKED"));
+    ui.click("Close");
+    assert!(ui.app().dialog.is_none());
 }

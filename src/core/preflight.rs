@@ -58,6 +58,102 @@ pub fn blocks_sse_c(rules: &[ServerSideEncryptionRule]) -> bool {
     })
 }
 
+/// The bucket's encryption rules with SSE-C no longer blocked: every other setting of each
+/// rule (default algorithm, KMS key, bucket key, other blocked types) is kept; a rule whose
+/// only blocked type was SSE-C blocks `NONE` instead, as the AWS documentation's fix does.
+pub fn rules_allowing_sse_c(rules: &[ServerSideEncryptionRule]) -> Vec<ServerSideEncryptionRule> {
+    rules
+        .iter()
+        .map(|r| {
+            let Some(blocked) = r.blocked_encryption_types() else {
+                return r.clone();
+            };
+            let mut kept: Vec<EncryptionType> = blocked
+                .encryption_type()
+                .iter()
+                .filter(|t| **t != EncryptionType::SseC)
+                .cloned()
+                .collect();
+            if kept.is_empty() {
+                kept.push(EncryptionType::None);
+            }
+            ServerSideEncryptionRule::builder()
+                .set_apply_server_side_encryption_by_default(
+                    r.apply_server_side_encryption_by_default().cloned(),
+                )
+                .set_bucket_key_enabled(r.bucket_key_enabled())
+                .blocked_encryption_types(
+                    aws_sdk_s3::types::BlockedEncryptionTypes::builder()
+                        .set_encryption_type(Some(kept))
+                        .build(),
+                )
+                .build()
+        })
+        .collect()
+}
+
+/// Unblocks SSE-C on a bucket (PutBucketEncryption with `rules_allowing_sse_c` of its
+/// current rules). Needs the s3:PutEncryptionConfiguration permission; without it, the
+/// error says so and gives the command for someone who has it.
+pub async fn allow_sse_c(home: &Home, conn: &ConnectionRecord, bucket: &str) -> Result<()> {
+    let client = client_for(conn, home.secrets().ok()).await?;
+    let target = format!("s3://{bucket}");
+    let current = match client.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(c) => c,
+        Err(e) => {
+            let err = sdk_error(e, Op::Other, &target, false);
+            // No rules at all, or a server without bucket encryption rules (Garage, MinIO
+            // without KMS): nothing can block SSE-C there.
+            if err
+                .message
+                .contains("ServerSideEncryptionConfigurationNotFound")
+                || not_implemented(&err.message)
+            {
+                return Ok(());
+            }
+            return Err(err.into());
+        }
+    };
+    let rules = current
+        .server_side_encryption_configuration()
+        .map(|c| c.rules())
+        .unwrap_or_default();
+    if !blocks_sse_c(rules) {
+        return Ok(());
+    }
+    let config = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+        .set_rules(Some(rules_allowing_sse_c(rules)))
+        .build()
+        .map_err(|e| Error::Transfer(format!("{target}: {e}")))?;
+    client
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(config)
+        .send()
+        .await
+        .map_err(|e| {
+            let err = sdk_error(e, Op::Other, &target, false);
+            Error::Transfer(format!(
+                "{}; someone with the s3:PutEncryptionConfiguration permission can run the \
+                 command `ssec-manager preflight` prints",
+                err.message
+            ))
+        })?;
+    home.registry
+        .log_event("bucket_sse_c_allowed", None, None, &target)?;
+    Ok(())
+}
+
+/// A server's way of saying it does not implement an operation.
+pub fn not_implemented(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("notimplemented")
+        || m.contains("not implemented")
+        || m.contains("unimplemented")
+        || m.contains("not supported")
+        || m.contains(" 501 ")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", content = "detail", rename_all = "snake_case")]
 pub enum BucketEncryption {
@@ -241,6 +337,57 @@ mod tests {
         assert!(blocks_sse_c(&[open.clone(), blocking]));
         assert!(!blocks_sse_c(&[open]));
         assert!(!blocks_sse_c(&[]));
+    }
+
+    /// The fix keeps everything but the SSE-C block, as parsed from a real response shape.
+    #[test]
+    fn allowing_sse_c_removes_only_the_sse_c_block() {
+        use aws_sdk_s3::types::{ServerSideEncryption, ServerSideEncryptionByDefault};
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .unwrap();
+        let aws_default = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(default.clone())
+            .bucket_key_enabled(true)
+            .blocked_encryption_types(
+                BlockedEncryptionTypes::builder()
+                    .encryption_type(EncryptionType::SseC)
+                    .build(),
+            )
+            .build();
+        let fixed = rules_allowing_sse_c(std::slice::from_ref(&aws_default));
+        assert!(!blocks_sse_c(&fixed));
+        assert_eq!(
+            fixed[0].apply_server_side_encryption_by_default(),
+            Some(&default)
+        );
+        assert_eq!(fixed[0].bucket_key_enabled(), Some(true));
+        assert_eq!(
+            fixed[0]
+                .blocked_encryption_types()
+                .unwrap()
+                .encryption_type(),
+            [EncryptionType::None]
+        );
+        // Other blocked types stay blocked; rules without blocks are untouched.
+        let two = ServerSideEncryptionRule::builder()
+            .blocked_encryption_types(
+                BlockedEncryptionTypes::builder()
+                    .encryption_type(EncryptionType::SseC)
+                    .encryption_type(EncryptionType::from("SSE-KMS"))
+                    .build(),
+            )
+            .build();
+        let fixed = rules_allowing_sse_c(&[two, ServerSideEncryptionRule::builder().build()]);
+        assert_eq!(
+            fixed[0]
+                .blocked_encryption_types()
+                .unwrap()
+                .encryption_type(),
+            [EncryptionType::from("SSE-KMS")]
+        );
+        assert!(fixed[1].blocked_encryption_types().is_none());
     }
 
     #[test]

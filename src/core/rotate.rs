@@ -74,12 +74,7 @@ fn copy_refused(e: &Error) -> bool {
     let Error::S3(s3) = e else {
         return false;
     };
-    let m = s3.message.to_ascii_lowercase();
-    s3.kind == super::s3::S3ErrorKind::Service
-        && (m.contains("notimplemented")
-            || m.contains("not implemented")
-            || m.contains("not supported")
-            || m.contains(" 501"))
+    s3.kind == super::s3::S3ErrorKind::Service && super::preflight::not_implemented(&s3.message)
 }
 
 /// One object's rotation, as planned or done.

@@ -122,6 +122,13 @@ pub enum Command {
         bucket: String,
         prefix: String,
     },
+    /// Check a bucket: transport, encryption rules, SSE-C enforcement probe.
+    Preflight {
+        connection: String,
+        bucket: String,
+        /// Unblock SSE-C on the bucket first (PutBucketEncryption).
+        allow_sse_c: bool,
+    },
     /// Rotate-away old versions, deleted on the user's explicit request (registry ids).
     DeleteOldVersions {
         ids: Vec<i64>,
@@ -141,6 +148,7 @@ pub enum Event {
     Keys(Vec<KeyRow>),
     Connections(Vec<ConnectionRecord>),
     Objects(Vec<ObjectRecord>),
+    Preflight(Result<Box<crate::core::preflight::PreflightReport>, String>),
     /// The audit of what the registry and the keyring hold (sent before `Objects`).
     Audit(Box<crate::core::audit::AuditReport>),
     /// Multipart uploads begun and not finished (resumable).
@@ -512,6 +520,23 @@ impl Worker {
                     Err(e) => self.send(Event::Error(e.to_string())),
                 }
                 self.refresh(&home).await;
+            }
+            Command::Preflight {
+                connection,
+                bucket,
+                allow_sse_c,
+            } => {
+                let result = async {
+                    let conn = home.resolve_connection(Some(&connection))?;
+                    if allow_sse_c {
+                        crate::core::preflight::allow_sse_c(&home, &conn, &bucket).await?;
+                    }
+                    crate::core::preflight::preflight(&home, &conn, &bucket).await
+                }
+                .await;
+                self.send(Event::Preflight(
+                    result.map(Box::new).map_err(|e| e.to_string()),
+                ));
             }
             Command::DeleteOldVersions { ids } => {
                 match home.delete_old_versions(&ids).await {

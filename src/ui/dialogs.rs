@@ -101,6 +101,12 @@ pub enum Dialog {
         /// With `RotateScope::Key`: only objects under this s3://BUCKET/PREFIX.
         prefix: String,
     },
+    /// A bucket's preflight: running (None), or its report.
+    Preflight {
+        connection: String,
+        bucket: String,
+        report: Option<Result<Box<crate::core::preflight::PreflightReport>, String>>,
+    },
     /// Delete the old versions a versioned bucket kept under a rotated-away key.
     DeleteOldVersions {
         label: String,
@@ -445,6 +451,92 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
                 ui.label(RichText::new("Keep the old key until the audit shows nothing depends on it: a versioned bucket keeps old versions under it.").weak());
                 buttons(ui, "Rotate", !to.is_empty() && !targets.is_empty())
             })
+        }
+        Dialog::Preflight {
+            connection,
+            bucket,
+            report,
+        } => {
+            use crate::core::preflight::{BucketEncryption, Enforcement};
+            let title = format!("Preflight of s3://{bucket}");
+            let mut allow = false;
+            let choice = modal(ctx, "preflight", &title, |ui| {
+                match report {
+                    None => {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label("Checking the transport, the bucket's encryption rules, and that the server enforces SSE-C (a tiny probe object with a throwaway key)…");
+                        });
+                    }
+                    Some(Err(e)) => {
+                        ui.label(RichText::new(e.as_str()).color(ui.visuals().error_fg_color));
+                    }
+                    Some(Ok(r)) => {
+                        let good = egui::Color32::from_rgb(80, 170, 90);
+                        let bad = ui.visuals().error_fg_color;
+                        ui.label(
+                            RichText::new(
+                                "Transport: ok (keys never travel in clear to another host)",
+                            )
+                            .color(good),
+                        );
+                        match &r.bucket_encryption {
+                            BucketEncryption::Allows => {
+                                ui.label(
+                                    RichText::new("Bucket encryption rules: SSE-C allowed")
+                                        .color(good),
+                                );
+                            }
+                            BucketEncryption::BlocksSseC => {
+                                ui.label(RichText::new("Bucket encryption rules: SSE-C is BLOCKED (BlockedEncryptionTypes); uploads will fail with 403").color(bad));
+                                if ui.button("Allow SSE-C on this bucket").on_hover_text("PutBucketEncryption keeping the other settings; needs the s3:PutEncryptionConfiguration permission").clicked() {
+                                    allow = true;
+                                }
+                            }
+                            BucketEncryption::Unknown(why) => {
+                                ui.label(format!("Bucket encryption rules: unknown ({why})"));
+                            }
+                        }
+                        match &r.enforcement {
+                            Enforcement::Enforced => {
+                                ui.label(
+                                    RichText::new(
+                                        "SSE-C enforced: the probe was unreadable without its key",
+                                    )
+                                    .color(good),
+                                );
+                            }
+                            Enforcement::Ignored => {
+                                ui.label(RichText::new("THE SERVER IGNORES SSE-C: the probe was readable without its key. Objects would be stored in plaintext.").color(bad).strong());
+                            }
+                            Enforcement::Failed(why) => {
+                                ui.label(
+                                    RichText::new(format!("The SSE-C probe failed: {why}"))
+                                        .color(bad),
+                                );
+                            }
+                        }
+                        for p in &r.problems {
+                            ui.label(RichText::new(p.as_str()).weak());
+                        }
+                    }
+                }
+                ui.add_space(10.0);
+                if ui.button("Close").clicked() {
+                    Choice::Cancel
+                } else {
+                    Choice::None
+                }
+            });
+            if allow {
+                *report = None;
+                app.backend.send(Command::Preflight {
+                    connection: connection.clone(),
+                    bucket: bucket.clone(),
+                    allow_sse_c: true,
+                });
+            }
+            choice
         }
         Dialog::DeleteOldVersions { label, ids, typed } => {
             let title = format!("Delete old versions under \"{label}\"");
@@ -811,6 +903,7 @@ fn confirm(app: &mut App, dialog: Dialog) {
         Dialog::DeleteOldVersions { ids, .. } => {
             app.backend.send(Command::DeleteOldVersions { ids })
         }
+        Dialog::Preflight { .. } => {}
         Dialog::ExportAudit { path } => app.backend.send(Command::ExportAudit {
             path: PathBuf::from(path.trim()),
         }),

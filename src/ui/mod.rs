@@ -300,6 +300,13 @@ impl App {
                 self.connections = c;
             }
             Event::Audit(a) => self.audit = Some(Arc::from(a)),
+            Event::Preflight(result) => {
+                if let Some(Dialog::Preflight { report, .. }) = &mut self.dialog {
+                    *report = Some(result);
+                } else if let Err(e) = result {
+                    self.error(e);
+                }
+            }
             Event::Objects(o) => {
                 // The last answer of a refresh: keys and connections are in too.
                 self.objects = o;

@@ -429,6 +429,23 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
             });
         }
         if ui
+            .button("Preflight")
+            .on_hover_text("Check this bucket for SSE-C: transport, BlockedEncryptionTypes, and that the server enforces it")
+            .clicked()
+            && let (Some(c), Some(b)) = (app.browser.connection.clone(), app.browser.bucket.clone())
+        {
+            app.backend.send(Command::Preflight {
+                connection: c.clone(),
+                bucket: b.clone(),
+                allow_sse_c: false,
+            });
+            app.dialog = Some(Dialog::Preflight {
+                connection: c,
+                bucket: b,
+                report: None,
+            });
+        }
+        if ui
             .button("Rotate folder…")
             .on_hover_text("Re-encrypt every registered object under this folder with another key")
             .clicked()
