@@ -644,3 +644,60 @@ fn preflight_from_the_objects_view_shows_that_garage_enforces_sse_c() {
     ui.click("Close");
     assert!(ui.app().dialog.is_none());
 }
+
+#[test]
+fn ticked_objects_rotate_and_the_others_stay_under_their_key() {
+    use ssec_manager::ui::dialogs::Dialog;
+    let h = TestHome::with_connection("ui-rotate-selected");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    for name in ["s1", "s2", "s3"] {
+        random_file(&h.path(name), 1200);
+        h.upload(name, "old");
+    }
+    let mut ui = Ui::open(&h.home);
+    let app = ui.harness.state_mut();
+    app.browser.connection = Some("garage".into());
+    app.browser.bucket = Some(h.bench.bucket.clone());
+    app.browser.prefix = format!("{}/", h.prefix);
+    app.browser.buckets_requested = true;
+    app.prefs.screen = Screen::Objects;
+    app.refresh_listing();
+    ui.until("the listing and the registry", |h| {
+        h.state().browser.entries.len() == 3
+            && !h.state().browser.loading
+            && h.state().objects.len() == 3
+    });
+    ui.click("📄 s1");
+    ui.click("📄 s3");
+    ui.click("Rotate selected (2)…");
+    ui.until("the rotate dialog", |h| {
+        h.query_by_label("2 object(s) will change:").is_some()
+    });
+    // The new key is picked in the dialog's combo box.
+    if let Some(Dialog::Rotate { to, .. }) = &mut ui.harness.state_mut().dialog {
+        *to = "new".into();
+    }
+    ui.harness.step();
+    ui.click("Rotate");
+    ui.until("s1 and s3 under the new key", |h| {
+        let by = |k: &str| {
+            h.state()
+                .objects
+                .iter()
+                .find(|o| o.key.ends_with(k))
+                .and_then(|o| o.key_label.clone())
+        };
+        by("/s1").as_deref() == Some("new") && by("/s3").as_deref() == Some("new")
+    });
+    let s2 = ui
+        .app()
+        .objects
+        .iter()
+        .find(|o| o.key.ends_with("/s2"))
+        .unwrap()
+        .clone();
+    assert_eq!(s2.key_label.as_deref(), Some("old"));
+    let said = h.ok(&["download", &h.url("s2"), &h.p("s2.back")]);
+    assert!(said.contains("key \"old\""), "{said}");
+}

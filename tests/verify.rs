@@ -123,3 +123,32 @@ fn verify_finds_what_changed_behind_the_apps_back_and_the_audit_reports_it() {
     assert!(md.contains(&format!("`garage:{}`", h.url("gone"))), "{md}");
     assert!(md.contains("| main | `"), "{md}");
 }
+
+/// The job's progress of a deep verify counts bytes and ends exactly at the total, also
+/// when an object could not be read (its bytes count as done, not as missing progress).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_verify_progress_ends_at_the_total_even_with_a_missing_object() {
+    use ssec_manager::core::Home;
+    use ssec_manager::core::transfer::{TransferCtx, TransferOptions};
+    use ssec_manager::core::verify::VerifyOptions;
+    let h = TestHome::with_connection("verify-progress");
+    h.ok(&["key", "generate", "k"]);
+    for (name, size) in [("a", 70_000), ("b", 30_000), ("c", 5_000)] {
+        random_file(&h.path(name), size);
+        h.upload(name, "k");
+    }
+    h.sh_ok(
+        r#"aws --endpoint-url "$EP" s3api delete-object --bucket "$BUCKET" --key "$PREFIX/b" >/dev/null"#,
+    );
+    let home = Home::open_with_keyring(&h.home).unwrap();
+    let ctx = TransferCtx::new(TransferOptions::default());
+    let opts = VerifyOptions {
+        deep: true,
+        concurrency: 2,
+        key_label: None,
+    };
+    let report = home.verify(&ctx, &opts).await.unwrap();
+    assert_eq!((report.checked, report.ok), (3, 2));
+    let p = ctx.progress.snapshot();
+    assert_eq!((p.done, p.total), (105_000, 105_000));
+}

@@ -160,6 +160,7 @@ impl Home {
         let checks = futures_util::stream::iter(objects)
             .map(|o| async move {
                 let key = keys.get(o.key_fingerprint.as_str()).cloned().flatten();
+                let mut read = 0;
                 let outcome = match key {
                     None => (
                         VerifyStatus::NoKey,
@@ -172,7 +173,9 @@ impl Home {
                         ),
                     ),
                     Some(key) => match clients.get(&o.connection) {
-                        Some(Ok(client)) => check_one(ctx, client, &key, &o, opts.deep).await,
+                        Some(Ok(client)) => {
+                            check_one(ctx, client, &key, &o, opts.deep, &mut read).await
+                        }
                         Some(Err(e)) => (VerifyStatus::Unreachable, e.clone()),
                         None => (
                             VerifyStatus::Unreachable,
@@ -180,7 +183,11 @@ impl Home {
                         ),
                     },
                 };
-                if !opts.deep {
+                if opts.deep {
+                    // Bytes not read (not checked, or broken off) still count as done, so
+                    // the total is reached.
+                    ctx.progress.add(o.size.unwrap_or(0).saturating_sub(read));
+                } else {
                     ctx.progress.add(1);
                 }
                 (o, outcome)
@@ -232,6 +239,7 @@ async fn check_one(
     key: &SseKey,
     o: &ObjectRecord,
     deep: bool,
+    read: &mut u64,
 ) -> (VerifyStatus, String) {
     let url = o.url();
     let h = key.headers();
@@ -273,7 +281,7 @@ async fn check_one(
     if !deep {
         return (VerifyStatus::Ok, String::new());
     }
-    match read_sha256(ctx, client, key, o).await {
+    match read_sha256(ctx, client, key, o, read).await {
         Err(e) => (VerifyStatus::Unreachable, e),
         Ok(sha) => match o.sha256.as_deref().filter(|s| !s.is_empty()) {
             Some(recorded) if recorded != sha => (
@@ -295,6 +303,7 @@ async fn read_sha256(
     client: &Client,
     key: &SseKey,
     o: &ObjectRecord,
+    read: &mut u64,
 ) -> std::result::Result<String, String> {
     let url = o.url();
     let h = key.headers();
@@ -315,7 +324,10 @@ async fn read_sha256(
     {
         ctx.throttle(chunk.len() as u64).await;
         hasher.update(&chunk);
-        ctx.progress.add(chunk.len() as u64);
+        // Never past the recorded size, which is what the total was made of.
+        let credit = (chunk.len() as u64).min(o.size.unwrap_or(0).saturating_sub(*read));
+        *read += credit;
+        ctx.progress.add(credit);
     }
     Ok(hex::encode(hasher.finalize()))
 }

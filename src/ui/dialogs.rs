@@ -122,6 +122,8 @@ pub enum RotateScope {
     Key(String),
     /// One registered object.
     Object { id: i64, url: String },
+    /// Registered objects ticked in the Objects view.
+    Selection { ids: Vec<i64> },
     /// Every registered object under a folder of a bucket.
     Folder {
         connection: String,
@@ -151,6 +153,7 @@ pub fn rotation_targets<'a>(
                     && narrowed.is_none_or(|(b, p)| o.bucket == b && o.key.starts_with(p))
             }
             RotateScope::Object { id, .. } => o.id == *id,
+            RotateScope::Selection { ids } => ids.contains(&o.id),
             RotateScope::Folder {
                 connection,
                 bucket,
@@ -414,6 +417,7 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
             let what = match scope {
                 RotateScope::Key(l) => format!("everything key \"{l}\" encrypts"),
                 RotateScope::Object { url, .. } => url.clone(),
+                RotateScope::Selection { ids } => format!("the {} selected object(s)", ids.len()),
                 RotateScope::Folder { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
             };
             let from = match scope {

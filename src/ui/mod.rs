@@ -103,6 +103,8 @@ pub struct Browser {
     pub buckets_requested: bool,
     /// Objects classified by HEAD (Check keys), by object key.
     pub checked: std::collections::HashMap<String, crate::core::scan::ObjectKind>,
+    /// Object keys ticked in the listing (for Rotate selected).
+    pub selected: std::collections::BTreeSet<String>,
 }
 
 /// A file picked through the system dialog, delivered by a worker.
@@ -402,6 +404,7 @@ impl App {
     /// Lists the browser's current place again.
     pub fn refresh_listing(&mut self) {
         let b = &mut self.browser;
+        b.selected.clear();
         if let (Some(c), Some(bk)) = (b.connection.clone(), b.bucket.clone()) {
             b.loading = true;
             self.backend.send(Command::ListObjects {

@@ -534,7 +534,38 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
     let prefix = app.browser.prefix.clone();
     let mut open_prefix = None;
     let mut action: Option<(String, &'static str)> = None;
-    ui.label(RichText::new(format!("{} item(s)", entries.len())).weak());
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("{} item(s)", entries.len())).weak());
+        let n = app.browser.selected.len();
+        if n > 0 {
+            if ui
+                .button(format!("Rotate selected ({n})…"))
+                .on_hover_text("Re-encrypt the ticked objects with another key, on the server")
+                .clicked()
+            {
+                let ids = app
+                    .objects
+                    .iter()
+                    .filter(|o| {
+                        o.connection == conn
+                            && o.bucket == bucket
+                            && o.state == ObjectState::Stored
+                            && app.browser.selected.contains(&o.key)
+                    })
+                    .map(|o| o.id)
+                    .collect();
+                app.dialog = Some(Dialog::Rotate {
+                    scope: RotateScope::Selection { ids },
+                    to: String::new(),
+                    prefix: String::new(),
+                });
+            }
+            if ui.button("Clear selection").clicked() {
+                app.browser.selected.clear();
+            }
+        }
+    });
+    let mut toggled: Option<String> = None;
     TableBuilder::new(ui)
         .id_salt("objects-table")
         .striped(true)
@@ -573,7 +604,14 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
                 } => {
                     let name = key.strip_prefix(&prefix).unwrap_or(key);
                     row.col(|ui| {
-                        ui.label(format!("📄 {name}"));
+                        let mut ticked = app.browser.selected.contains(key);
+                        if ui
+                            .checkbox(&mut ticked, format!("📄 {name}"))
+                            .on_hover_text("Select (for Rotate selected)")
+                            .changed()
+                        {
+                            toggled = Some(key.clone());
+                        }
                     });
                     row.col(|ui| {
                         ui.label(human_bytes(*size));
@@ -597,6 +635,11 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
                 }
             });
         });
+    if let Some(k) = toggled
+        && !app.browser.selected.remove(&k)
+    {
+        app.browser.selected.insert(k);
+    }
     if let Some(p) = open_prefix {
         app.browser.prefix = p;
         app.refresh_listing();
