@@ -570,11 +570,13 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
         .id_salt("objects-table")
         .striped(true)
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::remainder().at_least(260.0).clip(true))
-        .column(Column::auto().at_least(90.0))
+        // Actions get the width their four buttons need; the name takes the rest (clipped),
+        // so no button is cut off at the window's edge.
+        .column(Column::remainder().at_least(160.0).clip(true))
+        .column(Column::auto().at_least(80.0))
         .column(Column::auto().at_least(130.0))
-        .column(Column::auto().at_least(170.0))
-        .column(Column::auto().at_least(230.0))
+        .column(Column::auto().at_least(140.0).clip(true))
+        .column(Column::exact(372.0))
         .header(ROW, |mut h| {
             for c in ["Name", "Size", "Modified", "Key", "Actions"] {
                 h.col(|ui| {
