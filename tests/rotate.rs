@@ -62,11 +62,31 @@ fn the_reupload_fallback_moves_the_object_through_this_computer_and_says_so() {
     let h = TestHome::with_connection("rotate-reupload");
     h.ok(&["key", "generate", "old"]);
     h.ok(&["key", "generate", "new"]);
-    let data = random_file(&h.path("r.bin"), 300_000);
-    h.upload("r.bin", "old");
+    let data = random_file(&h.path("r.txt"), 300_000);
+    h.upload("r.txt", "old");
+    // The upload guessed the content type from the name, as the aws CLI does; then the aws
+    // CLI gives the object its own type and user metadata (a copy onto itself, same key).
+    let old_env = h.ok(&["key", "env", "old"]);
+    let head = |env: &str| {
+        h.sh_ok(&format!(
+            r#"{env}
+            aws --endpoint-url "$EP" s3api head-object --bucket "$BUCKET" --key "$PREFIX/r.txt" \
+              --sse-customer-algorithm AES256 --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5""#
+        ))
+    };
+    assert!(head(&old_env).contains("\"ContentType\": \"text/plain\""));
+    h.sh_ok(&format!(
+        r#"{old_env}
+        aws --endpoint-url "$EP" s3api copy-object --bucket "$BUCKET" --key "$PREFIX/r.txt" \
+          --copy-source "$BUCKET/$PREFIX/r.txt" --metadata-directive REPLACE \
+          --content-type text/x-ssec-test --metadata origin=rotate-test \
+          --copy-source-sse-customer-algorithm AES256 --copy-source-sse-customer-key "$SSE_KEY" \
+          --copy-source-sse-customer-key-md5 "$SSE_MD5" \
+          --sse-customer-algorithm AES256 --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" >/dev/null"#
+    ));
     let out = h.ok(&[
         "rotate",
-        &h.url("r.bin"),
+        &h.url("r.txt"),
         "--to",
         "new",
         "--reupload",
@@ -76,7 +96,14 @@ fn the_reupload_fallback_moves_the_object_through_this_computer_and_says_so() {
         out.contains("old -> new (download and re-upload (re-upload asked for))"),
         "{out}"
     );
-    check_rotated(&h, "r.bin", &data, "old", "new");
+    // What the copy would have kept, the re-upload kept too.
+    let after = head(&h.ok(&["key", "env", "new"]));
+    assert!(
+        after.contains("\"ContentType\": \"text/x-ssec-test\""),
+        "{after}"
+    );
+    assert!(after.contains("\"origin\": \"rotate-test\""), "{after}");
+    check_rotated(&h, "r.txt", &data, "old", "new");
     let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
     let objects = registry.objects().unwrap();
     // The new upload is the stored row; the row of the old key's object was replaced.

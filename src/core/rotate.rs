@@ -280,10 +280,33 @@ impl Home {
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), "cannot create a temp folder", e))?;
         let file = tmp.path().join("object");
+        // What the copy would have kept: content type and user metadata.
+        let from = self.load_key(&self.key_record(from_label)?)?;
+        let client = client_for(conn, self.secrets().ok()).await?;
+        let head = client
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .sse(&from.headers())
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, Op::Read, &url.to_string(), true))?;
+        let meta = super::transfer::upload::ObjectMeta {
+            content_type: head.content_type().map(str::to_string),
+            metadata: head.metadata().cloned().filter(|m| !m.is_empty()),
+        };
         let ctx = super::transfer::TransferCtx::new(TransferOptions::default());
         super::transfer::download(&ctx, self, conn, &url, &file, Some(from_label)).await?;
-        let uploaded =
-            super::transfer::upload(&ctx, self, conn, &file, &url, &to_rec.label).await?;
+        let uploaded = super::transfer::upload::upload_with_meta(
+            &ctx,
+            self,
+            conn,
+            &file,
+            &url,
+            &to_rec.label,
+            meta,
+        )
+        .await?;
         let method = format!("download and re-upload ({why})");
         self.registry.drop_rotation(
             object.id,

@@ -37,7 +37,8 @@ struct Uploaded {
 }
 
 /// Uploads one file under the key labelled `key_label`. The registry row naming the key is
-/// written before the first byte is sent.
+/// written before the first byte is sent. The object's content type is guessed from the
+/// file name, as the aws CLI does.
 pub async fn upload(
     ctx: &TransferCtx,
     home: &Home,
@@ -46,9 +47,53 @@ pub async fn upload(
     dest: &S3Url,
     key_label: &str,
 ) -> Result<ObjectRecord> {
+    upload_with_meta(
+        ctx,
+        home,
+        conn,
+        src,
+        dest,
+        key_label,
+        ObjectMeta::guess(dest),
+    )
+    .await
+}
+
+/// What an object carries besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectMeta {
+    pub content_type: Option<String>,
+    /// User metadata (`x-amz-meta-*`).
+    pub metadata: Option<std::collections::HashMap<String, String>>,
+}
+
+impl ObjectMeta {
+    /// The content type the object key's extension suggests, if any.
+    pub fn guess(dest: &S3Url) -> Self {
+        Self {
+            content_type: mime_guess::from_path(&dest.key)
+                .first()
+                .map(|m| m.essence_str().to_string()),
+            metadata: None,
+        }
+    }
+}
+
+/// `upload` with the object's content type and user metadata given (a rotation by re-upload
+/// keeps the original's).
+pub async fn upload_with_meta(
+    ctx: &TransferCtx,
+    home: &Home,
+    conn: &ConnectionRecord,
+    src: &Path,
+    dest: &S3Url,
+    key_label: &str,
+    meta: ObjectMeta,
+) -> Result<ObjectRecord> {
     let record = home.key_record(key_label)?;
     let key = home.load_key(&record)?;
-    let source = SourceFile::open(src)?;
+    let mut source = SourceFile::open(src)?;
+    source.meta = meta;
     ctx.progress.set_total(source.size);
     let client = client_for(conn, home.secrets().ok()).await?;
     // Before the first upload to a bucket: does it take SSE-C, and does it enforce it?
@@ -248,6 +293,8 @@ struct SourceFile {
     path: PathBuf,
     size: u64,
     mtime: String,
+    /// Sent on PutObject or CreateMultipartUpload.
+    meta: ObjectMeta,
 }
 
 impl SourceFile {
@@ -268,6 +315,7 @@ impl SourceFile {
             path: path.to_path_buf(),
             size: meta.len(),
             mtime,
+            meta: ObjectMeta::default(),
         })
     }
 }
@@ -293,6 +341,8 @@ async fn single_put(
             .key(&dest.key)
             .body(ByteStream::from(body))
             .content_length(size as i64)
+            .set_content_type(source.meta.content_type.clone())
+            .set_metadata(source.meta.metadata.clone())
             .sse(&h)
             .send()
             .await
@@ -349,6 +399,8 @@ async fn multipart(
                 .create_multipart_upload()
                 .bucket(&dest.bucket)
                 .key(&dest.key)
+                .set_content_type(source.meta.content_type.clone())
+                .set_metadata(source.meta.metadata.clone())
                 .sse(&h)
                 .send()
                 .await
