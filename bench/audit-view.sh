@@ -11,10 +11,9 @@ for tool in dbus-run-session gnome-keyring-daemon; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssec-audit-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-export XDG_RUNTIME_DIR="$work/runtime" XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" \
-  XDG_CONFIG_HOME="$work/config"
-mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME"
-chmod 700 "$XDG_RUNTIME_DIR"
+# shellcheck source=scripts/lib/isolate.sh
+. "$root/scripts/lib/isolate.sh"
+isolate_desktop "$work"
 cd "$root"
 cargo bench --bench audit_view --no-run >&2
 echo "ssec-manager Audit view benchmark"

@@ -104,25 +104,20 @@ if [ "${1:-}" != "--inner" ]; then
   trap 'exit 143' TERM
   trap 'exit 129' HUP
 
-  # Isolated desktop and AWS settings, as scripts/test.sh does. A fresh XDG_DATA_HOME matters:
-  # an old login.keyring makes every keyring call fail with "prompt dismissed".
-  export XDG_RUNTIME_DIR="$work/runtime" XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" \
-    XDG_CONFIG_HOME="$work/config"
-  mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME"
-  chmod 700 "$XDG_RUNTIME_DIR"
-  unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CA_BUNDLE \
-    AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE \
-    RCLONE_CONFIG SSEC_MANAGER_HOME
-  export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
+  # Isolated desktop and AWS settings, as scripts/test.sh has them.
+  # shellcheck source=scripts/lib/isolate.sh
+  . "$root/scripts/lib/isolate.sh"
+  isolate_desktop "$work"
+  isolate_aws "$work"
+  unset RCLONE_CONFIG
   # aws CLI v1: path-style addressing for Garage; every transfer setting at its default
   # (max_concurrent_requests 10, multipart_threshold 8MB, multipart_chunksize 8MB).
-  cat >"$AWS_CONFIG_FILE" <<'EOF'
+  cat >"$AWS_CONFIG_FILE" <<'EOF2'
 [default]
 region = garage
 s3 =
     addressing_style = path
-EOF
-  : >"$AWS_SHARED_CREDENTIALS_FILE"
+EOF2
 
   "$root/scripts/garage-up.sh" "$work/garage"
   # shellcheck source=/dev/null

@@ -47,15 +47,11 @@ if [ "${1:-}" != "--inner" ]; then
   trap 'exit 143' TERM
   trap 'exit 129' HUP
 
-  export XDG_RUNTIME_DIR="$work/runtime" XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" \
-    XDG_CONFIG_HOME="$work/config"
-  mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME"
-  chmod 700 "$XDG_RUNTIME_DIR"
-  unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CA_BUNDLE \
-    AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 SSEC_MANAGER_HOME
-  export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
+  # shellcheck source=scripts/lib/isolate.sh
+  . "$root/scripts/lib/isolate.sh"
+  isolate_desktop "$work"
+  isolate_aws "$work"
   printf '[default]\nregion = garage\ns3 =\n    addressing_style = path\n' >"$AWS_CONFIG_FILE"
-  : >"$AWS_SHARED_CREDENTIALS_FILE"
 
   "$root/scripts/garage-up.sh" "$work/garage"
   # shellcheck source=/dev/null

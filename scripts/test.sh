@@ -38,19 +38,10 @@ trap 'stop_child; exit 130' INT
 trap 'stop_child; exit 143' TERM
 trap 'stop_child; exit 129' HUP
 
-# Fresh per-run desktop dirs: a stale login.keyring in an old XDG_DATA_HOME makes every
-# keyring call fail with "prompt dismissed" (see TESTING.md).
-export XDG_RUNTIME_DIR="$tmp/runtime" XDG_DATA_HOME="$tmp/data" XDG_CACHE_HOME="$tmp/cache" \
-  XDG_CONFIG_HOME="$tmp/config"
-mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME"
-chmod 700 "$XDG_RUNTIME_DIR"
-
-# Keep the user's ~/.aws and AWS_* settings out of the tests.
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CA_BUNDLE \
-  AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE
-export AWS_CONFIG_FILE="$tmp/aws-config" AWS_SHARED_CREDENTIALS_FILE="$tmp/aws-credentials"
-: >"$AWS_CONFIG_FILE"
-: >"$AWS_SHARED_CREDENTIALS_FILE"
+# shellcheck source=scripts/lib/isolate.sh
+. "$here/lib/isolate.sh"
+isolate_desktop "$tmp"
+isolate_aws "$tmp"
 
 "$here/garage-up.sh" "$tmp/garage"
 # shellcheck source=/dev/null
