@@ -65,6 +65,8 @@ shot transfers 2.5
 nav 0; shot keys
 nav 1; shot objects 3
 nav 3; shot audit
+click 50 714; shot audit-light   # the theme button; and back
+click 50 714
 nav 4; shot connections
 nav 0; click 207 76; shot generate-dialog   # Generate...
 kill "$app" 2>/dev/null || true

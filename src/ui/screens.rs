@@ -1117,7 +1117,7 @@ fn audit_charts(ui: &mut egui::Ui, report: &crate::core::audit::AuditReport) {
                 .iter()
                 .map(|k| (k.label.clone(), k.bytes as f64, severity_color(k.health)))
                 .collect();
-            bar_chart(ui, "audit-bytes-per-key", width, bars, |v| {
+            bar_chart(ui, "audit-bytes-per-key", width, bars, true, |v| {
                 human_bytes(v.max(0.0) as u64)
             });
         });
@@ -1136,19 +1136,21 @@ fn audit_charts(ui: &mut egui::Ui, report: &crate::core::audit::AuditReport) {
                     (state.clone(), *n as f64, color)
                 })
                 .collect();
-            bar_chart(ui, "audit-objects-by-state", width, bars, |v| {
+            bar_chart(ui, "audit-objects-by-state", width, bars, false, |v| {
                 format!("{v:.0}")
             });
         });
     });
 }
 
-/// A fixed (no zoom, no drag) bar chart, one named bar per entry.
+/// A fixed (no zoom, no drag) bar chart, one named bar per entry. `binary`: grid lines at
+/// powers of two (bytes read as 256 MiB, 512 MiB, 1 GiB rather than 953.7 MiB).
 fn bar_chart(
     ui: &mut egui::Ui,
     id: &str,
     width: f32,
     entries: Vec<(String, f64, Color32)>,
+    binary: bool,
     value_text: fn(f64) -> String,
 ) {
     use egui_plot::{Bar, BarChart, Plot};
@@ -1172,6 +1174,7 @@ fn bar_chart(
         .show_grid([false, true])
         .include_y(0.0)
         .y_axis_min_width(64.0)
+        .y_grid_spacer(egui_plot::log_grid_spacer(if binary { 2 } else { 10 }))
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
             if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
