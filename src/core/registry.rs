@@ -709,7 +709,7 @@ impl Registry {
         let live: i64 = db
             .query_row(
                 "SELECT COUNT(*) FROM objects o JOIN connections c ON c.id = o.connection_id
-                 WHERE c.name = ?1 AND o.state IN ('pending', 'stored')",
+                 WHERE c.name = ?1 AND o.state IN ('pending', 'stored', 'old_version')",
                 [name],
                 |r| r.get(0),
             )
@@ -929,21 +929,22 @@ impl Registry {
         self.query_objects("", &[])
     }
 
-    /// Records what a verify found. Only an answer from the server (ok or a problem) moves
-    /// `last_verified_at`; "could not ask" keeps the previous date.
+    /// Records what a verify found: only the server's answers. "Could not ask" (no key,
+    /// unreachable) changes nothing, so a network blip never erases an earlier finding.
     pub fn record_verification(
         &self,
         id: i64,
         status: VerifyStatus,
         detail: Option<&str>,
     ) -> Result<()> {
-        let answered = !matches!(status, VerifyStatus::NoKey | VerifyStatus::Unreachable);
+        if matches!(status, VerifyStatus::NoKey | VerifyStatus::Unreachable) {
+            return Ok(());
+        }
         self.db()
             .execute(
-                "UPDATE objects SET verify_status = ?2, verify_detail = ?3,
-                    last_verified_at = CASE WHEN ?4 THEN ?5 ELSE last_verified_at END
+                "UPDATE objects SET verify_status = ?2, verify_detail = ?3, last_verified_at = ?4
                  WHERE id = ?1",
-                params![id, status.as_str(), detail, answered, now()],
+                params![id, status.as_str(), detail, now()],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -1022,8 +1023,9 @@ impl Registry {
                 "INSERT INTO objects (connection_id, bucket, object_key, version_id, size, sha256,
                     etag, key_fingerprint, state, error, created_at, updated_at,
                     last_verified_at, verify_status, verify_detail)
-                 SELECT connection_id, bucket, object_key, version_id, size, sha256, etag,
-                    key_fingerprint, 'old_version', NULL, created_at, ?2, last_verified_at,
+                 SELECT connection_id, bucket, object_key, COALESCE(version_id, 'null'), size,
+                    sha256, etag, key_fingerprint, 'old_version', NULL, created_at, ?2,
+                    last_verified_at,
                     verify_status, verify_detail
                  FROM objects WHERE id = ?1",
                 params![object_id, now],
@@ -1048,11 +1050,33 @@ impl Registry {
         tx.commit().map_err(|e| self.err(e))
     }
 
-    /// A rotation that ended another way (the object was uploaded again under the new key):
-    /// no longer pending, and the event says how.
-    pub fn drop_rotation(&self, object_id: i64, to: &KeyFingerprint, detail: &str) -> Result<()> {
+    /// A rotation that ended another way (the object was uploaded again under the new key,
+    /// as a new row): no longer pending, the old row becomes `replaced` (or `old_version`
+    /// when the bucket keeps it), and the event says how.
+    pub fn drop_rotation(
+        &self,
+        object_id: i64,
+        to: &KeyFingerprint,
+        detail: &str,
+        old_version_kept: bool,
+    ) -> Result<()> {
         let mut db = self.db();
         let tx = db.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE objects SET state = ?2, version_id = COALESCE(version_id, ?3),
+                updated_at = ?4 WHERE id = ?1 AND state = 'stored'",
+            params![
+                object_id,
+                if old_version_kept {
+                    "old_version"
+                } else {
+                    "replaced"
+                },
+                old_version_kept.then_some("null"),
+                now()
+            ],
+        )
+        .map_err(|e| self.err(e))?;
         tx.execute("DELETE FROM rotations WHERE object_id = ?1", [object_id])
             .map_err(|e| self.err(e))?;
         tx.execute(
@@ -1375,6 +1399,36 @@ mod tests {
                 .any(|e| e.kind == "old_version_deleted")
         );
         assert!(reg.pending_rotations().unwrap().is_empty());
+    }
+
+    /// "Could not ask" never erases what the server said; a re-upload rotation retires the
+    /// old row; a connection with old versions cannot be removed.
+    #[test]
+    fn failed_checks_keep_findings_and_reupload_rotations_retire_the_old_row() {
+        let (_d, reg) = temp_registry();
+        let conn = connection(&reg);
+        let fp = KeyFingerprint::from_stored("k");
+        let id = reg.begin_upload(&conn, "b", "o", &fp, 1).unwrap();
+        reg.finish_upload(id, &StoredObject::default(), false)
+            .unwrap();
+        reg.record_verification(id, VerifyStatus::Missing, Some("gone"))
+            .unwrap();
+        let checked = reg.object_by_id(id).unwrap().unwrap().last_verified_at;
+        reg.record_verification(id, VerifyStatus::Unreachable, Some("network down"))
+            .unwrap();
+        let o = reg.object_by_id(id).unwrap().unwrap();
+        assert_eq!(o.verify_status, Some(VerifyStatus::Missing));
+        assert_eq!(o.verify_detail.as_deref(), Some("gone"));
+        assert_eq!(o.last_verified_at, checked);
+
+        let new = KeyFingerprint::from_stored("k2");
+        reg.drop_rotation(id, &new, "re-uploaded", true).unwrap();
+        let o = reg.object_by_id(id).unwrap().unwrap();
+        assert_eq!(
+            (o.state, o.version_id.as_deref()),
+            (ObjectState::OldVersion, Some("null"))
+        );
+        assert_eq!(reg.remove_connection(&conn.name).unwrap(), 1);
     }
 
     #[test]

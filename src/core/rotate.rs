@@ -238,9 +238,12 @@ impl Home {
             .await
             .map_err(|e| sdk_error(e, Op::Read, &object.url(), true))?;
         // A versioned bucket keeps the previous version, still under the old key.
-        let keeps_old = object.version_id.is_some()
-            && head.version_id() != object.version_id.as_deref()
-            && crate::core::transfer::upload::bucket_keeps_versions(client, &object.bucket).await;
+        // Only a definite "versions are kept" records one: a wrong old-version row could later
+        // be offered for deletion. (A row without a version id predates versioning: its
+        // version is S3's "null" one.)
+        let keeps_old = head.version_id() != object.version_id.as_deref()
+            && crate::core::transfer::upload::bucket_versioning(client, &object.bucket).await
+                == Some(true);
         let detail = format!(
             "{}: {from_label} -> {to_label} (previous version {}{})",
             object.url(),
@@ -308,6 +311,8 @@ impl Home {
         )
         .await?;
         let method = format!("download and re-upload ({why})");
+        let kept = crate::core::transfer::upload::bucket_versioning(&client, &object.bucket).await
+            == Some(true);
         self.registry.drop_rotation(
             object.id,
             &to_rec.fingerprint,
@@ -315,6 +320,7 @@ impl Home {
                 "{url}: {from_label} -> {} by {method}; now object #{}",
                 to_rec.label, uploaded.id
             ),
+            kept,
         )?;
         Ok(Rotation {
             object: format!("{}:{}", object.connection, object.url()),
@@ -336,7 +342,8 @@ impl Home {
         to_label: &str,
         opts: &RotateOptions,
     ) -> Result<String> {
-        let settled = self.resume_rotations(opts).await?.len();
+        // A rotation left stuck (its key gone, its server down) must not block this one.
+        let settled = self.resume_rotations(opts).await;
         let to = self.key_record(to_label)?;
         ctx.progress.set_total(ids.len() as u64);
         let (mut rotated, mut skipped, mut reuploaded) = (0usize, 0usize, 0usize);
@@ -372,10 +379,16 @@ impl Home {
                 ", {skipped} skipped (already there or not stored)"
             ));
         }
-        if settled > 0 {
-            summary.push_str(&format!(
-                ", {settled} interrupted rotation(s) settled first"
-            ));
+        match settled {
+            Ok(s) if !s.is_empty() => summary.push_str(&format!(
+                ", {} interrupted rotation(s) settled first",
+                s.len()
+            )),
+            Ok(_) => {}
+            Err(e) => summary.push_str(&format!(
+                "; earlier interrupted rotations could not be settled ({e}): \
+                 `ssec-manager rotate --resume` retries"
+            )),
         }
         match failures.first() {
             None => Ok(summary),
@@ -404,6 +417,27 @@ impl Home {
                 .connection_of_object(o.id)?
                 .ok_or_else(|| Error::Transfer(format!("object {} has no connection", o.id)))?;
             let client = client_for(&conn, self.secrets().ok()).await?;
+            // Deleting a version by id is only safe where versions are really kept, and never
+            // for the version the registry says is current.
+            if crate::core::transfer::upload::bucket_versioning(&client, &o.bucket).await
+                != Some(true)
+            {
+                return Err(Error::Transfer(format!(
+                    "s3://{}: the server does not confirm that this bucket keeps versions; \
+                     nothing was deleted",
+                    o.bucket
+                )));
+            }
+            if self
+                .registry
+                .current_object(&conn, &o.bucket, &o.key)?
+                .is_some_and(|cur| cur.version_id.as_deref() == Some(version))
+            {
+                return Err(Error::Transfer(format!(
+                    "{} version {version} is the current version; nothing was deleted",
+                    o.url()
+                )));
+            }
             client
                 .delete_object()
                 .bucket(&o.bucket)

@@ -131,6 +131,8 @@ impl Home {
         // Each key once from the keyring, each connection's client once.
         let mut keys: HashMap<String, Option<Arc<SseKey>>> = HashMap::new();
         let mut clients: HashMap<String, std::result::Result<Client, String>> = HashMap::new();
+        // Buckets that keep versions: there each row is checked at its own version.
+        let mut versioned: HashMap<(String, String), bool> = HashMap::new();
         for o in &objects {
             let fp = o.key_fingerprint.to_string();
             if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(fp) {
@@ -149,6 +151,17 @@ impl Home {
                 };
                 clients.insert(o.connection.clone(), client);
             }
+            let place = (o.connection.clone(), o.bucket.clone());
+            if let std::collections::hash_map::Entry::Vacant(slot) = versioned.entry(place) {
+                let keeps = match clients.get(&o.connection) {
+                    Some(Ok(c)) => {
+                        crate::core::transfer::upload::bucket_versioning(c, &o.bucket).await
+                            == Some(true)
+                    }
+                    _ => false,
+                };
+                slot.insert(keeps);
+            }
         }
         ctx.progress.set_total(if opts.deep {
             objects.iter().filter_map(|o| o.size).sum()
@@ -156,7 +169,7 @@ impl Home {
             objects.len() as u64
         });
 
-        let (keys, clients) = (&keys, &clients);
+        let (keys, clients, versioned) = (&keys, &clients, &versioned);
         let checks = futures_util::stream::iter(objects)
             .map(|o| async move {
                 let key = keys.get(o.key_fingerprint.as_str()).cloned().flatten();
@@ -174,7 +187,19 @@ impl Home {
                     ),
                     Some(key) => match clients.get(&o.connection) {
                         Some(Ok(client)) => {
-                            check_one(ctx, client, &key, &o, opts.deep, &mut read).await
+                            let version = o.version_id.as_deref().filter(|_| {
+                                versioned
+                                    .get(&(o.connection.clone(), o.bucket.clone()))
+                                    .copied()
+                                    .unwrap_or(false)
+                            });
+                            let target = Target {
+                                client,
+                                key: &key,
+                                object: &o,
+                                version,
+                            };
+                            check_one(ctx, &target, opts.deep, &mut read).await
                         }
                         Some(Err(e)) => (VerifyStatus::Unreachable, e.clone()),
                         None => (
@@ -232,21 +257,31 @@ impl Home {
     }
 }
 
+/// What one check asks about: an object (at its version, in a bucket that keeps versions)
+/// and the key that must open it.
+struct Target<'a> {
+    client: &'a Client,
+    key: &'a SseKey,
+    object: &'a ObjectRecord,
+    version: Option<&'a str>,
+}
+
 /// One object: HEAD with its key; when deep, a GET that hashes the content.
 async fn check_one(
     ctx: &TransferCtx,
-    client: &Client,
-    key: &SseKey,
-    o: &ObjectRecord,
+    t: &Target<'_>,
     deep: bool,
     read: &mut u64,
 ) -> (VerifyStatus, String) {
+    let o = t.object;
     let url = o.url();
-    let h = key.headers();
-    let head = client
+    let h = t.key.headers();
+    let head = t
+        .client
         .head_object()
         .bucket(&o.bucket)
         .key(&o.key)
+        .set_version_id(t.version.map(str::to_string))
         .sse(&h)
         .send()
         .await;
@@ -256,7 +291,9 @@ async fn check_one(
             let err = sdk_error(e, Op::Read, &url, true);
             let status = match err.kind {
                 S3ErrorKind::NoSuchObject | S3ErrorKind::NoSuchBucket => VerifyStatus::Missing,
-                S3ErrorKind::WrongKey | S3ErrorKind::KeyMd5Mismatch => VerifyStatus::WrongKey,
+                S3ErrorKind::WrongKey | S3ErrorKind::KeyMd5Mismatch => {
+                    return without_key(t, err.message).await;
+                }
                 S3ErrorKind::NotEncrypted => VerifyStatus::Changed,
                 _ => VerifyStatus::Unreachable,
             };
@@ -281,7 +318,7 @@ async fn check_one(
     if !deep {
         return (VerifyStatus::Ok, String::new());
     }
-    match read_sha256(ctx, client, key, o, read).await {
+    match read_sha256(ctx, t, read).await {
         Err(e) => (VerifyStatus::Unreachable, e),
         Ok(sha) => match o.sha256.as_deref().filter(|s| !s.is_empty()) {
             Some(recorded) if recorded != sha => (
@@ -297,20 +334,58 @@ async fn check_one(
     }
 }
 
+/// A HEAD with the key was refused (400/403). A HEAD body says nothing, and a 403 may as
+/// well mean missing permissions, so a HEAD without the key decides: refused as SSE-C
+/// (400: the credentials work, the object needs a key) means the recorded key is wrong;
+/// served means the object is no longer encrypted; anything else means we could not tell.
+async fn without_key(t: &Target<'_>, with_key_error: String) -> (VerifyStatus, String) {
+    let o = t.object;
+    let url = o.url();
+    let keyless = t
+        .client
+        .head_object()
+        .bucket(&o.bucket)
+        .key(&o.key)
+        .set_version_id(t.version.map(str::to_string))
+        .send()
+        .await;
+    match keyless {
+        Ok(_) => (
+            VerifyStatus::Changed,
+            format!("{url} is no longer encrypted with SSE-C (replaced by a plain object)"),
+        ),
+        Err(e) => match sdk_error(e, Op::Read, &url, false).kind {
+            S3ErrorKind::KeyRequired => (VerifyStatus::WrongKey, with_key_error),
+            S3ErrorKind::NoSuchObject | S3ErrorKind::NoSuchBucket => (
+                VerifyStatus::Missing,
+                format!("{url} does not exist on the server"),
+            ),
+            _ => (
+                VerifyStatus::Unreachable,
+                format!(
+                    "{with_key_error}; a request without the key was refused too, so the \
+                     credentials may lack permission (not recorded as a wrong key)"
+                ),
+            ),
+        },
+    }
+}
+
 /// Reads the whole object with its key, hashing as it comes; nothing is written anywhere.
 async fn read_sha256(
     ctx: &TransferCtx,
-    client: &Client,
-    key: &SseKey,
-    o: &ObjectRecord,
+    t: &Target<'_>,
     read: &mut u64,
 ) -> std::result::Result<String, String> {
+    let o = t.object;
     let url = o.url();
-    let h = key.headers();
-    let response = client
+    let h = t.key.headers();
+    let response = t
+        .client
         .get_object()
         .bucket(&o.bucket)
         .key(&o.key)
+        .set_version_id(t.version.map(str::to_string))
         .sse(&h)
         .send()
         .await

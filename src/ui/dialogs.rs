@@ -431,7 +431,7 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
                 .filter(|l| Some(l) != from.as_ref())
                 .collect();
             modal(ctx, "rotate", "Rotate to another key", |ui| {
-                ui.label(format!("Re-encrypt {what} with another key, on the server: each object is copied onto itself, read with its current key and written with the new one. Nothing is downloaded. A HEAD with the new key confirms each object before the registry moves it."));
+                ui.label(format!("Re-encrypt {what} with another key, on the server: each object is copied onto itself, read with its current key and written with the new one. Nothing is downloaded, unless the server refuses the copy: then that object comes through this computer (downloaded with the old key, uploaded with the new one) and the job says so. A HEAD with the new key confirms each copy before the registry moves the object."));
                 ui.add_space(6.0);
                 combo(ui, "New key", to, keys);
                 if matches!(scope, RotateScope::Key(_)) {
@@ -546,8 +546,14 @@ pub fn show(app: &mut App, ctx: &egui::Context, mut dialog: Dialog) -> Option<Di
             let title = format!("Delete old versions under \"{label}\"");
             modal(ctx, "delete-old-versions", &title, |ui| {
                 ui.label(RichText::new(format!("⚠ {} old version(s) will be deleted from their buckets for good. They are versions kept after a rotation; the current versions, under the new key, stay.", ids.len())).color(ui.visuals().warn_fg_color));
-                field(ui, "Type the label", typed, label);
-                buttons(ui, "Delete old versions", typed == label)
+                // A key without a label (unregistered) is confirmed with the word "delete".
+                let word = if label.is_empty() {
+                    "delete"
+                } else {
+                    label.as_str()
+                };
+                field(ui, "Type to confirm", typed, word);
+                buttons(ui, "Delete old versions", typed == word)
             })
         }
         Dialog::ExportAudit { path } => {

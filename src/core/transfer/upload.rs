@@ -282,10 +282,19 @@ async fn finish(
 /// tell. When the answer is unknown, assume versions are kept: wrongly keeping a key
 /// dependency is safe, wrongly dropping one could let a needed key be deleted.
 pub(crate) async fn bucket_keeps_versions(client: &Client, bucket: &str) -> bool {
-    match client.get_bucket_versioning().bucket(bucket).send().await {
-        Ok(out) => out.status().is_some(),
-        Err(_) => true,
-    }
+    bucket_versioning(client, bucket).await.unwrap_or(true)
+}
+
+/// Whether the bucket keeps versions (versioning enabled or suspended); None when the server
+/// did not say. Steps that delete or re-label versions need a definite yes.
+pub(crate) async fn bucket_versioning(client: &Client, bucket: &str) -> Option<bool> {
+    client
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()
+        .map(|out| out.status().is_some())
 }
 
 /// The file being uploaded, as it was when the upload began.
