@@ -486,6 +486,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 copy_threshold: copy_threshold.unwrap_or(d.copy_threshold),
                 part_size: copy_part_size.unwrap_or(d.part_size),
                 reupload,
+                ..d
             };
             if delete_old_versions {
                 let label = from.as_deref().unwrap_or_default();

@@ -29,6 +29,8 @@ pub struct RotateOptions {
     pub part_size: u64,
     /// When to move the data through this computer instead of copying on the server.
     pub reupload: Reupload,
+    /// Stops a re-upload fallback mid-way (the job's cancel; a server-side copy is never cut).
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 impl Default for RotateOptions {
@@ -37,6 +39,7 @@ impl Default for RotateOptions {
             copy_threshold: MAX_SINGLE_COPY,
             part_size: 512 * MIB,
             reupload: Reupload::IfCopyRefused,
+            cancel: tokio_util::sync::CancellationToken::new(),
         }
     }
 }
@@ -204,7 +207,7 @@ impl Home {
             Ok(size) => size,
             Err(why) => {
                 return self
-                    .rotate_by_reupload(object, &conn, &from_rec.label, &to_rec, &why)
+                    .rotate_by_reupload(object, &conn, &from_rec.label, &to_rec, &why, opts)
                     .await;
             }
         };
@@ -272,6 +275,7 @@ impl Home {
         from_label: &str,
         to_rec: &super::registry::KeyRecord,
         why: &str,
+        opts: &RotateOptions,
     ) -> Result<Rotation> {
         let url = super::s3::S3Url {
             bucket: object.bucket.clone(),
@@ -298,7 +302,8 @@ impl Home {
             content_type: head.content_type().map(str::to_string),
             metadata: head.metadata().cloned().filter(|m| !m.is_empty()),
         };
-        let ctx = super::transfer::TransferCtx::new(TransferOptions::default());
+        let mut ctx = super::transfer::TransferCtx::new(TransferOptions::default());
+        ctx.cancel = opts.cancel.child_token();
         super::transfer::download(&ctx, self, conn, &url, &file, Some(from_label)).await?;
         let uploaded = super::transfer::upload::upload_with_meta(
             &ctx,
@@ -343,6 +348,10 @@ impl Home {
         opts: &RotateOptions,
     ) -> Result<String> {
         // A rotation left stuck (its key gone, its server down) must not block this one.
+        let opts = &RotateOptions {
+            cancel: ctx.cancel.clone(),
+            ..opts.clone()
+        };
         let settled = self.resume_rotations(opts).await;
         let to = self.key_record(to_label)?;
         ctx.progress.set_total(ids.len() as u64);
