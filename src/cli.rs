@@ -175,7 +175,7 @@ pub enum Command {
     },
     /// Ask the server about every registered object with its key (HEAD, no data moved):
     /// still there, still opened by its key, same size. --deep also reads each object and
-    /// compares its SHA-256 with the one recorded at upload.
+    /// compares its checksum (BLAKE3) with the one recorded at upload.
     Verify {
         #[arg(long)]
         deep: bool,

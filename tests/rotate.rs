@@ -113,7 +113,10 @@ fn the_reupload_fallback_moves_the_object_through_this_computer_and_says_so() {
         .collect();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].key_label.as_deref(), Some("new"));
-    assert_eq!(stored[0].sha256.as_deref(), Some(sha(&data).as_str()));
+    assert_eq!(
+        stored[0].blake3.as_deref(),
+        Some(blake3::hash(&data).to_hex().as_str())
+    );
     assert!(
         objects
             .iter()

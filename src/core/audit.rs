@@ -522,6 +522,7 @@ mod tests {
             version_id: None,
             size: Some(10),
             sha256: None,
+            blake3: None,
             etag: None,
             key_fingerprint: KeyFingerprint::from_stored(fp),
             key_label: label.map(str::to_string),

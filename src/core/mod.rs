@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod checksum;
 pub mod home;
 pub mod jobs;
 pub mod key;

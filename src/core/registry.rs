@@ -147,6 +147,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE objects ADD COLUMN verify_status TEXT;
     ALTER TABLE objects ADD COLUMN verify_detail TEXT;
     "#,
+    // 6: new uploads record a BLAKE3 content checksum (older rows keep their SHA-256).
+    r#"
+    ALTER TABLE objects ADD COLUMN blake3 TEXT;
+    "#,
 ];
 
 pub fn now() -> String {
@@ -320,7 +324,10 @@ pub struct ObjectRecord {
     pub key: String,
     pub version_id: Option<String>,
     pub size: Option<u64>,
+    /// The content checksum of rows recorded before BLAKE3 (see `checksum`).
     pub sha256: Option<String>,
+    /// The content checksum recorded at upload (hex).
+    pub blake3: Option<String>,
     pub etag: Option<String>,
     pub key_fingerprint: KeyFingerprint,
     /// The label of that key, when the registry knows it.
@@ -427,7 +434,8 @@ pub struct EventRecord {
 #[derive(Debug, Clone, Default)]
 pub struct StoredObject {
     pub size: u64,
-    pub sha256: String,
+    /// The BLAKE3 of the content sent; None when unknown (adopted by a scan).
+    pub blake3: Option<String>,
     pub etag: Option<String>,
     pub version_id: Option<String>,
 }
@@ -439,7 +447,7 @@ pub struct Registry {
 
 const OBJECT_COLUMNS: &str = "o.id, c.name, o.bucket, o.object_key, o.version_id, o.size, \
     o.sha256, o.etag, o.key_fingerprint, k.label, o.state, o.error, o.created_at, o.updated_at, \
-    o.last_verified_at, o.verify_status, o.verify_detail";
+    o.last_verified_at, o.verify_status, o.verify_detail, o.blake3";
 const OBJECT_FROM: &str = "FROM objects o JOIN connections c ON c.id = o.connection_id \
     LEFT JOIN keys k ON k.fingerprint = o.key_fingerprint";
 const KEY_COLUMNS: &str = "label, fingerprint, created_at, source, source_detail, \
@@ -787,7 +795,7 @@ impl Registry {
         let mut db = self.db();
         let tx = db.transaction().map_err(|e| self.err(e))?;
         tx.execute(
-            "UPDATE objects SET state = 'stored', size = ?2, sha256 = ?3, etag = ?4,
+            "UPDATE objects SET state = 'stored', size = ?2, blake3 = ?3, etag = ?4,
                 version_id = ?5, error = NULL, updated_at = ?6, last_verified_at = ?6,
                 verify_status = 'ok', verify_detail = NULL
              WHERE id = ?1",
@@ -795,7 +803,7 @@ impl Registry {
                 id,
                 stored.size as i64,
                 // Adopted objects have no recorded content hash: NULL, not an empty one.
-                Some(&stored.sha256).filter(|h| !h.is_empty()),
+                stored.blake3.as_deref().filter(|h| !h.is_empty()),
                 stored.etag,
                 stored.version_id,
                 now
@@ -1021,10 +1029,10 @@ impl Registry {
         if keep_old_version {
             tx.execute(
                 "INSERT INTO objects (connection_id, bucket, object_key, version_id, size, sha256,
-                    etag, key_fingerprint, state, error, created_at, updated_at,
+                    blake3, etag, key_fingerprint, state, error, created_at, updated_at,
                     last_verified_at, verify_status, verify_detail)
                  SELECT connection_id, bucket, object_key, COALESCE(version_id, 'null'), size,
-                    sha256, etag, key_fingerprint, 'old_version', NULL, created_at, ?2,
+                    sha256, blake3, etag, key_fingerprint, 'old_version', NULL, created_at, ?2,
                     last_verified_at,
                     verify_status, verify_detail
                  FROM objects WHERE id = ?1",
@@ -1262,6 +1270,7 @@ fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
             .get::<_, Option<String>>(15)?
             .map(|s| VerifyStatus::parse(&s)),
         verify_detail: r.get(16)?,
+        blake3: r.get(17)?,
     })
 }
 
@@ -1316,7 +1325,7 @@ mod tests {
             first,
             &StoredObject {
                 size: 3,
-                sha256: "s".into(),
+                blake3: Some("s".into()),
                 ..Default::default()
             },
             false,
@@ -1332,7 +1341,7 @@ mod tests {
             second,
             &StoredObject {
                 size: 4,
-                sha256: "t".into(),
+                blake3: Some("t".into()),
                 ..Default::default()
             },
             false,
@@ -1359,7 +1368,7 @@ mod tests {
             id,
             &StoredObject {
                 size: 3,
-                sha256: "s".into(),
+                blake3: Some("s".into()),
                 version_id: Some("v1".into()),
                 ..Default::default()
             },

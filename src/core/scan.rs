@@ -189,7 +189,7 @@ impl Home {
                     id,
                     &StoredObject {
                         size,
-                        sha256: String::new(),
+                        blake3: None,
                         etag: etag.clone(),
                         version_id: None,
                     },

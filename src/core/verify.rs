@@ -1,7 +1,7 @@
 //! Verify: asks the server about every registered object with the key the registry records
 //! for it. A HEAD with the key moves no data and proves three things at once: the server
 //! still holds the object, that key still opens it, and its size is the recorded one. A deep
-//! verify also reads the content and compares its SHA-256 with the one recorded at upload.
+//! verify also reads the content and compares its checksum with the one recorded at upload.
 //!
 //! Requests run `concurrency` at a time; progress counts objects (bytes when deep); each
 //! answer is written to the registry (`verify_status`, and `last_verified_at` when the
@@ -10,10 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::checksum::{self, Algorithm, Hasher};
 use aws_sdk_s3::Client;
 use futures_util::StreamExt as _;
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use super::key::SseKey;
 use super::registry::{ObjectRecord, ObjectState, VerifyStatus};
@@ -25,7 +25,7 @@ use crate::core::s3::WithSse as _;
 /// What to verify and how.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    /// Also read every object and compare its SHA-256 with the recorded one.
+    /// Also read every object and compare its checksum with the recorded one.
     pub deep: bool,
     /// HEAD (or GET) requests in flight at once.
     pub concurrency: usize,
@@ -318,12 +318,17 @@ async fn check_one(
     if !deep {
         return (VerifyStatus::Ok, String::new());
     }
-    match read_sha256(ctx, t, read).await {
+    let recorded = checksum::recorded(o);
+    let algorithm = recorded.map_or(Algorithm::Blake3, |(a, _)| a);
+    match read_digest(ctx, t, algorithm, read).await {
         Err(e) => (VerifyStatus::Unreachable, e),
-        Ok(sha) => match o.sha256.as_deref().filter(|s| !s.is_empty()) {
-            Some(recorded) if recorded != sha => (
+        Ok(digest) => match recorded {
+            Some((a, expected)) if expected != digest => (
                 VerifyStatus::Changed,
-                format!("{url}: the content's SHA-256 is not the one recorded at upload"),
+                format!(
+                    "{url}: the content's {} is not the one recorded at upload",
+                    a.name()
+                ),
             ),
             Some(_) => (VerifyStatus::Ok, String::new()),
             None => (
@@ -372,9 +377,10 @@ async fn without_key(t: &Target<'_>, with_key_error: String) -> (VerifyStatus, S
 }
 
 /// Reads the whole object with its key, hashing as it comes; nothing is written anywhere.
-async fn read_sha256(
+async fn read_digest(
     ctx: &TransferCtx,
     t: &Target<'_>,
+    algorithm: Algorithm,
     read: &mut u64,
 ) -> std::result::Result<String, String> {
     let o = t.object;
@@ -391,7 +397,7 @@ async fn read_sha256(
         .await
         .map_err(|e| sdk_error(e, Op::Read, &url, true).message)?;
     let mut body = response.body;
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new(algorithm);
     while let Some(chunk) = body
         .try_next()
         .await
@@ -404,5 +410,5 @@ async fn read_sha256(
         *read += credit;
         ctx.progress.add(credit);
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hasher.finalize_hex())
 }

@@ -965,7 +965,7 @@ fn audit(app: &mut App, ui: &mut egui::Ui) {
         if ui
             .add_enabled(can_verify, egui::Button::new("Deep verify"))
             .on_hover_text(
-                "Read every object and compare its SHA-256 with the one recorded at upload (moves all the data)",
+                "Read every object and compare its checksum with the one recorded at upload (moves all the data)",
             )
             .clicked()
         {

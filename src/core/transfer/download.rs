@@ -3,16 +3,16 @@
 //! parallel for large ones, written in order into a temp file beside the target.
 //!
 //! Ranges are fetched by up to `concurrency` requests and consumed in order (`buffered`) by
-//! a writer thread that computes the SHA-256 on the way, so memory stays near
+//! a writer thread that computes the content checksum on the way, so memory stays near
 //! `concurrency + 2` ranges. Each range
 //! GET carries `If-Match` with the HEAD's ETag: an object replaced mid-download fails
 //! cleanly instead of yielding a mix of two versions.
 
 use std::path::{Path, PathBuf};
 
+use crate::core::checksum::{self, Algorithm, Hasher};
 use aws_sdk_s3::Client;
 use futures_util::{StreamExt as _, stream};
-use sha2::{Digest as _, Sha256};
 
 use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
@@ -27,7 +27,8 @@ pub struct DownloadReport {
     pub path: PathBuf,
     pub bytes: u64,
     pub key_label: Option<String>,
-    pub sha256: String,
+    /// The content's checksum, "blake3:HEX" (or "sha256:HEX" for objects recorded with it).
+    pub checksum: String,
 }
 
 /// How many times a range whose body broke off mid-way is fetched again. Request-level
@@ -83,7 +84,12 @@ pub async fn download(
         .as_file()
         .try_clone()
         .map_err(|e| Error::io(temp.path(), "cannot write", e))?;
-    let sink = Sink::start(std_file, 2);
+    // The algorithm of the checksum recorded at upload, so it can be compared.
+    let algorithm = recorded
+        .as_ref()
+        .and_then(checksum::recorded)
+        .map_or(Algorithm::Blake3, |(a, _)| a);
+    let sink = Sink::start(std_file, 2, algorithm);
 
     let fetch = Fetch {
         ctx,
@@ -106,7 +112,7 @@ pub async fn download(
     // A write error (disk full...) is the cause when both failed: the fetch only saw the
     // writer stop.
     let written = sink.finish(fetched.is_ok()).await;
-    let (bytes, sha256) = match (fetched, written) {
+    let (bytes, digest) = match (fetched, written) {
         (_, Err(e)) => return Err(Error::io(temp.path(), "cannot write the download", e)),
         (Err(Error::S3(s3)), _) => return Err(explain(s3)),
         (Err(other), _) => return Err(other),
@@ -117,7 +123,7 @@ pub async fn download(
             "{src}: the server announced {size} bytes but sent {bytes}; nothing was written"
         )));
     }
-    check_recorded_checksum(src, recorded.as_ref(), key.as_ref(), &sha256)?;
+    check_recorded_checksum(src, recorded.as_ref(), key.as_ref(), algorithm, &digest)?;
     temp.persist(&out)
         .map_err(|e| Error::io(&out, "cannot move the download into place", e.error))?;
     home.registry.log_event(
@@ -130,7 +136,10 @@ pub async fn download(
         path: out,
         bytes,
         key_label: label,
-        sha256,
+        checksum: format!(
+            "{}:{digest}",
+            algorithm.name().to_ascii_lowercase().replace('-', "")
+        ),
     })
 }
 
@@ -162,21 +171,25 @@ fn choose_key(
     }
 }
 
-/// The SHA-256 recorded at upload must match, when we read with the key it was uploaded with.
+/// The checksum recorded at upload must match, when we read with the key it was uploaded
+/// with.
 fn check_recorded_checksum(
     src: &S3Url,
     recorded: Option<&ObjectRecord>,
     key: Option<&SseKey>,
-    sha256: &str,
+    algorithm: Algorithm,
+    digest: &str,
 ) -> Result<()> {
     if let Some(rec) = recorded
         && key.map(|k| k.fingerprint()).as_ref() == Some(&rec.key_fingerprint)
-        && let Some(recorded_sha) = &rec.sha256
-        && recorded_sha != sha256
+        && let Some((a, expected)) = checksum::recorded(rec)
+        && a == algorithm
+        && expected != digest
     {
         return Err(Error::Transfer(format!(
-            "{src}: the content's SHA-256 differs from the one recorded at upload (the object \
-             was changed since, or corrupted); nothing was written"
+            "{src}: the content's {} differs from the one recorded at upload (the object \
+             was changed since, or corrupted); nothing was written",
+            a.name()
         )));
     }
     Ok(())
@@ -310,7 +323,7 @@ impl Fetch<'_> {
 /// Bytes between two starts of the kernel's write-back of the temp file.
 const WRITEBACK_STEP: u64 = 32 << 20;
 
-/// Where the downloaded bytes go, in order: a blocking thread hashes them (SHA-256) and
+/// Where the downloaded bytes go, in order: a blocking thread hashes them and
 /// writes them, so the next ranges are fetched meanwhile. It starts the kernel's write-back
 /// every `WRITEBACK_STEP` bytes, so the fsync before the rename has little left to do, and
 /// fsyncs only when the download completed.
@@ -326,11 +339,11 @@ enum SinkMsg {
 
 impl Sink {
     /// `depth` chunks may wait for the writer: memory stays near `depth` ranges.
-    fn start(mut file: std::fs::File, depth: usize) -> Self {
+    fn start(mut file: std::fs::File, depth: usize, algorithm: Algorithm) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel(depth);
         let done = tokio::task::spawn_blocking(move || {
             use std::io::Write as _;
-            let mut hasher = Sha256::new();
+            let mut hasher = Hasher::new(algorithm);
             let (mut bytes, mut started) = (0u64, 0u64);
             while let Some(msg) = rx.blocking_recv() {
                 match msg {
@@ -351,7 +364,7 @@ impl Sink {
                     }
                 }
             }
-            Ok((bytes, hex::encode(hasher.finalize())))
+            Ok((bytes, hasher.finalize_hex()))
         });
         Self { tx, done }
     }

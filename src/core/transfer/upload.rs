@@ -1,7 +1,7 @@
 //! Uploads with SSE-C: one PutObject for small files, a parallel multipart upload above the
 //! threshold, and the resumption of a multipart upload that was interrupted.
 //!
-//! Parts are read from the file in order by one reader (which also feeds the SHA-256 of the
+//! Parts are read from the file in order by one reader (which also feeds the BLAKE3 of the
 //! whole content, the integrity check we record because an SSE-C ETag is not an MD5), and
 //! sent by up to `concurrency` requests at once; memory stays near `concurrency` parts
 //! whatever the file size. Every CreateMultipartUpload, UploadPart and
@@ -18,7 +18,6 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures_util::{StreamExt as _, stream};
-use sha2::{Digest as _, Sha256};
 
 use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
@@ -31,7 +30,8 @@ use crate::core::{Error, Home, Result};
 
 /// What the server confirmed.
 struct Uploaded {
-    sha256: String,
+    /// BLAKE3 of the content sent (hex).
+    blake3: String,
     etag: Option<String>,
     version_id: Option<String>,
 }
@@ -242,7 +242,7 @@ async fn finish(
                 id,
                 &StoredObject {
                     size,
-                    sha256: up.sha256,
+                    blake3: Some(up.blake3),
                     etag: up.etag,
                     version_id: up.version_id,
                 },
@@ -341,7 +341,7 @@ async fn single_put(
             .await
             .map_err(|e| Error::io(&source.path, "cannot read the file", e))?;
         let size = body.len() as u64;
-        let sha256 = hex::encode(Sha256::digest(&body));
+        let blake3 = crate::core::checksum::blake3_hex(&body);
         ctx.throttle(size).await;
         let h = key.headers();
         let out = client
@@ -360,7 +360,7 @@ async fn single_put(
         ctx.progress.add(size);
         Ok((
             Uploaded {
-                sha256,
+                blake3,
                 etag: out.e_tag().map(str::to_string),
                 version_id: out.version_id().map(str::to_string),
             },
@@ -510,7 +510,7 @@ struct PartReader {
     part_size: u64,
     size: u64,
     path: PathBuf,
-    file_and_hash: Arc<Mutex<(std::fs::File, Sha256)>>,
+    file_and_hash: Arc<Mutex<(std::fs::File, blake3::Hasher)>>,
     on_server: Arc<std::collections::HashSet<i32>>,
 }
 
@@ -628,7 +628,7 @@ async fn send_parts_and_complete(
     let url = dest.to_string();
     let file = std::fs::File::open(&source.path)
         .map_err(|e| Error::io(&source.path, "cannot read the file", e))?;
-    let file_and_hash = Arc::new(Mutex::new((file, Sha256::new())));
+    let file_and_hash = Arc::new(Mutex::new((file, blake3::Hasher::new())));
     let reader = PartReader {
         next: 1,
         count: source.size.div_ceil(part_size).max(1),
@@ -659,9 +659,9 @@ async fn send_parts_and_complete(
         }
     }
 
-    let sha256 = {
+    let blake3 = {
         let guard = file_and_hash.lock().unwrap_or_else(|p| p.into_inner());
-        hex::encode(guard.1.clone().finalize())
+        guard.1.finalize().to_hex().to_string()
     };
     let h = &target.headers;
     let out = client
@@ -680,7 +680,7 @@ async fn send_parts_and_complete(
         .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
     Ok((
         Uploaded {
-            sha256,
+            blake3,
             etag: out.e_tag().map(str::to_string),
             version_id: out.version_id().map(str::to_string),
         },
