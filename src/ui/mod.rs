@@ -120,6 +120,9 @@ pub struct App {
     pub keys: Vec<KeyRow>,
     pub connections: Vec<ConnectionRecord>,
     pub objects: Vec<ObjectRecord>,
+    /// (connection, bucket, object key) -> index in `objects` of its newest stored row, so the
+    /// Objects listing finds a row's key without scanning every object each frame.
+    stored_index: std::collections::HashMap<(String, String, String), usize>,
     /// The audit of the last refresh (computed by the worker, not per frame).
     pub audit: Option<Arc<crate::core::audit::AuditReport>>,
     pub interrupted: Vec<crate::core::registry::MultipartRecord>,
@@ -166,6 +169,7 @@ impl App {
             keys: Vec::new(),
             connections: Vec::new(),
             objects: Vec::new(),
+            stored_index: std::collections::HashMap::new(),
             audit: None,
             interrupted: Vec::new(),
             toasts: Vec::new(),
@@ -311,7 +315,7 @@ impl App {
             }
             Event::Objects(o) => {
                 // The last answer of a refresh: keys and connections are in too.
-                self.objects = o;
+                self.set_objects(o);
                 self.registry_loaded = true;
             }
             Event::Interrupted(i) => self.interrupted = i,
@@ -402,6 +406,30 @@ impl App {
     }
 
     /// Lists the browser's current place again.
+    /// Replaces the registry's objects (ordered by id) and indexes the newest stored row of
+    /// each location.
+    pub fn set_objects(&mut self, objects: Vec<ObjectRecord>) {
+        self.stored_index = objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.state == crate::core::registry::ObjectState::Stored)
+            .map(|(i, o)| ((o.connection.clone(), o.bucket.clone(), o.key.clone()), i))
+            .collect();
+        self.objects = objects;
+    }
+
+    /// The newest stored registry row of an object, if the registry has one.
+    pub fn stored_object(
+        &self,
+        connection: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Option<&ObjectRecord> {
+        self.stored_index
+            .get(&(connection.to_string(), bucket.to_string(), key.to_string()))
+            .and_then(|i| self.objects.get(*i))
+    }
+
     pub fn refresh_listing(&mut self) {
         let b = &mut self.browser;
         b.selected.clear();

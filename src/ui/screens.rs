@@ -544,14 +544,10 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
                 .clicked()
             {
                 let ids = app
-                    .objects
+                    .browser
+                    .selected
                     .iter()
-                    .filter(|o| {
-                        o.connection == conn
-                            && o.bucket == bucket
-                            && o.state == ObjectState::Stored
-                            && app.browser.selected.contains(&o.key)
-                    })
+                    .filter_map(|k| app.stored_object(&conn, &bucket, k))
                     .map(|o| o.id)
                     .collect();
                 app.dialog = Some(Dialog::Rotate {
@@ -653,29 +649,21 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
         };
         match a {
             "Download…" => app.dialog = Some(Dialog::download(&conn, url)),
-            "Rotate…" => {
-                let rec = app.objects.iter().rev().find(|o| {
-                    o.connection == conn
-                        && o.bucket == url.bucket
-                        && o.key == url.key
-                        && o.state == ObjectState::Stored
-                });
-                match rec {
-                    Some(o) => {
-                        app.dialog = Some(Dialog::Rotate {
-                            scope: RotateScope::Object {
-                                id: o.id,
-                                url: o.url(),
-                            },
-                            to: String::new(),
-                            prefix: String::new(),
-                        })
-                    }
-                    None => app.error(format!(
-                        "{url} is not in the registry, so its key is unknown: Scan and adopt first"
-                    )),
+            "Rotate…" => match app.stored_object(&conn, &url.bucket, &url.key) {
+                Some(o) => {
+                    app.dialog = Some(Dialog::Rotate {
+                        scope: RotateScope::Object {
+                            id: o.id,
+                            url: o.url(),
+                        },
+                        to: String::new(),
+                        prefix: String::new(),
+                    })
                 }
-            }
+                None => app.error(format!(
+                    "{url} is not in the registry, so its key is unknown: Scan and adopt first"
+                )),
+            },
             "Copy aws recipe" => {
                 let recipe = aws_recipe(app, &conn, &url);
                 ui.ctx().copy_text(recipe);
@@ -694,10 +682,7 @@ fn objects(app: &mut App, ui: &mut egui::Ui) {
 /// The Key column: what the registry knows of this object, else what a check found.
 fn key_state(app: &App, conn: &str, bucket: &str, key: &str) -> (String, Option<Color32>) {
     use crate::core::scan::ObjectKind;
-    let rec = app.objects.iter().rev().find(|o| {
-        o.connection == conn && o.bucket == bucket && o.key == key && o.state == ObjectState::Stored
-    });
-    match rec {
+    match app.stored_object(conn, bucket, key) {
         Some(o) => match &o.key_label {
             Some(l) => (format!("🔑 {l}"), Some(Color32::from_rgb(80, 170, 90))),
             None => (
