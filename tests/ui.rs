@@ -17,6 +17,16 @@ use ssec_manager::core::jobs::JobState;
 use ssec_manager::ui::{App, Screen};
 
 /// A file dropped from the desktop (egui 0.37 makes this a trait the backend implements).
+/// Opens the Objects view on `bucket`/`prefix` of the "garage" connection and lists it.
+fn browse(app: &mut App, bucket: &str, prefix: &str) {
+    app.browser.connection = Some("garage".into());
+    app.browser.bucket = Some(bucket.to_string());
+    app.browser.prefix = prefix.to_string();
+    app.browser.buckets_requested = true;
+    app.prefs.screen = Screen::Objects;
+    app.refresh_listing();
+}
+
 #[derive(Debug)]
 struct Dropped(PathBuf);
 
@@ -331,12 +341,7 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     });
     harness.snapshot("keys");
 
-    harness.state_mut().browser.connection = Some("garage".into());
-    harness.state_mut().browser.bucket = Some(bucket2.clone());
-    harness.state_mut().browser.prefix = "snapshots/".into();
-    harness.state_mut().browser.buckets_requested = true;
-    harness.state_mut().prefs.screen = Screen::Objects;
-    harness.state_mut().refresh_listing();
+    browse(harness.state_mut(), &bucket2, "snapshots/");
     until(&mut harness, "the listing", &|a| {
         a.browser.entries.len() == 3 && !a.browser.loading
     });
@@ -534,13 +539,11 @@ fn scan_and_adopt_in_the_objects_view_records_objects_a_known_key_opens() {
 
     let mut ui = Ui::open(&h.home);
     assert!(ui.app().objects.is_empty());
-    let app = ui.harness.state_mut();
-    app.browser.connection = Some("garage".into());
-    app.browser.bucket = Some(first.bench.bucket.clone());
-    app.browser.prefix = format!("{}/", first.prefix);
-    app.browser.buckets_requested = true;
-    app.prefs.screen = Screen::Objects;
-    app.refresh_listing();
+    browse(
+        ui.harness.state_mut(),
+        &first.bench.bucket,
+        &format!("{}/", first.prefix),
+    );
     ui.until("the listing", |h| {
         h.state().browser.entries.len() == 2 && !h.state().browser.loading
     });
@@ -625,13 +628,11 @@ fn rotating_a_key_from_the_window_runs_as_a_job_and_moves_every_object() {
 fn preflight_from_the_objects_view_shows_that_garage_enforces_sse_c() {
     let h = TestHome::with_connection("ui-preflight");
     let mut ui = Ui::open(&h.home);
-    let app = ui.harness.state_mut();
-    app.browser.connection = Some("garage".into());
-    app.browser.bucket = Some(h.bench.bucket.clone());
-    app.browser.prefix = format!("{}/", h.prefix);
-    app.browser.buckets_requested = true;
-    app.prefs.screen = Screen::Objects;
-    app.refresh_listing();
+    browse(
+        ui.harness.state_mut(),
+        &h.bench.bucket,
+        &format!("{}/", h.prefix),
+    );
     ui.harness.step();
     ui.click("Preflight");
     ui.until("the preflight report", |h| {
@@ -656,13 +657,11 @@ fn ticked_objects_rotate_and_the_others_stay_under_their_key() {
         h.upload(name, "old");
     }
     let mut ui = Ui::open(&h.home);
-    let app = ui.harness.state_mut();
-    app.browser.connection = Some("garage".into());
-    app.browser.bucket = Some(h.bench.bucket.clone());
-    app.browser.prefix = format!("{}/", h.prefix);
-    app.browser.buckets_requested = true;
-    app.prefs.screen = Screen::Objects;
-    app.refresh_listing();
+    browse(
+        ui.harness.state_mut(),
+        &h.bench.bucket,
+        &format!("{}/", h.prefix),
+    );
     ui.until("the listing and the registry", |h| {
         h.state().browser.entries.len() == 3
             && !h.state().browser.loading

@@ -514,26 +514,7 @@ mod tests {
     }
 
     fn object(id: i64, fp: &str, label: Option<&str>, state: ObjectState) -> ObjectRecord {
-        ObjectRecord {
-            id,
-            connection: "c".into(),
-            bucket: "b".into(),
-            key: format!("o{id}"),
-            version_id: None,
-            size: Some(10),
-            sha256: None,
-            blake3: None,
-            etag: None,
-            key_fingerprint: KeyFingerprint::from_stored(fp),
-            key_label: label.map(str::to_string),
-            state,
-            error: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            last_verified_at: None,
-            verify_status: None,
-            verify_detail: None,
-        }
+        ObjectRecord::sample(id, fp, label, state)
     }
 
     #[test]

@@ -101,26 +101,8 @@ mod tests {
     /// exist; empty values (adopted objects) mean nothing to compare.
     #[test]
     fn the_recorded_checksum_prefers_blake3_and_falls_back_to_sha256() {
-        let mut o = ObjectRecord {
-            id: 1,
-            connection: "c".into(),
-            bucket: "b".into(),
-            key: "k".into(),
-            version_id: None,
-            size: Some(1),
-            sha256: Some("aa".into()),
-            blake3: None,
-            etag: None,
-            key_fingerprint: crate::core::key::KeyFingerprint::from_stored("f"),
-            key_label: None,
-            state: crate::core::registry::ObjectState::Stored,
-            error: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            last_verified_at: None,
-            verify_status: None,
-            verify_detail: None,
-        };
+        let mut o = ObjectRecord::sample(1, "f", None, crate::core::registry::ObjectState::Stored);
+        o.sha256 = Some("aa".into());
         assert_eq!(recorded(&o), Some((Algorithm::Sha256, "aa")));
         o.blake3 = Some("bb".into());
         assert_eq!(recorded(&o), Some((Algorithm::Blake3, "bb")));

@@ -393,6 +393,34 @@ impl VerifyStatus {
     }
 }
 
+#[cfg(test)]
+impl ObjectRecord {
+    /// A stored-looking row for unit tests of pure logic: connection "c", bucket "b",
+    /// object key "o<id>", 10 bytes.
+    pub(crate) fn sample(id: i64, fp: &str, label: Option<&str>, state: ObjectState) -> Self {
+        ObjectRecord {
+            id,
+            connection: "c".into(),
+            bucket: "b".into(),
+            key: format!("o{id}"),
+            version_id: None,
+            size: Some(10),
+            sha256: None,
+            blake3: None,
+            etag: None,
+            key_fingerprint: KeyFingerprint::from_stored(fp),
+            key_label: label.map(str::to_string),
+            state,
+            error: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            last_verified_at: None,
+            verify_status: None,
+            verify_detail: None,
+        }
+    }
+}
+
 impl ObjectRecord {
     pub fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
