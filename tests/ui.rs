@@ -347,6 +347,19 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     });
     harness.snapshot("objects");
 
+    harness.get_by_label("Preflight").click();
+    until(&mut harness, "the preflight report", &|a| {
+        matches!(
+            &a.dialog,
+            Some(ssec_manager::ui::dialogs::Dialog::Preflight {
+                report: Some(_),
+                ..
+            })
+        )
+    });
+    harness.snapshot("preflight-dialog");
+    harness.state_mut().dialog = None;
+
     harness.state_mut().prefs.screen = Screen::Audit;
     until(&mut harness, "the audit", &|a| a.audit.is_some());
     harness.snapshot("audit");
@@ -363,6 +376,15 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     harness.state_mut().dialog = None;
 
     let jobs = harness.state().jobs().unwrap().clone();
+    // A finished verify (counted in objects) above the running upload.
+    jobs.start(ssec_manager::core::jobs::JobSpec::Verify {
+        deep: false,
+        key_label: None,
+    });
+    until(&mut harness, "the verify job", &|a| {
+        a.jobs()
+            .is_some_and(|j| j.jobs().iter().all(|v| v.state.is_finished()))
+    });
     jobs.start(ssec_manager::core::jobs::JobSpec::Upload {
         connection: "offline".into(),
         src: h.path("parked.bin"),

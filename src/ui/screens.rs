@@ -723,7 +723,7 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
     title(
         ui,
         "Transfers",
-        "Uploads and downloads run in the background; the window stays responsive.",
+        "Uploads, downloads, verifies and rotations run in the background; the window stays responsive.",
     );
     let Some(jobs) = app.jobs().cloned() else {
         ui.spinner();
@@ -778,25 +778,32 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
                     });
                 });
                 let p = j.progress;
-                let eta = p
-                    .eta
-                    .map(|e| format!(", ETA {}s", e.as_secs()))
-                    .unwrap_or_default();
                 ui.add(
                     egui::ProgressBar::new(p.fraction())
                         .show_percentage()
                         .desired_height(14.0),
                 );
-                ui.label(if j.spec.counts_objects() {
-                    format!("{} of {} objects  ·  {:.0}/s{eta}", p.done, p.total, p.rate)
+                let done = if j.spec.counts_objects() {
+                    format!("{} of {} objects", p.done, p.total)
                 } else {
-                    format!(
-                        "{} of {}  ·  {}/s{eta}",
-                        human_bytes(p.done),
-                        human_bytes(p.total),
-                        human_bytes(p.rate as u64)
-                    )
-                });
+                    format!("{} of {}", human_bytes(p.done), human_bytes(p.total))
+                };
+                // Speed and ETA only while it runs: a finished job's last rate says nothing.
+                let pace = if j.state == JobState::Running {
+                    let rate = if j.spec.counts_objects() {
+                        format!("{:.0}/s", p.rate)
+                    } else {
+                        format!("{}/s", human_bytes(p.rate as u64))
+                    };
+                    let eta = p
+                        .eta
+                        .map(|e| format!(", ETA {}s", e.as_secs()))
+                        .unwrap_or_default();
+                    format!("  ·  {rate}{eta}")
+                } else {
+                    String::new()
+                };
+                ui.label(format!("{done}{pace}"));
                 if let JobState::Done(summary) = &j.state
                     && !j.spec.is_upload()
                     && !matches!(j.spec, JobSpec::Download { .. })
