@@ -394,3 +394,72 @@ fn an_upload_cut_off_by_the_server_is_failed_in_the_registry_and_listed_as_inter
     // The abort could not reach the server either, so the upload stays resumable.
     assert_eq!(interrupted()["interrupted"].as_array().unwrap().len(), 1);
 }
+
+/// Ranged downloads hash each range where it lands and join the ranges' hashes into the
+/// BLAKE3 recorded at upload: a same-size rewrite behind the app's back (same key, by the
+/// aws CLI) is refused, with nothing at the target and no temp file left. Rows recorded
+/// with SHA-256, before BLAKE3, are still checked, by reading the file back in order.
+#[test]
+fn ranged_downloads_check_the_recorded_checksum_of_either_kind() {
+    use sha2::Digest as _;
+    let h = TestHome::with_connection("checksum");
+    h.ok(&["key", "generate", "ck"]);
+    // 23 MiB in 5 MiB parts: 3 ranges of 8 MiB, the last one short.
+    let data = random_file(&h.path("c.bin"), 23 * MIB + 777);
+    h.upload_with("c.bin", "ck", &PARTS_5MIB);
+    let url = h.url("c.bin");
+    let out = h.path("out").join("c.bin");
+    std::fs::create_dir(h.path("out")).unwrap();
+    let download = |h: &TestHome| {
+        let mut args = vec!["download", url.as_str(), out.to_str().unwrap()];
+        args.extend(PARTS_5MIB);
+        h.run(&args)
+    };
+    let left_in_out = || std::fs::read_dir(h.path("out")).unwrap().count();
+    let set_checksums = |blake3: Option<&str>, sha256: Option<&str>| {
+        let db = rusqlite::Connection::open(h.home.join("registry.sqlite3")).unwrap();
+        let n = db
+            .execute(
+                "UPDATE objects SET blake3 = ?1, sha256 = ?2 WHERE object_key = ?3",
+                rusqlite::params![blake3, sha256, h.object_key("c.bin")],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+
+    // The recorded BLAKE3 matches the joined one.
+    assert!(download(&h).status.success());
+    assert!(std::fs::read(&out).unwrap() == data);
+    std::fs::remove_file(&out).unwrap();
+
+    // An older row with only SHA-256: checked by reading back, right and wrong.
+    let sha = hex::encode(sha2::Sha256::digest(&data));
+    set_checksums(None, Some(&sha));
+    assert!(download(&h).status.success());
+    assert!(std::fs::read(&out).unwrap() == data);
+    std::fs::remove_file(&out).unwrap();
+    set_checksums(None, Some(&"0".repeat(64)));
+    let failed = download(&h);
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(err.contains("SHA-256 differs"), "{err}");
+    assert_eq!(left_in_out(), 0, "a file was left after a failed check");
+
+    // Back to the BLAKE3; the object is rewritten with the same key and size.
+    set_checksums(Some(blake3::hash(&data).to_hex().as_str()), None);
+    let mut other = data.clone();
+    other[20 * MIB] ^= 1;
+    std::fs::write(h.path("other.bin"), &other).unwrap();
+    h.ok(&["key", "export", "ck", "--out", h.p("ck.key").as_str()]);
+    h.sh_ok(&format!(
+        r#"base64 -d ck.key > ck.raw
+        aws --endpoint-url "$EP" s3 cp other.bin "s3://$BUCKET/{}" \
+          --sse-c AES256 --sse-c-key fileb://ck.raw >/dev/null"#,
+        h.object_key("c.bin")
+    ));
+    let failed = download(&h);
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(err.contains("BLAKE3 differs"), "{err}");
+    assert_eq!(left_in_out(), 0, "a file was left after a failed check");
+}
