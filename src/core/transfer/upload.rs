@@ -501,7 +501,51 @@ async fn list_parts(
 
 /// One part read from the file: its number, length, and its bytes unless the server
 /// already holds it.
-type PartRead = (i32, u64, Option<Vec<u8>>);
+type PartRead = (i32, u64, Option<bytes::Bytes>);
+
+/// Part buffers, used again once a part is sent. A fresh 8 MiB buffer per part cost a page
+/// fault and a zeroed page every 4 KiB: about a fifth of an upload's client CPU in a perf
+/// profile.
+#[derive(Default)]
+struct BufferPool(Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    fn take(&self, len: usize) -> Vec<u8> {
+        let reused = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match reused {
+            Some(buf) if buf.len() >= len => buf,
+            _ => vec![0u8; len],
+        }
+    }
+}
+
+/// A part's bytes, given back to the pool when the SDK drops the body.
+struct PooledPart {
+    buf: Vec<u8>,
+    len: usize,
+    pool: Arc<BufferPool>,
+}
+
+impl AsRef<[u8]> for PooledPart {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for PooledPart {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        self.pool
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(buf);
+    }
+}
+
+/// Bytes read from the file between two hash updates: small enough to still be in the CPU's
+/// cache when they are hashed.
+const READ_PIECE: usize = 256 << 10;
 
 /// Reads the parts of a file strictly in order, hashing the whole content on the way.
 struct PartReader {
@@ -512,6 +556,7 @@ struct PartReader {
     path: PathBuf,
     file_and_hash: Arc<Mutex<(std::fs::File, blake3::Hasher)>>,
     on_server: Arc<std::collections::HashSet<i32>>,
+    pool: Arc<BufferPool>,
 }
 
 impl PartReader {
@@ -526,15 +571,26 @@ impl PartReader {
         let skip = self.on_server.contains(&(n as i32));
         let shared = self.file_and_hash.clone();
         let path = self.path.clone();
+        let pool = self.pool.clone();
         let read = tokio::task::spawn_blocking(move || -> Result<PartRead> {
             use std::io::Read as _;
             let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
             let (file, hasher) = &mut *guard;
-            let mut buf = vec![0u8; len as usize];
-            file.read_exact(&mut buf)
-                .map_err(|e| Error::io(&path, "cannot read the file", e))?;
-            hasher.update(&buf);
-            Ok((n as i32, len, (!skip).then_some(buf)))
+            let mut part = PooledPart {
+                buf: pool.take(len as usize),
+                len: len as usize,
+                pool: pool.clone(),
+            };
+            for piece in part.buf[..len as usize].chunks_mut(READ_PIECE) {
+                file.read_exact(piece)
+                    .map_err(|e| Error::io(&path, "cannot read the file", e))?;
+                hasher.update(piece);
+            }
+            Ok((
+                n as i32,
+                len,
+                (!skip).then(|| bytes::Bytes::from_owner(part)),
+            ))
         })
         .await
         .map_err(|e| Error::Transfer(format!("reading task failed: {e}")))
@@ -637,6 +693,7 @@ async fn send_parts_and_complete(
         path: source.path.clone(),
         file_and_hash: file_and_hash.clone(),
         on_server: Arc::new(done.keys().copied().collect()),
+        pool: Arc::default(),
     };
     let target = Arc::new(PartTarget {
         client: client.clone(),
