@@ -217,7 +217,8 @@ pub enum Command {
 /// How transfers run; the defaults suit a desktop line.
 #[derive(Debug, Args, Clone)]
 pub struct TransferArgs {
-    /// Part (and download range) size, e.g. 8MiB; grown automatically past 10,000 parts.
+    /// Part size, e.g. 8MiB; grown automatically past 10,000 parts. Downloads use ranges
+    /// of this size rounded up to a power of two.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     part_size: Option<u64>,
     /// Files larger than this go multipart (objects larger download in ranges).

@@ -19,7 +19,8 @@ pub const MIN_PART_SIZE: u64 = 5 * MIB;
 pub struct TransferOptions {
     /// Files above this size go multipart; objects above it download in ranges.
     pub multipart_threshold: u64,
-    /// Part (and range) size; grown automatically so a file never needs more than 10,000 parts.
+    /// Part size; grown automatically so a file never needs more than 10,000 parts. Download
+    /// ranges are this size rounded up to a power of two (so their BLAKE3 hashes join).
     pub part_size: u64,
     /// Parts or ranges in flight at once, per transfer.
     pub concurrency: usize,
