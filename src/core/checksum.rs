@@ -198,36 +198,39 @@ mod tests {
     }
 
     /// Ranges hashed apart, in reverse order, join into exactly `blake3::hash` of the whole,
-    /// for sizes around every boundary that matters (range, chunk, power-of-two trees).
+    /// for sizes around every boundary that matters (range, chunk, power-of-two trees) and
+    /// ranges of 1, 4 and 16 chunks.
     #[test]
     fn ranges_hashed_apart_join_into_the_blake3_of_the_whole() {
-        let span = 4 * blake3::CHUNK_LEN as u64;
-        let data: Vec<u8> = (0..(40 * span as usize))
-            .map(|i| (i * 7 % 251) as u8)
-            .collect();
-        let mut sizes = vec![span + 1, 2 * span, 2 * span + 1, 3 * span - 1, 3 * span];
-        for n in [4, 5, 7, 8, 9, 16, 17, 31, 33, 40] {
-            sizes.extend([n * span - 1, n * span, n * span - 1023, (n - 1) * span + 1]);
-        }
-        for size in sizes {
-            let whole = &data[..size as usize];
-            let tree = Blake3Ranges::new(span, size).expect("two ranges or more");
-            let mut hashes = vec![[0u8; 32]; tree.ranges() as usize];
-            for i in (0..tree.ranges()).rev() {
-                let start = (i * span) as usize;
-                let end = (start + span as usize).min(whole.len());
-                let mut h = tree.hasher(i);
-                // In pieces, as a body arrives.
-                for piece in whole[start..end].chunks(1000) {
-                    h.update(piece);
-                }
-                hashes[i as usize] = Blake3Ranges::finish(&h);
+        for chunks in [1, 4, 16] {
+            let span = chunks * blake3::CHUNK_LEN as u64;
+            let data: Vec<u8> = (0..(40 * span as usize))
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            let mut sizes = vec![span + 1, 2 * span, 2 * span + 1, 3 * span - 1, 3 * span];
+            for n in [4, 5, 7, 8, 9, 16, 17, 31, 33, 40] {
+                sizes.extend([n * span - 1, n * span, n * span - 1023, (n - 1) * span + 1]);
             }
-            assert_eq!(
-                tree.root(&hashes),
-                blake3_hex(whole),
-                "size {size} in ranges of {span}"
-            );
+            for size in sizes {
+                let whole = &data[..size as usize];
+                let tree = Blake3Ranges::new(span, size).expect("two ranges or more");
+                let mut hashes = vec![[0u8; 32]; tree.ranges() as usize];
+                for i in (0..tree.ranges()).rev() {
+                    let start = (i * span) as usize;
+                    let end = (start + span as usize).min(whole.len());
+                    let mut h = tree.hasher(i);
+                    // In pieces, as a body arrives.
+                    for piece in whole[start..end].chunks(1000) {
+                        h.update(piece);
+                    }
+                    hashes[i as usize] = Blake3Ranges::finish(&h);
+                }
+                assert_eq!(
+                    tree.root(&hashes),
+                    blake3_hex(whole),
+                    "size {size} in ranges of {span}"
+                );
+            }
         }
     }
 

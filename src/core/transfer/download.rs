@@ -245,9 +245,10 @@ impl Fetch<'_> {
         err.into()
     }
 
-    /// Writes a piece at `offset`. Page-cache writes are short, so they run right here
-    /// rather than on a blocking thread that would see the bytes only after they left the
-    /// cache.
+    /// Writes a piece at `offset`. Page-cache writes are usually short, so they run right
+    /// here rather than on a blocking thread that would see the bytes only after they left
+    /// the cache. A slow target (a network share, the kernel throttling dirty pages) stalls
+    /// this download and the runtime worker it runs on, never the window's thread.
     fn write_at(&self, piece: &[u8], offset: u64) -> Result<()> {
         write_all_at(self.file, piece, offset)
             .map_err(|e| Error::io(self.path, "cannot write the download", e))
@@ -334,6 +335,19 @@ impl Fetch<'_> {
                 .send()
                 .await
                 .map_err(|e| self.send_error(e))?;
+            // The bytes asked for, not others of the right length: each range is trusted on
+            // its own now that it lands at its offset.
+            let asked = format!("bytes {start}-{}/", end - 1);
+            if let Some(sent) = response.content_range()
+                && !sent.starts_with(&asked)
+            {
+                return Err(Error::Transfer(format!(
+                    "{}: asked for bytes {start}-{} and the server sent \"{sent}\"; nothing \
+                     was written",
+                    self.src,
+                    end - 1
+                )));
+            }
             let mut body = response.body;
             let mut hasher = hasher.clone();
             let mut got = 0u64;
