@@ -181,6 +181,47 @@ where
     S3Error::new(kind, text)
 }
 
+/// What a HEAD without a key says of an object that a request with a key was refused (400 or
+/// 403). A refusal says little on its own: a 403 may as well mean missing permissions, and a
+/// HEAD has no body to tell. Without the key, the object is either served (not SSE-C), refused
+/// as SSE-C (the credentials work and the object needs a key: the key sent was wrong),
+/// missing, or refused again (we cannot tell; most likely permissions).
+#[derive(Debug)]
+pub enum Keyless {
+    Served,
+    NeedsKey,
+    Missing(S3Error),
+    Refused(S3Error),
+}
+
+/// Asks, without a key, what a refused keyed read meant (see `Keyless`).
+pub async fn head_without_key(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    target: &str,
+) -> Keyless {
+    let answer = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_string))
+        .send()
+        .await;
+    match answer {
+        Ok(_) => Keyless::Served,
+        Err(e) => {
+            let err = sdk_error(e, Op::Read, target, false);
+            match err.kind {
+                S3ErrorKind::KeyRequired => Keyless::NeedsKey,
+                S3ErrorKind::NoSuchObject | S3ErrorKind::NoSuchBucket => Keyless::Missing(err),
+                _ => Keyless::Refused(err),
+            }
+        }
+    }
+}
+
 /// The HTTP status of a raw response, whatever response type the SDK error carries.
 pub trait HttpStatus {
     fn status_code(&self) -> u16;

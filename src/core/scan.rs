@@ -53,12 +53,16 @@ pub async fn classify(
     candidates: &[(String, SseKey)],
 ) -> ObjectKind {
     let url = format!("s3://{bucket}/{key}");
+    // Refused without a key and not as SSE-C: the keys may all be refused for the same
+    // reason (permissions), which says nothing about them.
+    let mut denied_without_key = None;
     match client.head_object().bucket(bucket).key(key).send().await {
         Ok(_) => return ObjectKind::Plain,
         Err(e) => {
             let err = sdk_error(e, Op::Read, &url, false);
             match err.kind {
-                S3ErrorKind::KeyRequired | S3ErrorKind::AccessDenied => {}
+                S3ErrorKind::KeyRequired => {}
+                S3ErrorKind::AccessDenied => denied_without_key = Some(err.message),
                 S3ErrorKind::NoSuchObject => return ObjectKind::Missing,
                 _ => {
                     return ObjectKind::Unchecked {
@@ -94,7 +98,15 @@ pub async fn classify(
             }
         }
     }
-    ObjectKind::UnknownKey
+    match denied_without_key {
+        Some(denied) => ObjectKind::Unchecked {
+            reason: format!(
+                "{denied}; every key was refused too, so the credentials most likely lack \
+                 permission to read it (this does not show an unknown key)"
+            ),
+        },
+        None => ObjectKind::UnknownKey,
+    }
 }
 
 /// One object found by a scan.

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::key::SseKey;
 use super::registry::{ObjectRecord, ObjectState, VerifyStatus};
-use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
+use super::s3::{Keyless, Op, S3ErrorKind, client_for, head_without_key, sdk_error};
 use super::transfer::TransferCtx;
 use super::{Home, Result};
 use crate::core::s3::WithSse as _;
@@ -346,33 +346,23 @@ async fn check_one(
 async fn without_key(t: &Target<'_>, with_key_error: String) -> (VerifyStatus, String) {
     let o = t.object;
     let url = o.url();
-    let keyless = t
-        .client
-        .head_object()
-        .bucket(&o.bucket)
-        .key(&o.key)
-        .set_version_id(t.version.map(str::to_string))
-        .send()
-        .await;
-    match keyless {
-        Ok(_) => (
+    match head_without_key(t.client, &o.bucket, &o.key, t.version, &url).await {
+        Keyless::Served => (
             VerifyStatus::Changed,
             format!("{url} is no longer encrypted with SSE-C (replaced by a plain object)"),
         ),
-        Err(e) => match sdk_error(e, Op::Read, &url, false).kind {
-            S3ErrorKind::KeyRequired => (VerifyStatus::WrongKey, with_key_error),
-            S3ErrorKind::NoSuchObject | S3ErrorKind::NoSuchBucket => (
-                VerifyStatus::Missing,
-                format!("{url} does not exist on the server"),
+        Keyless::NeedsKey => (VerifyStatus::WrongKey, with_key_error),
+        Keyless::Missing(_) => (
+            VerifyStatus::Missing,
+            format!("{url} does not exist on the server"),
+        ),
+        Keyless::Refused(_) => (
+            VerifyStatus::Unreachable,
+            format!(
+                "{with_key_error}; a request without the key was refused too, so the \
+                 credentials may lack permission (not recorded as a wrong key)"
             ),
-            _ => (
-                VerifyStatus::Unreachable,
-                format!(
-                    "{with_key_error}; a request without the key was refused too, so the \
-                     credentials may lack permission (not recorded as a wrong key)"
-                ),
-            ),
-        },
+        ),
     }
 }
 

@@ -116,6 +116,41 @@ impl TestHome {
         child.wait_with_output().unwrap()
     }
 
+    /// Adds a connection to the bench's Garage whose access key is kept in the keyring
+    /// (the secret goes on standard input, as a user would pipe it).
+    pub fn add_keyring_connection(&self, name: &str, access_key_id: &str, secret: &str) {
+        let endpoint = self.bench.endpoint.clone();
+        let args = [
+            "connection",
+            "add",
+            name,
+            "--endpoint",
+            &endpoint,
+            "--region",
+            "garage",
+            "--path-style",
+            "--access-key-id",
+            access_key_id,
+        ];
+        let out = self.run_stdin(&args, secret.as_bytes());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs ssec-manager with no AWS_* credentials in its environment: only a connection's
+    /// own (keyring) credentials can be used.
+    pub fn run_without_env_credentials(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .args(args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .output()
+            .unwrap()
+    }
+
     /// Uploads the test file `name` (in the temp dir) to the test prefix under `key`.
     pub fn upload(&self, name: &str, key: &str) -> String {
         self.upload_with(name, key, &[])

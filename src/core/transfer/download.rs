@@ -22,7 +22,9 @@ use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
 use crate::core::registry::{ConnectionRecord, ObjectRecord};
 use crate::core::s3::WithSse as _;
-use crate::core::s3::{Op, S3Error, S3ErrorKind, S3Url, client_for, sdk_error};
+use crate::core::s3::{
+    Keyless, Op, S3Error, S3ErrorKind, S3Url, client_for, head_without_key, sdk_error,
+};
 use crate::core::{Error, Home, Result};
 
 /// What a download did.
@@ -65,9 +67,13 @@ pub async fn download(
     }
     let head = ctx
         .or_cancel(async {
-            head.send()
-                .await
-                .map_err(|e| explain(sdk_error(e, Op::Read, &src.to_string(), key.is_some())))
+            match head.send().await {
+                Ok(head) => Ok(head),
+                Err(e) => {
+                    let err = sdk_error(e, Op::Read, &src.to_string(), key.is_some());
+                    Err(explain(refused_with_key(&client, src, err).await))
+                }
+            }
         })
         .await?;
     let size = head.content_length().unwrap_or(0).max(0) as u64;
@@ -149,6 +155,34 @@ pub async fn download(
             algorithm.name().to_ascii_lowercase().replace('-', "")
         ),
     })
+}
+
+/// A HEAD refused with the key (400/403) means a wrong key only if the object still asks
+/// for one without it; a 403 may as well be missing permissions (see `Keyless`).
+async fn refused_with_key(client: &Client, src: &S3Url, err: S3Error) -> S3Error {
+    if err.kind != S3ErrorKind::WrongKey {
+        return err;
+    }
+    let url = src.to_string();
+    match head_without_key(client, &src.bucket, &src.key, None, &url).await {
+        Keyless::NeedsKey => err,
+        Keyless::Served => S3Error::new(
+            S3ErrorKind::NotEncrypted,
+            format!(
+                "{src} is not encrypted with SSE-C (any more), so the server refused the key; \
+                 download it without a key, and check who replaced it"
+            ),
+        ),
+        Keyless::Missing(missing) => missing,
+        Keyless::Refused(_) => S3Error::new(
+            S3ErrorKind::AccessDenied,
+            format!(
+                "{src}: the server refused the read with the key and without it, so the \
+                 connection's credentials most likely lack permission to read it (this does \
+                 not show a wrong key); check the access key's rights on the bucket"
+            ),
+        ),
+    }
 }
 
 /// The key to send: the one asked for, else the registry's; none for an unknown object.
