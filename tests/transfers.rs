@@ -463,3 +463,84 @@ fn ranged_downloads_check_the_recorded_checksum_of_either_kind() {
     assert!(err.contains("BLAKE3 differs"), "{err}");
     assert_eq!(left_in_out(), 0, "a file was left after a failed check");
 }
+
+/// Download progress moves with the bytes, not range by range: with the server frozen
+/// (SIGSTOP) mid-download, the count it stopped at lies inside a range, so a slow line
+/// still moves the bar. Ranges here are 8 MiB; per-range counting would only ever stop on
+/// a multiple of that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_progress_counts_bytes_inside_a_range() {
+    let garage = PrivateGarage::start();
+    let h = TestHome::new("piece-progress");
+    let home = in_process_home(&h, &garage.endpoint);
+    let size = 64 * MIB;
+    random_file(&h.path("big.bin"), size);
+    let url: S3Url = h.url("big.bin").parse().unwrap();
+    let jobs = JobManager::new(
+        home,
+        tokio::runtime::Handle::current(),
+        1,
+        TransferOptions {
+            bandwidth_limit: None,
+            ..slow_options()
+        },
+    );
+    let up = jobs.start(JobSpec::Upload {
+        connection: "g".into(),
+        src: h.path("big.bin"),
+        dest: url.clone(),
+        key_label: "k".into(),
+    });
+    let done = tokio::time::timeout(Duration::from_secs(60), jobs.next_finished())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.id, up);
+    assert!(matches!(done.state, JobState::Done(_)), "{:?}", done.state);
+
+    let id = jobs.start(JobSpec::Download {
+        connection: "g".into(),
+        src: url,
+        dest: h.path("big.back"),
+        key_label: None,
+    });
+    let progress = jobs.progress(id).unwrap();
+    let span = 8 * MIB as u64;
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &garage.pid.get().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let mut stops = vec![];
+    for _ in 0..40 {
+        if progress.done() >= size as u64 {
+            break;
+        }
+        signal("-STOP");
+        // Let what is in flight land, then read where the count stands.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let at = progress.done();
+        signal("-CONT");
+        stops.push(at);
+        if !at.is_multiple_of(span) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal("-CONT");
+    let finished = tokio::time::timeout(Duration::from_secs(60), jobs.next_finished())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(finished.state, JobState::Done(_)),
+        "{:?}",
+        finished.state
+    );
+    assert!(
+        stops.iter().any(|at| !at.is_multiple_of(span)),
+        "progress only ever stood on whole ranges: {stops:?}"
+    );
+}

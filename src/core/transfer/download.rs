@@ -358,6 +358,10 @@ impl Fetch<'_> {
     ) -> Result<Option<RangeHash>> {
         let want = end - start;
         let mut last_error = String::new();
+        // Progress counts bytes as they land, so a slow line moves the bar piece by piece;
+        // a retried range counts only what goes past its earlier attempts (monotone, and
+        // exactly `want` in the end).
+        let mut counted = 0u64;
         for attempt in 0..BODY_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
@@ -397,6 +401,10 @@ impl Fetch<'_> {
                         }
                         self.write_at(&chunk, start + got)?;
                         got += len;
+                        if got > counted {
+                            self.ctx.progress.add(got - counted);
+                            counted = got;
+                        }
                     }
                     Ok(None) => break None,
                     Err(e) => break Some(e.to_string()),
@@ -405,7 +413,6 @@ impl Fetch<'_> {
             match broke {
                 None if got == want => {
                     start_writeback(self.file, start, want);
-                    self.ctx.progress.add(want);
                     return Ok(hasher.as_ref().map(Blake3Ranges::finish));
                 }
                 None => last_error = format!("got {got} of {want} bytes"),
