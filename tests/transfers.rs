@@ -464,17 +464,52 @@ fn ranged_downloads_check_the_recorded_checksum_of_either_kind() {
     assert_eq!(left_in_out(), 0, "a file was left after a failed check");
 }
 
-/// Download progress moves with the bytes, not range by range: with the server frozen
-/// (SIGSTOP) mid-download, the count it stopped at lies inside a range, so a slow line
-/// still moves the bar. Ranges here are 8 MiB; per-range counting would only ever stop on
-/// a multiple of that.
+/// Freezes `garage` (SIGSTOP) again and again while a transfer runs, and returns where the
+/// progress count stood at each freeze, until one lies inside a `unit` (a part or range) or
+/// the transfer is done. Counting whole units only would only ever stop on multiples.
+async fn progress_at_freezes(
+    garage: &PrivateGarage,
+    progress: &ssec_manager::core::transfer::Progress,
+    size: u64,
+    unit: u64,
+) -> Vec<u64> {
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &garage.pid.get().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let mut stops = vec![];
+    for _ in 0..40 {
+        if progress.done() >= size {
+            break;
+        }
+        signal("-STOP");
+        // Let what is in flight land, then read where the count stands.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let at = progress.done();
+        signal("-CONT");
+        stops.push(at);
+        if !at.is_multiple_of(unit) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal("-CONT");
+    stops
+}
+
+/// Progress moves with the bytes, not part by part or range by range: with the server
+/// frozen mid-transfer, the count it stopped at lies inside a part (upload, 5 MiB parts) or
+/// a range (download, 8 MiB ranges), so a slow line still moves the bar.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn download_progress_counts_bytes_inside_a_range() {
+async fn progress_counts_bytes_inside_parts_and_ranges() {
     let garage = PrivateGarage::start();
     let h = TestHome::new("piece-progress");
     let home = in_process_home(&h, &garage.endpoint);
     let size = 64 * MIB;
-    random_file(&h.path("big.bin"), size);
+    let data = random_file(&h.path("big.bin"), size);
     let url: S3Url = h.url("big.bin").parse().unwrap();
     let jobs = JobManager::new(
         home,
@@ -485,62 +520,45 @@ async fn download_progress_counts_bytes_inside_a_range() {
             ..slow_options()
         },
     );
-    let up = jobs.start(JobSpec::Upload {
-        connection: "g".into(),
-        src: h.path("big.bin"),
-        dest: url.clone(),
-        key_label: "k".into(),
-    });
-    let done = tokio::time::timeout(Duration::from_secs(60), jobs.next_finished())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(done.id, up);
-    assert!(matches!(done.state, JobState::Done(_)), "{:?}", done.state);
-
-    let id = jobs.start(JobSpec::Download {
-        connection: "g".into(),
-        src: url,
-        dest: h.path("big.back"),
-        key_label: None,
-    });
-    let progress = jobs.progress(id).unwrap();
-    let span = 8 * MIB as u64;
-    let signal = |sig: &str| {
-        let status = std::process::Command::new("kill")
-            .args([sig, &garage.pid.get().to_string()])
-            .status()
+    let specs = [
+        (
+            JobSpec::Upload {
+                connection: "g".into(),
+                src: h.path("big.bin"),
+                dest: url.clone(),
+                key_label: "k".into(),
+            },
+            5 * MIB as u64,
+        ),
+        (
+            JobSpec::Download {
+                connection: "g".into(),
+                src: url,
+                dest: h.path("big.back"),
+                key_label: None,
+            },
+            8 * MIB as u64,
+        ),
+    ];
+    for (spec, unit) in specs {
+        let what = format!("{spec:?}");
+        let id = jobs.start(spec);
+        let progress = jobs.progress(id).unwrap();
+        let stops = progress_at_freezes(&garage, &progress, size as u64, unit).await;
+        let finished = tokio::time::timeout(Duration::from_secs(60), jobs.next_finished())
+            .await
+            .unwrap()
             .unwrap();
-        assert!(status.success());
-    };
-    let mut stops = vec![];
-    for _ in 0..40 {
-        if progress.done() >= size as u64 {
-            break;
-        }
-        signal("-STOP");
-        // Let what is in flight land, then read where the count stands.
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let at = progress.done();
-        signal("-CONT");
-        stops.push(at);
-        if !at.is_multiple_of(span) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            matches!(finished.state, JobState::Done(_)),
+            "{:?}",
+            finished.state
+        );
+        assert_eq!(progress.done(), size as u64, "{what}");
+        assert!(
+            stops.iter().any(|at| !at.is_multiple_of(unit)),
+            "{what}: progress only ever stood on whole units of {unit}: {stops:?}"
+        );
     }
-    signal("-CONT");
-    let finished = tokio::time::timeout(Duration::from_secs(60), jobs.next_finished())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        matches!(finished.state, JobState::Done(_)),
-        "{:?}",
-        finished.state
-    );
-    assert!(
-        stops.iter().any(|at| !at.is_multiple_of(span)),
-        "progress only ever stood on whole ranges: {stops:?}"
-    );
+    assert!(std::fs::read(h.path("big.back")).unwrap() == data);
 }

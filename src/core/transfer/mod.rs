@@ -8,6 +8,7 @@
 //! - a download is written to a temp file beside the target and renamed over it only when
 //!   complete and checked, so a failure never leaves a partial file or touches an existing one.
 
+mod counting;
 pub mod download;
 pub mod progress;
 pub mod upload;

@@ -344,6 +344,7 @@ async fn single_put(
         let blake3 = crate::core::checksum::blake3_hex(&body);
         ctx.throttle(size).await;
         let h = key.headers();
+        let count = super::counting::CountPart::new(ctx.progress.clone());
         let out = client
             .put_object()
             .bucket(&dest.bucket)
@@ -353,11 +354,13 @@ async fn single_put(
             .set_content_type(source.meta.content_type.clone())
             .set_metadata(source.meta.metadata.clone())
             .sse(&h)
+            .customize()
+            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Write, &dest.to_string(), true))?;
         check_echo(dest, out.sse_customer_key_md5(), &h.key_md5)?;
-        ctx.progress.add(size);
+        count.finish(size);
         Ok((
             Uploaded {
                 blake3,
@@ -634,6 +637,7 @@ async fn send_part(
     };
     ctx.throttle(len).await;
     let h = &target.headers;
+    let count = super::counting::CountPart::new(ctx.progress.clone());
     let request = target
         .client
         .upload_part()
@@ -644,7 +648,8 @@ async fn send_part(
         .content_length(len as i64)
         .body(ByteStream::from(data))
         .sse(h)
-        .customize();
+        .customize()
+        .interceptor(count.clone());
     let request = if target.sign_payload {
         request
     } else {
@@ -654,7 +659,7 @@ async fn send_part(
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Write, &target.dest.to_string(), true))?;
-    ctx.progress.add(len);
+    count.finish(len);
     Ok(Some(completed_part(n, out.e_tag())))
 }
 
