@@ -115,3 +115,29 @@ pub fn human_bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+/// A time left as people read it: "<1s", "45s", "3m 20s", "2h 05m".
+pub fn human_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "<1s".into(),
+        1..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn time_left_reads_as_people_say_it() {
+        let d = Duration::from_secs;
+        assert_eq!(human_duration(Duration::from_millis(400)), "<1s");
+        assert_eq!(human_duration(d(45)), "45s");
+        assert_eq!(human_duration(d(200)), "3m 20s");
+        assert_eq!(human_duration(d(2 * 3600 + 5 * 60 + 9)), "2h 05m");
+    }
+}

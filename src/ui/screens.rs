@@ -797,7 +797,7 @@ fn transfers(app: &mut App, ui: &mut egui::Ui) {
                     };
                     let eta = p
                         .eta
-                        .map(|e| format!(", ETA {}s", e.as_secs()))
+                        .map(|e| format!(", {} left", crate::core::human_duration(e)))
                         .unwrap_or_default();
                     format!("  ·  {rate}{eta}")
                 } else {
