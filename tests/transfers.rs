@@ -501,14 +501,16 @@ async fn progress_at_freezes(
 }
 
 /// Progress moves with the bytes, not part by part or range by range: with the server
-/// frozen mid-transfer, the count it stopped at lies inside a part (upload, 5 MiB parts) or
-/// a range (download, 8 MiB ranges), so a slow line still moves the bar.
+/// frozen mid-transfer, the count it stopped at lies inside a part (upload, 40 MiB parts) or
+/// a range (download, 64 MiB ranges), so a slow line still moves the bar. Parts are larger
+/// than loopback's socket buffers can take in while the server is frozen, so a frozen upload
+/// cannot have sent whole parts only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_counts_bytes_inside_parts_and_ranges() {
     let garage = PrivateGarage::start();
     let h = TestHome::new("piece-progress");
     let home = in_process_home(&h, &garage.endpoint);
-    let size = 64 * MIB;
+    let size = 96 * MIB;
     let data = random_file(&h.path("big.bin"), size);
     let url: S3Url = h.url("big.bin").parse().unwrap();
     let jobs = JobManager::new(
@@ -516,6 +518,7 @@ async fn progress_counts_bytes_inside_parts_and_ranges() {
         tokio::runtime::Handle::current(),
         1,
         TransferOptions {
+            part_size: 40 * MIB as u64,
             bandwidth_limit: None,
             ..slow_options()
         },
@@ -528,7 +531,7 @@ async fn progress_counts_bytes_inside_parts_and_ranges() {
                 dest: url.clone(),
                 key_label: "k".into(),
             },
-            5 * MIB as u64,
+            40 * MIB as u64,
         ),
         (
             JobSpec::Download {
@@ -537,7 +540,7 @@ async fn progress_counts_bytes_inside_parts_and_ranges() {
                 dest: h.path("big.back"),
                 key_label: None,
             },
-            8 * MIB as u64,
+            64 * MIB as u64,
         ),
     ];
     for (spec, unit) in specs {

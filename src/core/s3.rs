@@ -185,13 +185,15 @@ where
 /// 403). A refusal says little on its own: a 403 may as well mean missing permissions, and a
 /// HEAD has no body to tell. Without the key, the object is either served (not SSE-C), refused
 /// as SSE-C (the credentials work and the object needs a key: the key sent was wrong),
-/// missing, or refused again (we cannot tell; most likely permissions).
+/// missing, denied again (403: most likely permissions), or not answered (network, 5xx...:
+/// nothing learned).
 #[derive(Debug)]
 pub enum Keyless {
     Served,
     NeedsKey,
     Missing(S3Error),
-    Refused(S3Error),
+    Denied(S3Error),
+    Failed(S3Error),
 }
 
 /// Asks, without a key, what a refused keyed read meant (see `Keyless`).
@@ -216,7 +218,8 @@ pub async fn head_without_key(
             match err.kind {
                 S3ErrorKind::KeyRequired => Keyless::NeedsKey,
                 S3ErrorKind::NoSuchObject | S3ErrorKind::NoSuchBucket => Keyless::Missing(err),
-                _ => Keyless::Refused(err),
+                S3ErrorKind::AccessDenied => Keyless::Denied(err),
+                _ => Keyless::Failed(err),
             }
         }
     }

@@ -72,7 +72,9 @@ pub async fn classify(
             }
         }
     }
+    let mut tried = 0;
     for (label, candidate) in candidates {
+        tried += 1;
         let h = candidate.headers();
         let answer = client
             .head_object()
@@ -99,6 +101,9 @@ pub async fn classify(
         }
     }
     match denied_without_key {
+        Some(denied) if tried == 0 => ObjectKind::Unchecked {
+            reason: format!("{denied}; and this home has no key to try"),
+        },
         Some(denied) => ObjectKind::Unchecked {
             reason: format!(
                 "{denied}; every key was refused too, so the credentials most likely lack \

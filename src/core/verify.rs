@@ -356,11 +356,19 @@ async fn without_key(t: &Target<'_>, with_key_error: String) -> (VerifyStatus, S
             VerifyStatus::Missing,
             format!("{url} does not exist on the server"),
         ),
-        Keyless::Refused(_) => (
+        Keyless::Denied(_) => (
             VerifyStatus::Unreachable,
             format!(
                 "{with_key_error}; a request without the key was refused too, so the \
                  credentials may lack permission (not recorded as a wrong key)"
+            ),
+        ),
+        Keyless::Failed(failed) => (
+            VerifyStatus::Unreachable,
+            format!(
+                "{with_key_error}; asking without the key to tell a wrong key from missing \
+                 permission failed ({}), so nothing is recorded",
+                failed.message
             ),
         ),
     }

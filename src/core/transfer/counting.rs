@@ -6,7 +6,8 @@
 //! (`modify_before_transmit`: after signing and checksums, so nothing they cover changes) in a
 //! body that yields the same bytes in 256 KiB slices (zero-copy) and counts each slice as the
 //! client pulls it. The client pulls the next slice once it has written the previous ones, so
-//! the count runs ahead of the socket by at most its write buffer.
+//! the count runs ahead of the wire by what the client queues (a few hundred KiB) and what
+//! the kernel's send buffer holds (up to a few MiB per connection).
 //!
 //! A part sent again (a retry of the SDK) counts only the bytes past what its earlier attempts
 //! counted, so progress stays monotone and ends exactly at the part's length.

@@ -165,16 +165,18 @@ async fn refused_with_key(client: &Client, src: &S3Url, err: S3Error) -> S3Error
     }
     let url = src.to_string();
     match head_without_key(client, &src.bucket, &src.key, None, &url).await {
-        Keyless::NeedsKey => err,
+        // Nothing learned: the refusal stands as the server's answer.
+        Keyless::NeedsKey | Keyless::Failed(_) => err,
         Keyless::Served => S3Error::new(
             S3ErrorKind::NotEncrypted,
             format!(
-                "{src} is not encrypted with SSE-C (any more), so the server refused the key; \
-                 download it without a key, and check who replaced it"
+                "{src} is not encrypted with SSE-C (a plain or SSE-KMS object), so the server \
+                 refuses an SSE-C key for it; if the registry records a key for it, the object \
+                 was replaced since: `ssec-manager verify` records that"
             ),
         ),
         Keyless::Missing(missing) => missing,
-        Keyless::Refused(_) => S3Error::new(
+        Keyless::Denied(_) => S3Error::new(
             S3ErrorKind::AccessDenied,
             format!(
                 "{src}: the server refused the read with the key and without it, so the \
