@@ -566,12 +566,22 @@ async fn progress_counts_bytes_inside_parts_and_ranges() {
     assert!(std::fs::read(h.path("big.back")).unwrap() == data);
 }
 
-/// A TCP relay in front of Garage that cuts one connection once, after `cut_after` bytes
-/// came back from the server in all: a network that drops a download mid-body. Real
-/// Garage behind it, real sockets; only the cut is arranged.
-async fn cutting_relay(
+/// What the relay in front of Garage does wrong, once.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Drops a connection once this many bytes came back from the server in all: a network
+    /// that breaks a download mid-body.
+    CutAfter(u64),
+    /// Makes the first Content-Range answer name a start one byte off: a server (or proxy)
+    /// that sends other bytes than asked for.
+    ShiftContentRange,
+}
+
+/// A TCP relay in front of Garage that commits `fault` once. Real Garage behind it, real
+/// sockets; only the fault is arranged. Returns its endpoint and whether the fault happened.
+async fn faulty_relay(
     upstream: String,
-    cut_after: u64,
+    fault: Fault,
 ) -> (String, Arc<std::sync::atomic::AtomicBool>) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -598,10 +608,27 @@ async fn cutting_relay(
                         Ok(n) => n,
                     };
                     let total = from_server.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-                    if total > cut_after && !flag.swap(true, Ordering::Relaxed) {
-                        // Half of this read goes out, then the connection drops.
-                        let _ = client_tx.write_all(&buf[..n / 2]).await;
-                        return;
+                    match fault {
+                        Fault::CutAfter(after)
+                            if total > after && !flag.swap(true, Ordering::Relaxed) =>
+                        {
+                            // Half of this read goes out, then the connection drops.
+                            let _ = client_tx.write_all(&buf[..n / 2]).await;
+                            return;
+                        }
+                        Fault::ShiftContentRange if !flag.load(Ordering::Relaxed) => {
+                            let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                            if let Some(at) = head.find("content-range: bytes ") {
+                                // The start's last digit, changed: same length, other bytes.
+                                let mut i = at + "content-range: bytes ".len();
+                                while buf[i + 1].is_ascii_digit() {
+                                    i += 1;
+                                }
+                                buf[i] = if buf[i] == b'9' { b'8' } else { buf[i] + 1 };
+                                flag.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        _ => {}
                     }
                     if client_tx.write_all(&buf[..n]).await.is_err() {
                         break;
@@ -621,7 +648,8 @@ async fn cutting_relay(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_cut_off_mid_body_is_fetched_again_and_counted_once() {
     let h = TestHome::new("cut-range");
-    let (relay, cut) = cutting_relay(h.bench.endpoint.clone(), 12 * MIB as u64).await;
+    let (relay, cut) =
+        faulty_relay(h.bench.endpoint.clone(), Fault::CutAfter(12 * MIB as u64)).await;
     let home = in_process_home(&h, &relay);
     let size = 24 * MIB + 4321;
     let data = random_file(&h.path("r.bin"), size);
@@ -670,4 +698,58 @@ async fn a_range_cut_off_mid_body_is_fetched_again_and_counted_once() {
         }
     }
     assert!(std::fs::read(h.path("r.back")).unwrap() == data);
+}
+
+/// A range answered with other bytes than asked for (its Content-Range starts elsewhere)
+/// fails the download in words, with nothing at the target and no temp file: each range
+/// is written at its own offset, so it must be the one asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_answered_with_other_bytes_fails_and_writes_nothing() {
+    let h = TestHome::new("shifted-range");
+    let (relay, shifted) = faulty_relay(h.bench.endpoint.clone(), Fault::ShiftContentRange).await;
+    let home = in_process_home(&h, &relay);
+    random_file(&h.path("s.bin"), 12 * MIB + 5);
+    let url: S3Url = h.url("s.bin").parse().unwrap();
+    let jobs = JobManager::new(home, tokio::runtime::Handle::current(), 1, slow_options());
+    std::fs::create_dir(h.path("out")).unwrap();
+    let target = h.path("out").join("s.bin");
+    let finish = async |spec| {
+        jobs.start(spec);
+        tokio::time::timeout(Duration::from_secs(60), jobs.next_finished())
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+    };
+    let uploaded = finish(JobSpec::Upload {
+        connection: "g".into(),
+        src: h.path("s.bin"),
+        dest: url.clone(),
+        key_label: "k".into(),
+    })
+    .await;
+    assert!(matches!(uploaded, JobState::Done(_)), "{uploaded:?}");
+    let downloaded = finish(JobSpec::Download {
+        connection: "g".into(),
+        src: url,
+        dest: target,
+        key_label: None,
+    })
+    .await;
+    let JobState::Failed(err) = &downloaded else {
+        panic!("the download did not fail: {downloaded:?}");
+    };
+    assert!(
+        err.contains("asked for bytes") && err.contains("the server sent"),
+        "{err}"
+    );
+    assert!(
+        shifted.load(std::sync::atomic::Ordering::Relaxed),
+        "no range was shifted"
+    );
+    assert_eq!(
+        std::fs::read_dir(h.path("out")).unwrap().count(),
+        0,
+        "a file was left"
+    );
 }
