@@ -432,6 +432,16 @@ fn ranged_downloads_check_the_recorded_checksum_of_either_kind() {
     assert!(std::fs::read(&out).unwrap() == data);
     std::fs::remove_file(&out).unwrap();
 
+    // Above the threshold but within one 8 MiB range: one GET, hashed as it streams.
+    let small = random_file(&h.path("one.bin"), 6 * MIB + 1);
+    h.upload_with("one.bin", "ck", &PARTS_5MIB);
+    let one_out = h.path("one.back");
+    let one_url = h.url("one.bin");
+    let mut args = vec!["download", one_url.as_str(), one_out.to_str().unwrap()];
+    args.extend(PARTS_5MIB);
+    h.ok(&args);
+    assert!(std::fs::read(&one_out).unwrap() == small);
+
     // An older row with only SHA-256: checked by reading back, right and wrong.
     let sha = hex::encode(sha2::Sha256::digest(&data));
     set_checksums(None, Some(&sha));
