@@ -150,9 +150,28 @@ where
         None => (None, None),
     };
     let kind = classify(op, status, code.as_deref(), message.as_deref(), sent_key);
-    let text = match kind {
+    let text = describe(&kind, status, code.as_deref(), message.as_deref(), target);
+    S3Error::new(kind, text)
+}
+
+/// A failure of `kind` in the user's words.
+fn describe(
+    kind: &S3ErrorKind,
+    status: Option<u16>,
+    code: Option<&str>,
+    message: Option<&str>,
+    target: &str,
+) -> String {
+    match kind {
         S3ErrorKind::NoSuchObject => format!("{target} does not exist on the server"),
         S3ErrorKind::NoSuchBucket => format!("{target}: the bucket does not exist"),
+        // A 400 to a keyed read is the SSE-C refusal; a 403 is what AWS answers to a wrong
+        // key and to missing permissions alike, so it is said as both (download and verify
+        // ask again without the key to tell them apart, see `head_without_key`).
+        S3ErrorKind::WrongKey if status == Some(403) => format!(
+            "{target} is encrypted with a different key, or the credentials may not read it \
+             (the server refused the read with this key: 403)"
+        ),
         S3ErrorKind::WrongKey => format!("{target} is encrypted with a different key"),
         S3ErrorKind::KeyRequired => {
             format!("{target} is encrypted with SSE-C: its key must be sent to read it")
@@ -174,11 +193,10 @@ where
         _ => format!(
             "{target}: the server answered {} {}{}",
             status.map(|s| s.to_string()).unwrap_or_default(),
-            code.as_deref().unwrap_or(""),
+            code.unwrap_or(""),
             message.map(|m| format!(": {m}")).unwrap_or_default()
         ),
-    };
-    S3Error::new(kind, text)
+    }
 }
 
 /// What a HEAD without a key says of an object that a request with a key was refused (400 or
@@ -408,6 +426,24 @@ impl std::fmt::Display for S3Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Garage's 400 is the SSE-C refusal itself; AWS's 403 may as well be missing
+    /// permissions, and the text says both rather than blame the key alone.
+    #[test]
+    fn a_refused_keyed_read_is_worded_by_its_status() {
+        let at = "s3://b/o";
+        let garage = describe(&S3ErrorKind::WrongKey, Some(400), None, None, at);
+        assert_eq!(garage, "s3://b/o is encrypted with a different key");
+        let aws = describe(
+            &S3ErrorKind::WrongKey,
+            Some(403),
+            Some("AccessDenied"),
+            None,
+            at,
+        );
+        assert!(aws.contains("different key"), "{aws}");
+        assert!(aws.contains("may not read it"), "{aws}");
+    }
 
     #[test]
     fn servers_ways_of_saying_wrong_key() {

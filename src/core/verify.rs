@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::key::SseKey;
 use super::registry::{ObjectRecord, ObjectState, VerifyStatus};
-use super::s3::{Keyless, Op, S3ErrorKind, client_for, head_without_key, sdk_error};
+use super::s3::{Keyless, Op, S3Error, S3ErrorKind, client_for, head_without_key, sdk_error};
 use super::transfer::TransferCtx;
 use super::{Home, Result};
 use crate::core::s3::WithSse as _;
@@ -292,7 +292,7 @@ async fn check_one(
             let status = match err.kind {
                 S3ErrorKind::NoSuchObject | S3ErrorKind::NoSuchBucket => VerifyStatus::Missing,
                 S3ErrorKind::WrongKey | S3ErrorKind::KeyMd5Mismatch => {
-                    return without_key(t, err.message).await;
+                    return without_key(t, err).await;
                 }
                 S3ErrorKind::NotEncrypted => VerifyStatus::Changed,
                 _ => VerifyStatus::Unreachable,
@@ -343,13 +343,19 @@ async fn check_one(
 /// well mean missing permissions, so a HEAD without the key decides: refused as SSE-C
 /// (400: the credentials work, the object needs a key) means the recorded key is wrong;
 /// served means the object is no longer encrypted; anything else means we could not tell.
-async fn without_key(t: &Target<'_>, with_key_error: String) -> (VerifyStatus, String) {
+async fn without_key(t: &Target<'_>, with_key: S3Error) -> (VerifyStatus, String) {
     let o = t.object;
     let url = o.url();
+    let with_key_error = with_key.message;
     match head_without_key(t.client, &o.bucket, &o.key, t.version, &url).await {
         Keyless::Served => (
             VerifyStatus::Changed,
             format!("{url} is no longer encrypted with SSE-C (replaced by a plain object)"),
+        ),
+        // The object asks for a key and ours was refused: settled, whatever the status.
+        Keyless::NeedsKey if with_key.kind == S3ErrorKind::WrongKey => (
+            VerifyStatus::WrongKey,
+            format!("{url} is encrypted with a different key than the one recorded for it"),
         ),
         Keyless::NeedsKey => (VerifyStatus::WrongKey, with_key_error),
         Keyless::Missing(_) => (
