@@ -26,13 +26,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 self="$here/$(basename "$0")"
 
-say() { echo "bench: $*" >&2; }
-die() { echo "bench: error: $*" >&2; exit 1; }
-
-# Wall-clock seconds of a command (its stdout/stderr go to a log file). /usr/bin/time -v
-# writes its report to $tv so CPU time and peak RSS can be read afterwards.
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# shellcheck source=scripts/lib/bench.sh
+. "$root/scripts/lib/bench.sh"
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 if [ "${1:-}" != "--inner" ]; then
@@ -42,12 +37,9 @@ if [ "${1:-}" != "--inner" ]; then
   ##########################################################################################
   SIZE=${1:-1024}
   RUNS=${2:-3}
-  case "$SIZE" in '' | *[!0-9]* | 0) die "SIZE_MIB must be a positive integer (got '$SIZE')" ;; esac
-  case "$RUNS" in '' | *[!0-9]* | 0) die "RUNS must be a positive integer (got '$RUNS')" ;; esac
-
-  SSEC_BIN=${SSEC_BIN:-/var/cache/ssec-manager/target/release/ssec-manager}
-  [ -x "$SSEC_BIN" ] || die "no ssec-manager binary at $SSEC_BIN; build it first with \
-\`cargo build --release\` (CARGO_TARGET_DIR=/var/cache/ssec-manager/target) or set SSEC_BIN"
+  bench_positive SIZE_MIB "$SIZE"
+  bench_positive RUNS "$RUNS"
+  bench_binary
 
   apt_install() {
     say "installing Debian package(s) $* (apt-get)"
@@ -61,9 +53,7 @@ if [ "${1:-}" != "--inner" ]; then
   command -v rclone >/dev/null || apt_install rclone
   [ -x /usr/bin/time ] || apt_install time
   command -v socat >/dev/null || apt_install socat
-  for tool in dbus-run-session gnome-keyring-daemon python3 openssl socat rclone; do
-    command -v "$tool" >/dev/null || die "'$tool' not found; run scripts/install-deps.sh first"
-  done
+  bench_tools dbus-run-session gnome-keyring-daemon python3 openssl socat rclone
 
   aws=$("$root/scripts/ensure-awscli.sh")
   export GARAGE_BIN
@@ -81,28 +71,14 @@ if [ "${1:-}" != "--inner" ]; then
   [ "$(avail_mib "$base")" -ge "$need" ] ||
     die "not enough free disk in $base: $(avail_mib "$base") MiB, need about $need MiB"
 
-  work=$(mktemp -d "$base/ssec-bench.XXXXXX")
+  bench_workdir "$base" ssec-bench
   socat_pid=
-  child=
-  cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    if [ -n "$child" ]; then
-      kill -TERM -- "-$child" 2>/dev/null || true
-      wait "$child" 2>/dev/null || true
-    fi
+  bench_extra_cleanup() {
     if [ -n "$socat_pid" ]; then
       kill -TERM -- "-$socat_pid" 2>/dev/null || kill -TERM "$socat_pid" 2>/dev/null || true
       wait "$socat_pid" 2>/dev/null || true
     fi
-    "$root/scripts/garage-down.sh" "$work/garage" 2>/dev/null || true
-    rm -rf "$work"
-    exit "$rc"
   }
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  trap 'exit 129' HUP
 
   # Isolated desktop and AWS settings, as scripts/test.sh has them.
   # shellcheck source=scripts/lib/isolate.sh
@@ -149,17 +125,7 @@ EOF2
   export BENCH_SIZE="$SIZE" BENCH_RUNS="$RUNS" BENCH_WORK="$work" BENCH_AWS="$aws" \
     BENCH_TLS_PORT="$tls_port" BENCH_SOCAT_PID="$socat_pid" SSEC_BIN SSEC_BIN_ORIG SSEC_ARGS="${SSEC_ARGS:-}"
 
-  # Same recipe as scripts/test.sh: own process group, waited for in the background so a
-  # signal to this script is handled at once and the trap can stop the whole group.
-  setsid dbus-run-session -- sh -c \
-    'printf %s bench-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$@"' \
-    sh bash "$self" --inner &
-  child=$!
-  rc=0
-  wait "$child" || rc=$?
-  kill -TERM -- "-$child" 2>/dev/null || true   # a keyring daemon left in the group
-  child=
-  exit "$rc"
+  bench_inner "$self"
 fi
 
 ##########################################################################################

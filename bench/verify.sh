@@ -9,43 +9,21 @@ set -euo pipefail
 
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 root=$(cd "$(dirname "$0")/.." && pwd)
-say() { echo "bench: $*" >&2; }
-die() { echo "bench: $*" >&2; exit 1; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# shellcheck source=scripts/lib/bench.sh
+. "$root/scripts/lib/bench.sh"
 
 if [ "${1:-}" != "--inner" ]; then
   N=${1:-1000}
   RUNS=${2:-3}
-  case "$N" in '' | *[!0-9]* | 0) die "OBJECTS must be a positive integer (got '$N')" ;; esac
-  case "$RUNS" in '' | *[!0-9]* | 0) die "RUNS must be a positive integer (got '$RUNS')" ;; esac
-  SSEC_BIN=${SSEC_BIN:-/var/cache/ssec-manager/target/release/ssec-manager}
-  [ -x "$SSEC_BIN" ] || die "no ssec-manager binary at $SSEC_BIN; build it first with \
-\`cargo build --release\` (CARGO_TARGET_DIR=/var/cache/ssec-manager/target) or set SSEC_BIN"
-  for tool in dbus-run-session gnome-keyring-daemon python3 openssl; do
-    command -v "$tool" >/dev/null || die "'$tool' not found; run scripts/install-deps.sh first"
-  done
+  bench_positive OBJECTS "$N"
+  bench_positive RUNS "$RUNS"
+  bench_binary
+  bench_tools dbus-run-session gnome-keyring-daemon python3 openssl
   aws=$("$root/scripts/ensure-awscli.sh")
   export GARAGE_BIN
   GARAGE_BIN=$("$root/scripts/ensure-garage.sh")
 
-  work=$(mktemp -d "${TMPDIR:-/tmp}/ssec-verify-bench.XXXXXX")
-  child=
-  cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    if [ -n "$child" ]; then
-      kill -TERM -- "-$child" 2>/dev/null || true
-      wait "$child" 2>/dev/null || true
-    fi
-    "$root/scripts/garage-down.sh" "$work/garage" 2>/dev/null || true
-    rm -rf "$work"
-    exit "$rc"
-  }
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  trap 'exit 129' HUP
+  bench_workdir "${TMPDIR:-/tmp}" ssec-verify-bench
 
   # shellcheck source=scripts/lib/isolate.sh
   . "$root/scripts/lib/isolate.sh"
@@ -59,15 +37,7 @@ if [ "${1:-}" != "--inner" ]; then
   cp "$SSEC_BIN" "$work/ssec-manager"
   export BENCH_N="$N" BENCH_RUNS="$RUNS" BENCH_WORK="$work" BENCH_AWS="$aws" \
     SSEC_BIN="$work/ssec-manager" SSEC_BIN_ORIG="$SSEC_BIN"
-  setsid dbus-run-session -- sh -c \
-    'printf %s bench-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$@"' \
-    sh bash "$self" --inner &
-  child=$!
-  rc=0
-  wait "$child" || rc=$?
-  kill -TERM -- "-$child" 2>/dev/null || true
-  child=
-  exit "$rc"
+  bench_inner "$self"
 fi
 
 # ---- inside the D-Bus session ----
