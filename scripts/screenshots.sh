@@ -9,7 +9,7 @@ root=$(dirname "$here")
 CACHE=${SSEC_CACHE:-/var/cache/ssec-manager}
 bin=${SSEC_BIN:-${CARGO_TARGET_DIR:-$CACHE/target}/release/ssec-manager}
 [ -x "$bin" ] || { echo "screenshots.sh: $bin missing; run cargo build --release (or set SSEC_BIN)" >&2; exit 1; }
-out="$root/assets/screenshots"
+out="${SHOT_OUT:-$root/assets/screenshots}"
 mkdir -p "$out"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssec-shots.XXXXXX")

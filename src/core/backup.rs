@@ -51,7 +51,7 @@ pub fn backup_text(entries: &[BackupEntry]) -> Zeroizing<String> {
 /// Reads the plaintext of a backup back; each key must match its fingerprint.
 pub fn parse_backup_text(text: &str) -> Result<Vec<BackupEntry>> {
     if !text.starts_with(HEADER) {
-        return Err(Error::Transfer(
+        return Err(Error::Backup(
             "this is not an ssec-manager key backup (the first line is not the backup header)"
                 .into(),
         ));
@@ -63,7 +63,7 @@ pub fn parse_backup_text(text: &str) -> Result<Vec<BackupEntry>> {
         }
         let fields: Vec<&str> = line.split('\t').collect();
         let [label, fp, key] = fields[..] else {
-            return Err(Error::Transfer(format!(
+            return Err(Error::Backup(format!(
                 "line {} of the backup does not have 3 tab-separated fields",
                 n + 1
             )));
@@ -73,7 +73,7 @@ pub fn parse_backup_text(text: &str) -> Result<Vec<BackupEntry>> {
             source,
         })?;
         if key.fingerprint().as_str() != fp {
-            return Err(Error::Transfer(format!(
+            return Err(Error::Backup(format!(
                 "line {} of the backup: the key does not match its fingerprint (the file is damaged)",
                 n + 1
             )));
@@ -88,7 +88,7 @@ pub fn parse_backup_text(text: &str) -> Result<Vec<BackupEntry>> {
 
 fn encrypt(plain: &[u8], passphrase: &str) -> Result<Vec<u8>> {
     let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_string()));
-    age::encrypt(&recipient, plain).map_err(|e| Error::Transfer(format!("encryption failed: {e}")))
+    age::encrypt(&recipient, plain).map_err(|e| Error::Backup(format!("encryption failed: {e}")))
 }
 
 fn decrypt(cipher: &[u8], passphrase: &str) -> Result<Zeroizing<String>> {
@@ -97,16 +97,16 @@ fn decrypt(cipher: &[u8], passphrase: &str) -> Result<Zeroizing<String>> {
         match e {
         age::DecryptError::DecryptionFailed
         | age::DecryptError::KeyDecryptionFailed
-        | age::DecryptError::NoMatchingKeys => Error::Transfer(
+        | age::DecryptError::NoMatchingKeys => Error::Backup(
             "the passphrase does not open this backup (or the file is not an age passphrase file)"
                 .into(),
         ),
-        other => Error::Transfer(format!("the backup cannot be read: {other}")),
+        other => Error::Backup(format!("the backup cannot be read: {other}")),
     }
     })?);
     String::from_utf8(plain.to_vec())
         .map(Zeroizing::new)
-        .map_err(|_| Error::Transfer("the decrypted backup is not text".into()))
+        .map_err(|_| Error::Backup("the decrypted backup is not text".into()))
 }
 
 /// What a restore did, by label.
@@ -130,7 +130,7 @@ impl Home {
         passphrase: &str,
     ) -> Result<Vec<KeyRecord>> {
         if passphrase.chars().count() < 8 {
-            return Err(Error::Transfer(
+            return Err(Error::Backup(
                 "the passphrase is too short: use at least 8 characters (a few words is best)"
                     .into(),
             ));
@@ -144,7 +144,7 @@ impl Home {
                 .collect::<Result<_>>()?
         };
         if records.is_empty() {
-            return Err(Error::Transfer("there are no keys to back up".into()));
+            return Err(Error::Backup("there are no keys to back up".into()));
         }
         let entries = records
             .iter()
@@ -172,7 +172,7 @@ impl Home {
             Ok(back) if fingerprints(&back) == fingerprints(&entries) => {}
             _ => {
                 let _ = std::fs::remove_file(out);
-                return Err(Error::Transfer(format!(
+                return Err(Error::Backup(format!(
                     "{}: the backup did not read back intact, so it was removed; check the disk and try again",
                     out.display()
                 )));

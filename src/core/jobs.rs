@@ -14,7 +14,8 @@ use std::time::Instant;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::s3::S3Url;
+use super::location::S3Url;
+use super::rotate::RotateSelection;
 use super::transfer::{self, Progress, ProgressSnapshot, TransferCtx, TransferOptions};
 use super::{Error, Home};
 
@@ -47,9 +48,9 @@ pub enum JobSpec {
         deep: bool,
         key_label: Option<String>,
     },
-    /// Re-encrypt registered objects (ids) with another key on the server.
+    /// Re-encrypt what a selection takes with another key on the server.
     Rotate {
-        object_ids: Vec<i64>,
+        selection: RotateSelection,
         to_label: String,
     },
 }
@@ -70,11 +71,11 @@ impl JobSpec {
                     .unwrap_or_else(|| "every object".into())
             ),
             JobSpec::Rotate {
-                object_ids,
+                selection,
                 to_label,
             } => format!(
-                "rotate {} object(s) to key \"{to_label}\"",
-                object_ids.len()
+                "rotate {} to key \"{to_label}\"",
+                describe_selection(selection)
             ),
         }
     }
@@ -89,6 +90,19 @@ impl JobSpec {
             self,
             JobSpec::Verify { deep: false, .. } | JobSpec::Rotate { .. }
         )
+    }
+}
+
+/// "3 object(s)", "s3://b/photos/", "every object of a key": what a rotation takes.
+fn describe_selection(selection: &RotateSelection) -> String {
+    match selection {
+        RotateSelection::Ids(ids) => format!("{} object(s)", ids.len()),
+        RotateSelection::Object { url, .. } => url.to_string(),
+        RotateSelection::Key { within: None, .. } => "every object of a key".into(),
+        RotateSelection::Key {
+            within: Some(w), ..
+        } => format!("the objects of a key under {w}"),
+        RotateSelection::Folder { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
     }
 }
 
@@ -291,6 +305,29 @@ impl JobManager {
         id
     }
 
+    /// Starts one upload job per planned file (see `transfer::plan_upload`), all with the
+    /// same connection and key; the files of one folder share a group.
+    pub fn start_uploads(
+        &self,
+        plan: Vec<super::transfer::PlannedUpload>,
+        connection: &str,
+        key_label: &str,
+    ) -> Vec<JobId> {
+        plan.into_iter()
+            .map(|p| {
+                self.start_in_group(
+                    JobSpec::Upload {
+                        connection: connection.to_string(),
+                        src: p.src,
+                        dest: p.dest,
+                        key_label: key_label.to_string(),
+                    },
+                    p.group,
+                )
+            })
+            .collect()
+    }
+
     pub fn cancel(&self, id: JobId) {
         if let Some(job) = self.find(id) {
             job.ctx.cancel.cancel();
@@ -414,12 +451,13 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
             Ok(home.verify(&job.ctx, &opts).await?.summary())
         }
         JobSpec::Rotate {
-            object_ids,
+            selection,
             to_label,
         } => {
             let opts = super::rotate::RotateOptions::default();
-            home.rotate_many(&job.ctx, object_ids, to_label, &opts)
-                .await
+            home.rotate(&job.ctx, selection, to_label, &opts, &mut |_| {})
+                .await?
+                .into_result()
         }
         JobSpec::Resume { object_id } => {
             let rec = transfer::resume(&job.ctx, home, *object_id).await?;

@@ -169,7 +169,9 @@ impl SecretStore for OsKeyring {
 fn map_error(e: &keyring::Error) -> KeystoreError {
     use keyring::Error as E;
     match e {
-        E::PlatformFailure(inner) | E::NoStorageAccess(inner) => classify(&inner.to_string()),
+        E::PlatformFailure(inner) | E::NoStorageAccess(inner) => {
+            error_from_text(&inner.to_string())
+        }
         E::NoDefaultStore => KeystoreError::NoSessionBus {
             detail: "no credential store could be opened".into(),
         },
@@ -191,7 +193,7 @@ fn map_error(e: &keyring::Error) -> KeystoreError {
 }
 
 /// Sorts the Secret Service failures users actually meet by the text zbus gives them.
-fn classify(text: &str) -> KeystoreError {
+fn error_from_text(text: &str) -> KeystoreError {
     if text.contains("ServiceUnknown") || text.contains("was not provided by any .service") {
         KeystoreError::NoProvider
     } else if text.contains("prompt dismissed")
@@ -267,17 +269,17 @@ mod tests {
     #[test]
     fn zbus_failures_are_named() {
         assert!(matches!(
-            classify(
+            error_from_text(
                 "zbus error: org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files"
             ),
             KeystoreError::NoProvider
         ));
         assert!(matches!(
-            classify("SS error: prompt dismissed"),
+            error_from_text("SS error: prompt dismissed"),
             KeystoreError::Locked
         ));
         assert!(matches!(
-            classify("zbus error: Failed to connect to address unix:path=/x"),
+            error_from_text("zbus error: Failed to connect to address unix:path=/x"),
             KeystoreError::NoSessionBus { .. }
         ));
     }

@@ -1,13 +1,41 @@
 //! Everything that works without a screen: keys, the keyring, the registry, S3 transfers.
 //! Never imports egui, eframe or rfd; the CLI and the window both drive this.
+//!
+//! Every user-visible operation is one function here, and both faces call it; each long
+//! one takes a `TransferCtx` (its progress sink and cancel token) and returns a report:
+//!
+//! | operation | where |
+//! |---|---|
+//! | generate, import, export, env lines, reveal, list, delete a key | `keys` |
+//! | add, edit, remove, test a connection | `connections` |
+//! | plan an upload (file or folder, CLI or drop) | `transfer::plan` |
+//! | upload, download | `transfer::upload`, `transfer::download` (run as jobs: `jobs`) |
+//! | interrupted uploads: list, resume, abort | `uploads`, `transfer::upload` |
+//! | rotate (one, many, by key, by folder; settles interrupted ones first) | `rotate` |
+//! | verify | `verify` |
+//! | scan and adopt, check keys | `scan` |
+//! | delete an object | `delete` |
+//! | back up, restore keys | `backup` |
+//! | preflight a bucket | `preflight` |
+//! | audit and its reports | `audit` |
+//! | browse buckets and folders | `bucket` |
+//!
+//! Underneath: `location` (s3:// URLs), `key` and `keystore` (key material, the OS
+//! keyring), `registry` (SQLite), `s3` (clients, errors, SSE-C headers), `checksum`.
 
 pub mod audit;
 pub mod backup;
+pub mod bucket;
 pub mod checksum;
+pub mod connections;
+pub mod delete;
+pub mod error;
 pub mod home;
 pub mod jobs;
 pub mod key;
+pub mod keys;
 pub mod keystore;
+pub mod location;
 pub mod preflight;
 pub mod presets;
 pub mod registry;
@@ -15,90 +43,12 @@ pub mod rotate;
 pub mod s3;
 pub mod scan;
 pub mod transfer;
+pub mod uploads;
 pub mod verify;
-
-use std::path::PathBuf;
 
 pub use home::Home;
 
-/// Every failure the core reports, in words that say what happened and what to do next.
-/// Texts never carry key material (see `key::KeyParseError` for how input is described).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Registry(#[from] registry::RegistryError),
-    #[error(transparent)]
-    Keystore(#[from] keystore::KeystoreError),
-    #[error(transparent)]
-    S3(#[from] s3::S3Error),
-    #[error(transparent)]
-    Client(#[from] s3::ClientError),
-    #[error("{what}: {source}")]
-    KeyInput {
-        what: String,
-        #[source]
-        source: key::KeyParseError,
-    },
-    #[error("{path}: {what}: {source}")]
-    Io {
-        path: PathBuf,
-        what: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("no key is labelled \"{label}\"{known}")]
-    UnknownKey { label: String, known: String },
-    #[error(
-        "key \"{label}\" ({fingerprint}) is registered but missing from the OS keyring; \
-         restore it from a backup or import the key file again with \
-         `ssec-manager key import {label} FILE`"
-    )]
-    KeyNotInKeyring { label: String, fingerprint: String },
-    #[error(
-        "key \"{label}\" still encrypts {count} object(s) ({list}); deleting it would make \
-         them unrecoverable. Export or back up the key first, or pass --force to delete it anyway"
-    )]
-    KeyInUse {
-        label: String,
-        count: usize,
-        list: String,
-    },
-    #[error(
-        "{0} already exists; ssec-manager never overwrites a file when exporting a key: \
-         choose another path or remove that file first"
-    )]
-    WouldOverwrite(PathBuf),
-    #[error("invalid label \"{0}\": use 1 to 100 characters without control characters or '/'")]
-    BadLabel(String),
-    #[error(
-        "no connection is set up; add one with `ssec-manager connection add NAME --endpoint URL`"
-    )]
-    NoConnection,
-    #[error("several connections exist ({0}); pick one with --connection NAME")]
-    AmbiguousConnection(String),
-    #[error("no connection is named \"{name}\" (known: {known})")]
-    UnknownConnection { name: String, known: String },
-    #[error("invalid endpoint \"{0}\": write it as http://HOST:PORT or https://HOST")]
-    BadEndpoint(String),
-    #[error("{0}")]
-    Transfer(String),
-    #[error("cancelled")]
-    Cancelled,
-    #[error("{0}")]
-    Generate(String),
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
-
-impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, what: &'static str, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            what,
-            source,
-        }
-    }
-}
+pub use error::{Error, Result};
 
 /// 1536 -> "1.5 KiB" (binary units, as the aws CLI and rclone print them).
 pub fn human_bytes(n: u64) -> String {

@@ -38,7 +38,7 @@ pub fn check_transport(conn: &ConnectionRecord) -> Result<()> {
         Some(e)
             if e.starts_with("http://") && !is_loopback_endpoint(e) && !conn.allow_plain_http =>
         {
-            Err(Error::Transfer(format!(
+            Err(Error::Refused(format!(
                 "connection \"{}\" uses plain http to {e}: SSE-C keys would travel in clear and \
                  must then be considered leaked. Use an https endpoint, or allow it explicitly \
                  for this connection (connection add ... --allow-plain-http) if the network \
@@ -124,7 +124,7 @@ pub async fn allow_sse_c(home: &Home, conn: &ConnectionRecord, bucket: &str) -> 
     let config = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
         .set_rules(Some(rules_allowing_sse_c(rules)))
         .build()
-        .map_err(|e| Error::Transfer(format!("{target}: {e}")))?;
+        .map_err(|e| Error::Internal(format!("{target}: {e}")))?;
     client
         .put_bucket_encryption()
         .bucket(bucket)
@@ -133,7 +133,7 @@ pub async fn allow_sse_c(home: &Home, conn: &ConnectionRecord, bucket: &str) -> 
         .await
         .map_err(|e| {
             let err = sdk_error(e, Op::Other, &target, false);
-            Error::Transfer(format!(
+            Error::Refused(format!(
                 "{}; someone with the s3:PutEncryptionConfiguration permission can run the \
                  command `ssec-manager preflight` prints",
                 err.message
@@ -202,24 +202,7 @@ pub async fn preflight(
     let client = client_for(conn, home.secrets().ok()).await?;
     let bucket_encryption = bucket_encryption(&client, bucket).await;
     let enforcement = probe(&client, bucket).await;
-    let mut problems = Vec::new();
-    if bucket_encryption == BucketEncryption::BlocksSseC {
-        problems.push(format!(
-            "s3://{bucket} blocks SSE-C writes (BlockedEncryptionTypes = SSE-C, the AWS default \
-             for buckets made since April 2026). To allow them: aws s3api put-bucket-encryption \
-             --bucket {bucket} --server-side-encryption-configuration \
-             '{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"AES256\"}},\
-             \"BlockedEncryptionTypes\":{{\"EncryptionType\":[\"NONE\"]}}}}]}}'"
-        ));
-    }
-    match &enforcement {
-        Enforcement::Enforced => {}
-        Enforcement::Ignored => problems.push(format!(
-            "THE SERVER IGNORES SSE-C: an object written to s3://{bucket} with a key was readable \
-             without it, so objects are stored in plaintext. Do not store secrets there."
-        )),
-        Enforcement::Failed(why) => problems.push(format!("the SSE-C probe failed: {why}")),
-    }
+    let problems = problems(bucket, &bucket_encryption, &enforcement);
     Ok(PreflightReport {
         connection: conn.name.clone(),
         bucket: bucket.to_string(),
@@ -227,6 +210,30 @@ pub async fn preflight(
         enforcement,
         problems,
     })
+}
+
+/// The rule AWS documents for allowing SSE-C again (the aws CLI's JSON).
+const ALLOW_SSE_C_RULES: &str = r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"},"BlockedEncryptionTypes":{"EncryptionType":["NONE"]}}]}"#;
+
+/// What to do about each thing the checks found.
+fn problems(bucket: &str, encryption: &BucketEncryption, enforcement: &Enforcement) -> Vec<String> {
+    let mut problems = Vec::new();
+    if *encryption == BucketEncryption::BlocksSseC {
+        problems.push(format!(
+            "s3://{bucket} blocks SSE-C writes (BlockedEncryptionTypes = SSE-C, the AWS default \
+             for buckets made since April 2026). To allow them: aws s3api put-bucket-encryption \
+             --bucket {bucket} --server-side-encryption-configuration '{ALLOW_SSE_C_RULES}'"
+        ));
+    }
+    match enforcement {
+        Enforcement::Enforced => {}
+        Enforcement::Ignored => problems.push(format!(
+            "THE SERVER IGNORES SSE-C: an object written to s3://{bucket} with a key was readable \
+             without it, so objects are stored in plaintext. Do not store secrets there."
+        )),
+        Enforcement::Failed(why) => problems.push(format!("the SSE-C probe failed: {why}")),
+    }
+    problems
 }
 
 async fn bucket_encryption(client: &Client, bucket: &str) -> BucketEncryption {

@@ -775,7 +775,7 @@ impl Registry {
     pub fn mark_object_deleted(
         &self,
         connection: &ConnectionRecord,
-        url: &super::s3::S3Url,
+        url: &super::location::S3Url,
     ) -> Result<()> {
         self.db()
             .execute(

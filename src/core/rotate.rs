@@ -12,7 +12,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use serde::Serialize;
 
-use super::key::SseKey;
+use super::key::{KeyFingerprint, SseKey};
+use super::location::{S3Location, S3Url};
 use super::registry::{ObjectRecord, ObjectState, PendingRotation};
 use super::s3::{Op, client_for, sdk_error};
 use super::transfer::progress::{MIB, TransferOptions};
@@ -91,6 +92,139 @@ pub struct Rotation {
     pub method: String,
 }
 
+/// Which objects a rotation takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotateSelection {
+    /// Registered objects by registry id (ticked in the window, or one row).
+    Ids(Vec<i64>),
+    /// One object by its location on a connection.
+    Object { connection: String, url: S3Url },
+    /// Everything a key encrypts, optionally only under s3://BUCKET/PREFIX.
+    Key {
+        from: KeyFingerprint,
+        within: Option<S3Location>,
+    },
+    /// Every registered object under a folder of a bucket.
+    Folder {
+        connection: String,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl RotateSelection {
+    /// Whether a registry row is one this selection names (state aside).
+    pub fn names(&self, o: &ObjectRecord) -> bool {
+        match self {
+            RotateSelection::Ids(ids) => ids.contains(&o.id),
+            RotateSelection::Object { connection, url } => {
+                o.connection == *connection && o.bucket == url.bucket && o.key == url.key
+            }
+            RotateSelection::Key { from, within } => {
+                o.key_fingerprint == *from
+                    && within
+                        .as_ref()
+                        .is_none_or(|w| o.bucket == w.bucket && o.key.starts_with(w.prefix()))
+            }
+            RotateSelection::Folder {
+                connection,
+                bucket,
+                prefix,
+            } => o.connection == *connection && o.bucket == *bucket && o.key.starts_with(prefix),
+        }
+    }
+}
+
+/// The rows a rotation of `selection` to `to` moves: stored, named, not already under `to`
+/// (None: no target chosen yet). Pure, so the window previews exactly what the operation
+/// will take.
+pub fn select<'a>(
+    rows: impl IntoIterator<Item = &'a ObjectRecord>,
+    selection: &RotateSelection,
+    to: Option<&KeyFingerprint>,
+) -> Vec<&'a ObjectRecord> {
+    rows.into_iter()
+        .filter(|o| o.state == ObjectState::Stored && Some(&o.key_fingerprint) != to)
+        .filter(|o| selection.names(o))
+        .collect()
+}
+
+/// What happened to one object of a many-object rotation.
+#[derive(Debug, Clone)]
+pub enum RotateOutcome {
+    Rotated(Rotation),
+    Failed {
+        object: String,
+        error: String,
+    },
+    /// No longer stored, or already under the target key, when its turn came.
+    Skipped,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RotateReport {
+    /// The target key's label.
+    pub to: String,
+    pub rotated: Vec<Rotation>,
+    /// (object, error) for each object that could not be rotated.
+    pub failed: Vec<(String, String)>,
+    pub skipped: usize,
+    /// Rotations interrupted earlier, settled before this one started.
+    pub settled: Vec<Rotation>,
+    /// Why earlier interrupted rotations could not be settled, if they could not.
+    pub settle_error: Option<String>,
+}
+
+impl RotateReport {
+    /// One line: what was rotated, how, what was skipped or settled first.
+    pub fn summary(&self) -> String {
+        let to = &self.to;
+        let mut summary = format!("rotated {} object(s) to key \"{to}\"", self.rotated.len());
+        let reuploaded = self
+            .rotated
+            .iter()
+            .filter(|r| r.method.starts_with("download"))
+            .count();
+        if reuploaded > 0 {
+            summary.push_str(&format!(
+                " ({reuploaded} by download and re-upload: the server refused the copy)"
+            ));
+        }
+        if self.skipped > 0 {
+            summary.push_str(&format!(
+                ", {} skipped (already there or not stored)",
+                self.skipped
+            ));
+        }
+        if !self.settled.is_empty() {
+            summary.push_str(&format!(
+                ", {} interrupted rotation(s) settled first",
+                self.settled.len()
+            ));
+        }
+        if let Some(e) = &self.settle_error {
+            summary.push_str(&format!(
+                "; earlier interrupted rotations could not be settled ({e}): \
+                 `ssec-manager rotate --resume` retries"
+            ));
+        }
+        summary
+    }
+
+    /// The summary as a result: an error naming the first failure if any object failed.
+    pub fn into_result(self) -> Result<String> {
+        let summary = self.summary();
+        match self.failed.first() {
+            None => Ok(summary),
+            Some((object, error)) => Err(Error::Partial(format!(
+                "{summary}; {} failed, first: {object}: {error}",
+                self.failed.len()
+            ))),
+        }
+    }
+}
+
 /// Percent-encodes an object key for `x-amz-copy-source` ("bucket/key"), keeping '/'.
 pub fn copy_source(bucket: &str, key: &str) -> String {
     let mut out = format!("{bucket}/");
@@ -118,23 +252,6 @@ fn method(size: u64, opts: &RotateOptions) -> String {
 }
 
 impl Home {
-    /// The stored objects that `from_label` encrypts (optionally under `bucket/prefix`).
-    pub fn rotation_candidates(
-        &self,
-        from_label: &str,
-        bucket: Option<&str>,
-        prefix: &str,
-    ) -> Result<Vec<ObjectRecord>> {
-        let from = self.key_record(from_label)?;
-        Ok(self
-            .registry
-            .dependent_objects(&from.fingerprint)?
-            .into_iter()
-            .filter(|o| o.state == ObjectState::Stored)
-            .filter(|o| bucket.is_none_or(|b| o.bucket == b) && o.key.starts_with(prefix))
-            .collect())
-    }
-
     /// What a rotation of these objects would do, without doing it.
     pub fn plan_rotation(
         &self,
@@ -169,7 +286,7 @@ impl Home {
             .registry
             .key_by_fingerprint(&object.key_fingerprint)?
             .ok_or_else(|| {
-                Error::Transfer(format!(
+                Error::NotFound(format!(
                     "{} is under a key that is not registered; import it first",
                     object.url()
                 ))
@@ -177,7 +294,7 @@ impl Home {
         let from = self.load_key(&from_rec)?;
         let to_rec = self.key_record(to_label)?;
         if to_rec.fingerprint == from_rec.fingerprint {
-            return Err(Error::Transfer(format!(
+            return Err(Error::Refused(format!(
                 "{} is already encrypted with \"{to_label}\"",
                 object.url()
             )));
@@ -186,7 +303,7 @@ impl Home {
         let conn = self
             .registry
             .connection_of_object(object.id)?
-            .ok_or_else(|| Error::Transfer(format!("object {} has no connection", object.id)))?;
+            .ok_or_else(|| Error::NotFound(format!("object {} has no connection", object.id)))?;
         let client = client_for(&conn, self.secrets().ok()).await?;
         self.registry.begin_rotation(&PendingRotation {
             object_id: object.id,
@@ -245,8 +362,7 @@ impl Home {
         // be offered for deletion. (A row without a version id predates versioning: its
         // version is S3's "null" one.)
         let keeps_old = head.version_id() != object.version_id.as_deref()
-            && crate::core::transfer::upload::bucket_versioning(client, &object.bucket).await
-                == Some(true);
+            && crate::core::bucket::versioning(client, &object.bucket).await == Some(true);
         let detail = format!(
             "{}: {from_label} -> {to_label} (previous version {}{})",
             object.url(),
@@ -277,7 +393,7 @@ impl Home {
         why: &str,
         opts: &RotateOptions,
     ) -> Result<Rotation> {
-        let url = super::s3::S3Url {
+        let url = S3Url {
             bucket: object.bucket.clone(),
             key: object.key.clone(),
         };
@@ -316,8 +432,7 @@ impl Home {
         )
         .await?;
         let method = format!("download and re-upload ({why})");
-        let kept = crate::core::transfer::upload::bucket_versioning(&client, &object.bucket).await
-            == Some(true);
+        let kept = crate::core::bucket::versioning(&client, &object.bucket).await == Some(true);
         self.registry.drop_rotation(
             object.id,
             &to_rec.fingerprint,
@@ -336,76 +451,109 @@ impl Home {
         })
     }
 
-    /// Rotates registered objects (by id) to `to_label`, as one job: interrupted rotations
-    /// are settled first; progress counts objects; a cancel takes effect between objects, so
-    /// none is left half-rotated. Objects already under the target key are skipped. Returns
-    /// a summary; fails (after trying every object) if any object failed.
-    pub async fn rotate_many(
+    /// The registry rows a selection takes now: stored, and not already under `to`. One
+    /// object named by its location must be registered (its key is needed to read it).
+    pub fn rotation_targets(
+        &self,
+        selection: &RotateSelection,
+        to: &KeyFingerprint,
+    ) -> Result<Vec<ObjectRecord>> {
+        let rows = match selection {
+            RotateSelection::Key { from, .. } => self.registry.dependent_objects(from)?,
+            RotateSelection::Ids(ids) => {
+                let mut rows = Vec::new();
+                for id in ids {
+                    rows.extend(self.registry.object_by_id(*id)?);
+                }
+                rows
+            }
+            RotateSelection::Object { connection, url } => {
+                let conn = self.resolve_connection(Some(connection))?;
+                let row = self
+                    .registry
+                    .current_object(&conn, &url.bucket, &url.key)?
+                    .ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "{url} is not in the registry; rotation needs to know its current \
+                             key (upload it with ssec-manager, or adopt it with a scan)"
+                        ))
+                    })?;
+                if row.key_fingerprint == *to {
+                    return Err(Error::Refused(format!(
+                        "{url} is already encrypted with that key"
+                    )));
+                }
+                vec![row]
+            }
+            RotateSelection::Folder { .. } => self.registry.objects()?,
+        };
+        Ok(select(rows.iter(), selection, Some(to))
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// Rotates what `selection` takes to the key labelled `to_label`, as one operation:
+    /// rotations interrupted earlier are settled first; progress counts objects; a cancel
+    /// takes effect between objects, so none is left half-rotated; a failed object does not
+    /// stop the others. `on_object` hears each object's outcome as it happens. The report
+    /// lists what was done; check `RotateReport::failed` (or `into_result`).
+    pub async fn rotate(
         &self,
         ctx: &super::transfer::TransferCtx,
-        ids: &[i64],
+        selection: &RotateSelection,
         to_label: &str,
         opts: &RotateOptions,
-    ) -> Result<String> {
+        on_object: &mut (dyn FnMut(&RotateOutcome) + Send),
+    ) -> Result<RotateReport> {
         // A rotation left stuck (its key gone, its server down) must not block this one.
         let opts = &RotateOptions {
             cancel: ctx.cancel.clone(),
             ..opts.clone()
         };
-        let settled = self.resume_rotations(opts).await;
+        let mut report = RotateReport {
+            to: to_label.to_string(),
+            ..RotateReport::default()
+        };
+        match self.resume_rotations(opts).await {
+            Ok(settled) => report.settled = settled,
+            Err(e) => report.settle_error = Some(e.to_string()),
+        }
         let to = self.key_record(to_label)?;
-        ctx.progress.set_total(ids.len() as u64);
-        let (mut rotated, mut skipped, mut reuploaded) = (0usize, 0usize, 0usize);
-        let mut failures = Vec::new();
-        for id in ids {
+        let targets = self.rotation_targets(selection, &to.fingerprint)?;
+        if let RotateSelection::Ids(ids) = selection {
+            report.skipped = ids.len().saturating_sub(targets.len());
+        }
+        ctx.progress.set_total(targets.len() as u64);
+        for target in &targets {
             if ctx.cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            match self.registry.object_by_id(*id)? {
+            // Read again: another job may have moved it since the targets were listed.
+            let outcome = match self.registry.object_by_id(target.id)? {
                 Some(o)
                     if o.state == ObjectState::Stored && o.key_fingerprint != to.fingerprint =>
                 {
                     match self.rotate_object(&o, to_label, opts).await {
-                        Ok(r) => {
-                            rotated += 1;
-                            reuploaded += usize::from(r.method.starts_with("download"));
-                        }
-                        Err(e) => failures.push(format!("{}: {e}", o.url())),
+                        Ok(r) => RotateOutcome::Rotated(r),
+                        Err(Error::Cancelled) => return Err(Error::Cancelled),
+                        Err(e) => RotateOutcome::Failed {
+                            object: format!("{}:{}", o.connection, o.url()),
+                            error: e.to_string(),
+                        },
                     }
                 }
-                _ => skipped += 1,
+                _ => RotateOutcome::Skipped,
+            };
+            on_object(&outcome);
+            match outcome {
+                RotateOutcome::Rotated(r) => report.rotated.push(r),
+                RotateOutcome::Failed { object, error } => report.failed.push((object, error)),
+                RotateOutcome::Skipped => report.skipped += 1,
             }
             ctx.progress.add(1);
         }
-        let mut summary = format!("rotated {rotated} object(s) to key \"{to_label}\"");
-        if reuploaded > 0 {
-            summary.push_str(&format!(
-                " ({reuploaded} by download and re-upload: the server refused the copy)"
-            ));
-        }
-        if skipped > 0 {
-            summary.push_str(&format!(
-                ", {skipped} skipped (already there or not stored)"
-            ));
-        }
-        match settled {
-            Ok(s) if !s.is_empty() => summary.push_str(&format!(
-                ", {} interrupted rotation(s) settled first",
-                s.len()
-            )),
-            Ok(_) => {}
-            Err(e) => summary.push_str(&format!(
-                "; earlier interrupted rotations could not be settled ({e}): \
-                 `ssec-manager rotate --resume` retries"
-            )),
-        }
-        match failures.first() {
-            None => Ok(summary),
-            Some(first) => Err(Error::Transfer(format!(
-                "{summary}; {} failed, first: {first}",
-                failures.len()
-            ))),
-        }
+        Ok(report)
     }
 
     /// Deletes noncurrent versions kept under an old key after a rotation (registry rows in
@@ -424,14 +572,12 @@ impl Home {
             let conn = self
                 .registry
                 .connection_of_object(o.id)?
-                .ok_or_else(|| Error::Transfer(format!("object {} has no connection", o.id)))?;
+                .ok_or_else(|| Error::NotFound(format!("object {} has no connection", o.id)))?;
             let client = client_for(&conn, self.secrets().ok()).await?;
             // Deleting a version by id is only safe where versions are really kept, and never
             // for the version the registry says is current.
-            if crate::core::transfer::upload::bucket_versioning(&client, &o.bucket).await
-                != Some(true)
-            {
-                return Err(Error::Transfer(format!(
+            if crate::core::bucket::versioning(&client, &o.bucket).await != Some(true) {
+                return Err(Error::Refused(format!(
                     "s3://{}: the server does not confirm that this bucket keeps versions; \
                      nothing was deleted",
                     o.bucket
@@ -442,7 +588,7 @@ impl Home {
                 .current_object(&conn, &o.bucket, &o.key)?
                 .is_some_and(|cur| cur.version_id.as_deref() == Some(version))
             {
-                return Err(Error::Transfer(format!(
+                return Err(Error::Refused(format!(
                     "{} version {version} is the current version; nothing was deleted",
                     o.url()
                 )));
@@ -472,14 +618,14 @@ impl Home {
                 continue;
             };
             let to_rec = self.registry.key_by_fingerprint(&p.to)?.ok_or_else(|| {
-                Error::Transfer(format!("the target key {} is not registered", p.to))
+                Error::NotFound(format!("the target key {} is not registered", p.to))
             })?;
             let to = self.load_key(&to_rec)?;
             let conn = self
                 .registry
                 .connection_of_object(object.id)?
                 .ok_or_else(|| {
-                    Error::Transfer(format!("object {} has no connection", object.id))
+                    Error::NotFound(format!("object {} has no connection", object.id))
                 })?;
             let client = client_for(&conn, self.secrets().ok()).await?;
             let from_label = object.key_label.clone().unwrap_or_default();
@@ -538,74 +684,43 @@ async fn copy_with_new_key(
             .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
         return Ok(size);
     }
-    // Multipart copy: content type and user metadata are not copied by UploadPartCopy, so
-    // they go on the new upload explicitly.
+    multipart_copy(client, object, &head, &old, &new, opts, size).await?;
+    Ok(size)
+}
+
+/// The copy in parts (UploadPartCopy ranges), aborted if any part fails. Content type and
+/// user metadata are not copied by UploadPartCopy, so they go on the new upload explicitly.
+async fn multipart_copy(
+    client: &Client,
+    object: &ObjectRecord,
+    head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    old: &super::key::SseHeaders,
+    new: &super::key::SseHeaders,
+    opts: &RotateOptions,
+    size: u64,
+) -> Result<()> {
+    let url = object.url();
     let created = client
         .create_multipart_upload()
         .bucket(&object.bucket)
         .key(&object.key)
         .set_content_type(head.content_type().map(str::to_string))
         .set_metadata(head.metadata().cloned())
-        .sse(&new)
+        .sse(new)
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
     let upload_id = created
         .upload_id()
-        .ok_or_else(|| Error::Transfer(format!("{url}: no multipart upload id")))?
+        .ok_or_else(|| Error::Server(format!("{url}: no multipart upload id")))?
         .to_string();
     let part = TransferOptions {
         part_size: opts.part_size,
         ..TransferOptions::default()
     }
     .part_size_for(size);
-    let copied = async {
-        let mut parts = Vec::new();
-        for (i, start) in (0..size).step_by(part as usize).enumerate() {
-            let end = (start + part).min(size) - 1;
-            let n = i as i32 + 1;
-            let out = client
-                .upload_part_copy()
-                .bucket(&object.bucket)
-                .key(&object.key)
-                .upload_id(&upload_id)
-                .part_number(n)
-                .copy_source(&source)
-                .copy_source_range(format!("bytes={start}-{end}"))
-                .copy_source_sse(&old)
-                .sse(&new)
-                .send()
-                .await
-                .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(n)
-                    .set_e_tag(
-                        out.copy_part_result()
-                            .and_then(|r| r.e_tag())
-                            .map(str::to_string),
-                    )
-                    .build(),
-            );
-        }
-        client
-            .complete_multipart_upload()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .sse(&new)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
-        Ok::<_, Error>(())
-    }
-    .await;
-    if let Err(e) = copied {
+    let copied = copy_parts(client, object, &upload_id, old, new, part, size).await;
+    if copied.is_err() {
         let _ = client
             .abort_multipart_upload()
             .bucket(&object.bucket)
@@ -613,9 +728,65 @@ async fn copy_with_new_key(
             .upload_id(&upload_id)
             .send()
             .await;
-        return Err(e);
     }
-    Ok(size)
+    copied
+}
+
+/// Copies every range of the object as a part of `upload_id`, then completes it.
+async fn copy_parts(
+    client: &Client,
+    object: &ObjectRecord,
+    upload_id: &str,
+    old: &super::key::SseHeaders,
+    new: &super::key::SseHeaders,
+    part: u64,
+    size: u64,
+) -> Result<()> {
+    let url = object.url();
+    let source = copy_source(&object.bucket, &object.key);
+    let mut parts = Vec::new();
+    for (i, start) in (0..size).step_by(part as usize).enumerate() {
+        let end = (start + part).min(size) - 1;
+        let n = i as i32 + 1;
+        let out = client
+            .upload_part_copy()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .upload_id(upload_id)
+            .part_number(n)
+            .copy_source(&source)
+            .copy_source_range(format!("bytes={start}-{end}"))
+            .copy_source_sse(old)
+            .sse(new)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(
+                    out.copy_part_result()
+                        .and_then(|r| r.e_tag())
+                        .map(str::to_string),
+                )
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .sse(new)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! and never computes the key's MD5, so every SSE-C call site passes both from `SseHeaders`.
 //!
 //! Servers disagree on SSE-C errors (a wrong key is 403 on AWS and MinIO, 400 on Garage; HEAD
-//! has no body at all), so `classify` decides from status, code, message and whether a key
+//! has no body at all), so `error_kind` decides from status, code, message and whether a key
 //! was sent, and the rest of the program only sees `S3ErrorKind`.
 
 use aws_config::BehaviorVersion;
@@ -65,7 +65,7 @@ impl S3Error {
 }
 
 /// Sorts a failed request. `sent_key`: whether SSE-C headers were on the request.
-pub fn classify(
+pub fn error_kind(
     op: Op,
     status: Option<u16>,
     code: Option<&str>,
@@ -149,7 +149,7 @@ where
         ),
         None => (None, None),
     };
-    let kind = classify(op, status, code.as_deref(), message.as_deref(), sent_key);
+    let kind = error_kind(op, status, code.as_deref(), message.as_deref(), sent_key);
     let text = describe(&kind, status, code.as_deref(), message.as_deref(), target);
     S3Error::new(kind, text)
 }
@@ -391,38 +391,6 @@ with_copy_source_sse!(
     ops::upload_part_copy::builders::UploadPartCopyFluentBuilder,
 );
 
-/// `s3://bucket/key` split into its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Url {
-    pub bucket: String,
-    pub key: String,
-}
-
-impl std::str::FromStr for S3Url {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = s
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("\"{s}\" is not an S3 URL; write it as s3://BUCKET/KEY"))?;
-        match rest.split_once('/') {
-            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Self {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-            }),
-            _ => Err(format!(
-                "\"{s}\" names no object; write it as s3://BUCKET/KEY"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for S3Url {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.key)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,7 +417,7 @@ mod tests {
     fn servers_ways_of_saying_wrong_key() {
         // Garage: 400 InvalidRequest on GET, bare 400 on HEAD.
         assert_eq!(
-            classify(
+            error_kind(
                 Op::Read,
                 Some(400),
                 Some("InvalidRequest"),
@@ -459,12 +427,12 @@ mod tests {
             S3ErrorKind::WrongKey
         );
         assert_eq!(
-            classify(Op::Read, Some(400), None, None, true),
+            error_kind(Op::Read, Some(400), None, None, true),
             S3ErrorKind::WrongKey
         );
         // AWS and MinIO: 403 AccessDenied.
         assert_eq!(
-            classify(Op::Read, Some(403), Some("AccessDenied"), None, true),
+            error_kind(Op::Read, Some(403), Some("AccessDenied"), None, true),
             S3ErrorKind::WrongKey
         );
     }
@@ -472,7 +440,7 @@ mod tests {
     #[test]
     fn other_sse_c_failures() {
         assert_eq!(
-            classify(
+            error_kind(
                 Op::Read,
                 Some(400),
                 Some("InvalidRequest"),
@@ -482,7 +450,7 @@ mod tests {
             S3ErrorKind::KeyRequired
         );
         assert_eq!(
-            classify(
+            error_kind(
                 Op::Read,
                 Some(400),
                 Some("InvalidRequest"),
@@ -492,7 +460,7 @@ mod tests {
             S3ErrorKind::NotEncrypted
         );
         assert_eq!(
-            classify(
+            error_kind(
                 Op::Write,
                 Some(400),
                 Some("InvalidArgument"),
@@ -504,21 +472,12 @@ mod tests {
             S3ErrorKind::KeyMd5Mismatch
         );
         assert_eq!(
-            classify(Op::Write, Some(403), Some("AccessDenied"), None, true),
+            error_kind(Op::Write, Some(403), Some("AccessDenied"), None, true),
             S3ErrorKind::WriteDenied
         );
         assert_eq!(
-            classify(Op::Read, Some(404), None, None, true),
+            error_kind(Op::Read, Some(404), None, None, true),
             S3ErrorKind::NoSuchObject
         );
-    }
-
-    #[test]
-    fn s3_urls() {
-        let u: S3Url = "s3://b/a/b c.txt".parse().unwrap();
-        assert_eq!((u.bucket.as_str(), u.key.as_str()), ("b", "a/b c.txt"));
-        assert!("s3://b".parse::<S3Url>().is_err());
-        assert!("s3://b/".parse::<S3Url>().is_err());
-        assert!("http://b/k".parse::<S3Url>().is_err());
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::key::SseKey;
 use super::registry::{ConnectionRecord, StoredObject};
 use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
+use super::transfer::TransferCtx;
 use super::{Home, Result};
 use crate::core::s3::WithSse as _;
 
@@ -46,7 +47,7 @@ impl ObjectKind {
 }
 
 /// Classifies one object with HEADs: first without a key, then with each candidate.
-pub async fn classify(
+pub async fn classify_object(
     client: &Client,
     bucket: &str,
     key: &str,
@@ -127,108 +128,128 @@ pub struct ScannedObject {
 }
 
 impl Home {
-    /// Lists `bucket/prefix` and classifies every object with HEADs (eight at a time), trying
-    /// the key the registry expects first, then every other key of this home. With `adopt`,
-    /// objects found under one of our keys and not yet registered are recorded as stored:
-    /// this also rebuilds a lost registry from the bucket plus the keyring.
-    pub async fn scan(
-        &self,
-        conn: &ConnectionRecord,
-        bucket: &str,
-        prefix: &str,
-        adopt: bool,
-    ) -> Result<Vec<ScannedObject>> {
-        let client = client_for(conn, self.secrets().ok()).await?;
+    /// The keys this home can try on an object, each with its label.
+    fn candidate_keys(&self) -> Result<Vec<(String, SseKey)>> {
         let mut candidates = Vec::new();
         for k in self.registry.keys()? {
             if let Ok(key) = self.load_key(&k.key) {
                 candidates.push((k.key.label.clone(), key));
             }
         }
-        let mut listed = Vec::new();
-        let mut token = None;
-        loop {
-            let page = client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| sdk_error(e, Op::Other, &format!("s3://{bucket}/{prefix}"), false))?;
-            for o in page.contents() {
-                if let Some(k) = o.key() {
-                    listed.push((
-                        k.to_string(),
-                        o.size().unwrap_or(0).max(0) as u64,
-                        o.e_tag().map(str::to_string),
-                    ));
-                }
-            }
-            token = page.next_continuation_token().map(str::to_string);
-            if !page.is_truncated().unwrap_or(false) || token.is_none() {
-                break;
-            }
-        }
+        Ok(candidates)
+    }
+
+    /// Classifies the given objects of `bucket` with HEADs (eight at a time), trying the key
+    /// the registry expects for each first, then every other key of this home. Progress
+    /// counts objects; a cancel stops between requests.
+    pub async fn check_objects(
+        &self,
+        ctx: &TransferCtx,
+        conn: &ConnectionRecord,
+        bucket: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, ObjectKind)>> {
+        let client = client_for(conn, self.secrets().ok()).await?;
+        let candidates = self.candidate_keys()?;
+        ctx.progress.set_total(keys.len() as u64);
         let (client, candidates) = (&client, &candidates);
-        let classified: Vec<(String, u64, Option<String>, ObjectKind)> =
-            futures_util::stream::iter(listed)
-                .map(|(key, size, etag)| async move {
-                    // The registry's expected key first saves HEADs on a large bucket.
-                    let expected = self
-                        .registry
-                        .current_object(conn, bucket, &key)
-                        .ok()
-                        .flatten()
-                        .and_then(|o| o.key_label);
-                    let mut order: Vec<(String, SseKey)> = candidates.to_vec();
-                    if let Some(l) = expected {
-                        order.sort_by_key(|(label, _)| *label != l);
-                    }
-                    let kind = classify(client, bucket, &key, &order).await;
-                    (key, size, etag, kind)
-                })
-                .buffer_unordered(8)
-                .collect()
-                .await;
-        let mut out = Vec::new();
-        for (key, size, etag, kind) in classified {
-            let mut adopted = false;
-            if adopt
-                && let ObjectKind::KnownKey { label } = &kind
-                && self.registry.current_object(conn, bucket, &key)?.is_none()
-            {
-                let rec = self.key_record(label)?;
-                let id = self
+        let work = futures_util::stream::iter(keys)
+            .map(|key| async move {
+                // The registry's expected key first saves HEADs on a large bucket.
+                let expected = self
                     .registry
-                    .begin_upload(conn, bucket, &key, &rec.fingerprint, size)?;
-                self.registry.finish_upload(
-                    id,
-                    &StoredObject {
-                        size,
-                        blake3: None,
-                        etag: etag.clone(),
-                        version_id: None,
-                    },
-                    true,
-                )?;
-                self.registry.log_event(
-                    "adopted",
-                    Some(&rec.fingerprint),
-                    Some(id),
-                    &format!("s3://{bucket}/{key}"),
-                )?;
-                adopted = true;
-            }
+                    .current_object(conn, bucket, &key)
+                    .ok()
+                    .flatten()
+                    .and_then(|o| o.key_label);
+                let mut order: Vec<(String, SseKey)> = candidates.to_vec();
+                if let Some(l) = expected {
+                    order.sort_by_key(|(label, _)| *label != l);
+                }
+                let kind = classify_object(client, bucket, &key, &order).await;
+                ctx.progress.add(1);
+                (key, kind)
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<_>>();
+        ctx.or_cancel(async { Ok(work.await) }).await
+    }
+
+    /// Lists `bucket/prefix` (all levels) and classifies every object (`check_objects`).
+    /// With `adopt`, objects found under one of our keys and not yet registered are recorded
+    /// as stored: this also rebuilds a lost registry from the bucket plus the keyring.
+    pub async fn scan(
+        &self,
+        ctx: &TransferCtx,
+        conn: &ConnectionRecord,
+        bucket: &str,
+        prefix: &str,
+        adopt: bool,
+    ) -> Result<Vec<ScannedObject>> {
+        let client = client_for(conn, self.secrets().ok()).await?;
+        let listed = ctx
+            .or_cancel(super::bucket::list_all(&client, bucket, prefix))
+            .await?;
+        let keys = listed.iter().map(|l| l.key.clone()).collect();
+        let mut kinds: std::collections::HashMap<String, ObjectKind> = self
+            .check_objects(ctx, conn, bucket, keys)
+            .await?
+            .into_iter()
+            .collect();
+        let mut out = Vec::new();
+        for l in listed {
+            let kind = kinds.remove(&l.key).unwrap_or(ObjectKind::Missing);
+            let adopted = adopt && self.adopt(conn, bucket, &l, &kind)?;
             out.push(ScannedObject {
-                key,
-                size,
-                etag,
+                key: l.key,
+                size: l.size,
+                etag: l.etag,
                 kind,
                 adopted,
             });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    /// Records an object found under one of our keys, unless the registry knows it already.
+    fn adopt(
+        &self,
+        conn: &ConnectionRecord,
+        bucket: &str,
+        listed: &super::bucket::Listed,
+        kind: &ObjectKind,
+    ) -> Result<bool> {
+        let ObjectKind::KnownKey { label } = kind else {
+            return Ok(false);
+        };
+        if self
+            .registry
+            .current_object(conn, bucket, &listed.key)?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let rec = self.key_record(label)?;
+        let id =
+            self.registry
+                .begin_upload(conn, bucket, &listed.key, &rec.fingerprint, listed.size)?;
+        self.registry.finish_upload(
+            id,
+            &StoredObject {
+                size: listed.size,
+                blake3: None,
+                etag: listed.etag.clone(),
+                version_id: None,
+            },
+            true,
+        )?;
+        self.registry.log_event(
+            "adopted",
+            Some(&rec.fingerprint),
+            Some(id),
+            &format!("s3://{bucket}/{}", listed.key),
+        )?;
+        Ok(true)
     }
 }

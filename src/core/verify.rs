@@ -112,6 +112,113 @@ pub fn status_words(s: VerifyStatus) -> &'static str {
     }
 }
 
+/// What every check of one verify shares: each key once from the keyring, each
+/// connection's client once, and which buckets keep versions (there each row is checked at
+/// its own version).
+#[derive(Default)]
+struct Shared {
+    keys: HashMap<String, Option<Arc<SseKey>>>,
+    clients: HashMap<String, std::result::Result<Client, String>>,
+    versioned: HashMap<(String, String), bool>,
+}
+
+impl Shared {
+    async fn for_objects(home: &Home, objects: &[ObjectRecord]) -> Result<Self> {
+        let mut shared = Shared::default();
+        for o in objects {
+            let fp = o.key_fingerprint.to_string();
+            if let std::collections::hash_map::Entry::Vacant(slot) = shared.keys.entry(fp) {
+                let key = match home.registry.key_by_fingerprint(&o.key_fingerprint)? {
+                    Some(r) if r.deleted_at.is_none() => home.load_key(&r).ok().map(Arc::new),
+                    _ => None,
+                };
+                slot.insert(key);
+            }
+            if !shared.clients.contains_key(&o.connection) {
+                let client = match home.resolve_connection(Some(&o.connection)) {
+                    Ok(conn) => client_for(&conn, home.secrets().ok())
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                shared.clients.insert(o.connection.clone(), client);
+            }
+            let place = (o.connection.clone(), o.bucket.clone());
+            if let std::collections::hash_map::Entry::Vacant(slot) = shared.versioned.entry(place) {
+                let keeps = match shared.clients.get(&o.connection) {
+                    Some(Ok(c)) => {
+                        crate::core::bucket::versioning(c, &o.bucket).await == Some(true)
+                    }
+                    _ => false,
+                };
+                slot.insert(keeps);
+            }
+        }
+        Ok(shared)
+    }
+
+    /// Checks one object; `read` counts the bytes a deep check read.
+    async fn check(
+        &self,
+        ctx: &TransferCtx,
+        o: &ObjectRecord,
+        deep: bool,
+        read: &mut u64,
+    ) -> (VerifyStatus, String) {
+        let Some(key) = self.keys.get(o.key_fingerprint.as_str()).cloned().flatten() else {
+            return (
+                VerifyStatus::NoKey,
+                format!(
+                    "key {} is not in the keyring; nothing was asked",
+                    o.key_label
+                        .as_deref()
+                        .map(|l| format!("\"{l}\""))
+                        .unwrap_or_else(|| o.key_fingerprint.to_string())
+                ),
+            );
+        };
+        match self.clients.get(&o.connection) {
+            Some(Ok(client)) => {
+                let version = o.version_id.as_deref().filter(|_| {
+                    self.versioned
+                        .get(&(o.connection.clone(), o.bucket.clone()))
+                        .copied()
+                        .unwrap_or(false)
+                });
+                let target = Target {
+                    client,
+                    key: &key,
+                    object: o,
+                    version,
+                };
+                check_one(ctx, &target, deep, read).await
+            }
+            Some(Err(e)) => (VerifyStatus::Unreachable, e.clone()),
+            None => (
+                VerifyStatus::Unreachable,
+                format!("connection \"{}\" is not configured", o.connection),
+            ),
+        }
+    }
+}
+
+impl VerifyReport {
+    fn add(&mut self, o: &ObjectRecord, status: VerifyStatus, detail: String) {
+        self.checked += 1;
+        if status == VerifyStatus::Ok {
+            self.ok += 1;
+        } else {
+            self.problems.push(VerifyProblem {
+                object_id: o.id,
+                object: format!("{}:{}", o.connection, o.url()),
+                key_label: o.key_label.clone(),
+                status,
+                detail,
+            });
+        }
+    }
+}
+
 impl Home {
     /// Verifies every stored object (of one key, if asked). Fails only when the registry
     /// cannot be read; each object's outcome, including "could not ask", is in the report.
@@ -127,87 +234,17 @@ impl Home {
             .filter(|o| o.state == ObjectState::Stored)
             .filter(|o| only.as_ref().is_none_or(|fp| *fp == o.key_fingerprint))
             .collect();
-
-        // Each key once from the keyring, each connection's client once.
-        let mut keys: HashMap<String, Option<Arc<SseKey>>> = HashMap::new();
-        let mut clients: HashMap<String, std::result::Result<Client, String>> = HashMap::new();
-        // Buckets that keep versions: there each row is checked at its own version.
-        let mut versioned: HashMap<(String, String), bool> = HashMap::new();
-        for o in &objects {
-            let fp = o.key_fingerprint.to_string();
-            if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(fp) {
-                let key = match self.registry.key_by_fingerprint(&o.key_fingerprint)? {
-                    Some(r) if r.deleted_at.is_none() => self.load_key(&r).ok().map(Arc::new),
-                    _ => None,
-                };
-                slot.insert(key);
-            }
-            if !clients.contains_key(&o.connection) {
-                let client = match self.resolve_connection(Some(&o.connection)) {
-                    Ok(conn) => client_for(&conn, self.secrets().ok())
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                clients.insert(o.connection.clone(), client);
-            }
-            let place = (o.connection.clone(), o.bucket.clone());
-            if let std::collections::hash_map::Entry::Vacant(slot) = versioned.entry(place) {
-                let keeps = match clients.get(&o.connection) {
-                    Some(Ok(c)) => {
-                        crate::core::transfer::upload::bucket_versioning(c, &o.bucket).await
-                            == Some(true)
-                    }
-                    _ => false,
-                };
-                slot.insert(keeps);
-            }
-        }
+        let shared = Shared::for_objects(self, &objects).await?;
         ctx.progress.set_total(if opts.deep {
             objects.iter().filter_map(|o| o.size).sum()
         } else {
             objects.len() as u64
         });
-
-        let (keys, clients, versioned) = (&keys, &clients, &versioned);
+        let shared = &shared;
         let checks = futures_util::stream::iter(objects)
             .map(|o| async move {
-                let key = keys.get(o.key_fingerprint.as_str()).cloned().flatten();
                 let mut read = 0;
-                let outcome = match key {
-                    None => (
-                        VerifyStatus::NoKey,
-                        format!(
-                            "key {} is not in the keyring; nothing was asked",
-                            o.key_label
-                                .as_deref()
-                                .map(|l| format!("\"{l}\""))
-                                .unwrap_or_else(|| o.key_fingerprint.to_string())
-                        ),
-                    ),
-                    Some(key) => match clients.get(&o.connection) {
-                        Some(Ok(client)) => {
-                            let version = o.version_id.as_deref().filter(|_| {
-                                versioned
-                                    .get(&(o.connection.clone(), o.bucket.clone()))
-                                    .copied()
-                                    .unwrap_or(false)
-                            });
-                            let target = Target {
-                                client,
-                                key: &key,
-                                object: &o,
-                                version,
-                            };
-                            check_one(ctx, &target, opts.deep, &mut read).await
-                        }
-                        Some(Err(e)) => (VerifyStatus::Unreachable, e.clone()),
-                        None => (
-                            VerifyStatus::Unreachable,
-                            format!("connection \"{}\" is not configured", o.connection),
-                        ),
-                    },
-                };
+                let outcome = shared.check(ctx, &o, opts.deep, &mut read).await;
                 if opts.deep {
                     // Bytes not read (not checked, or broken off) still count as done, so
                     // the total is reached.
@@ -235,18 +272,7 @@ impl Home {
             let detail_opt = (status != VerifyStatus::Ok || !detail.is_empty()).then_some(&detail);
             self.registry
                 .record_verification(o.id, status, detail_opt.map(String::as_str))?;
-            report.checked += 1;
-            if status == VerifyStatus::Ok {
-                report.ok += 1;
-            } else {
-                report.problems.push(VerifyProblem {
-                    object_id: o.id,
-                    object: format!("{}:{}", o.connection, o.url()),
-                    key_label: o.key_label.clone(),
-                    status,
-                    detail,
-                });
-            }
+            report.add(&o, status, detail);
         }
         report
             .problems

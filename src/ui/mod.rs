@@ -107,6 +107,14 @@ pub struct Browser {
     pub selected: std::collections::BTreeSet<String>,
 }
 
+impl Browser {
+    /// Whether the browser is on this bucket of this connection (answers for another place
+    /// arrive late and are dropped).
+    fn shows(&self, connection: &str, bucket: &str) -> bool {
+        self.connection.as_deref() == Some(connection) && self.bucket.as_deref() == Some(bucket)
+    }
+}
+
 /// A file picked through the system dialog, delivered by a worker.
 type Picked = Arc<Mutex<Option<(dialogs::PickPurpose, PathBuf)>>>;
 
@@ -214,6 +222,11 @@ impl App {
         });
     }
 
+    /// Closes the window once no job runs any more (after the user chose to cancel them).
+    pub fn close_when_idle(&mut self) {
+        self.closing = true;
+    }
+
     /// Opens the system file dialog on a worker; the choice arrives in a later frame.
     pub fn pick_file(&self, purpose: dialogs::PickPurpose, save: bool) {
         let slot = self.picked.clone();
@@ -268,7 +281,7 @@ impl App {
         let running = self.jobs().map(|j| j.running()).unwrap_or(0);
         if ctx.input(|i| i.viewport().close_requested()) && running > 0 && !self.close_allowed {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-            self.dialog = Some(Dialog::ConfirmClose);
+            self.dialog = Some(Dialog::ConfirmClose(dialogs::ConfirmClose));
         }
         if self.closing && running == 0 {
             self.close_allowed = true;
@@ -284,6 +297,8 @@ impl App {
         self.shortcuts(ctx);
     }
 
+    /// One worker event into the window's state. One match over every event reads better
+    /// whole than split: each arm is the one place that event lands.
     fn apply(&mut self, ctx: &egui::Context, event: Event) {
         match event {
             Event::Opened(r) => {
@@ -294,21 +309,11 @@ impl App {
             }
             Event::Keyring(r) => self.keyring = Some(r),
             Event::Keys(k) => self.keys = k,
-            Event::Connections(c) => {
-                if self.browser.connection.is_none() {
-                    self.browser.connection = self
-                        .prefs
-                        .last_connection
-                        .clone()
-                        .filter(|n| c.iter().any(|x| &x.name == n))
-                        .or_else(|| c.first().map(|x| x.name.clone()));
-                }
-                self.connections = c;
-            }
+            Event::Connections(c) => self.set_connections(c),
             Event::Audit(a) => self.audit = Some(Arc::from(a)),
             Event::Preflight(result) => {
-                if let Some(Dialog::Preflight { report, .. }) = &mut self.dialog {
-                    *report = Some(result);
+                if let Some(Dialog::Preflight(p)) = &mut self.dialog {
+                    p.report = Some(result);
                 } else if let Err(e) = result {
                     self.error(e);
                 }
@@ -332,52 +337,24 @@ impl App {
                 self.revealed = Some((label, base64, Instant::now() + SECRET_TTL));
             }
             Event::Dependents { label, objects } => {
-                if let Some(Dialog::DeleteKey {
-                    label: l,
-                    dependents,
-                    ..
-                }) = &mut self.dialog
-                    && *l == label
+                if let Some(Dialog::DeleteKey(d)) = &mut self.dialog
+                    && d.label == label
                 {
-                    *dependents = Some(objects);
+                    d.dependents = Some(objects);
                 }
             }
-            Event::KeyCreated { label } => {
-                self.prefs.last_key = Some(label);
-            }
+            Event::KeyCreated { label } => self.prefs.last_key = Some(label),
             Event::Buckets {
                 connection,
                 buckets,
-            } => {
-                if self.browser.connection.as_deref() == Some(connection.as_str()) {
-                    match buckets {
-                        Ok(b) => {
-                            if self.browser.bucket.is_none() {
-                                self.browser.bucket = self
-                                    .prefs
-                                    .last_bucket
-                                    .clone()
-                                    .filter(|x| b.contains(x))
-                                    .or_else(|| b.first().cloned());
-                                self.refresh_listing();
-                            }
-                            self.browser.buckets = b;
-                            self.browser.error = None;
-                        }
-                        Err(e) => self.browser.error = Some(e),
-                    }
-                }
-            }
+            } => self.set_buckets(&connection, buckets),
             Event::Checked {
                 connection,
                 bucket,
                 results,
             } => {
-                let b = &mut self.browser;
-                if b.connection.as_deref() == Some(connection.as_str())
-                    && b.bucket.as_deref() == Some(bucket.as_str())
-                {
-                    b.checked.extend(results);
+                if self.browser.shows(&connection, &bucket) {
+                    self.browser.checked.extend(results);
                 }
             }
             Event::Listing {
@@ -388,10 +365,7 @@ impl App {
                 partial,
             } => {
                 let b = &mut self.browser;
-                if b.connection.as_deref() == Some(connection.as_str())
-                    && b.bucket.as_deref() == Some(bucket.as_str())
-                    && b.prefix == prefix
-                {
+                if b.shows(&connection, &bucket) && b.prefix == prefix {
                     b.loading = partial;
                     match entries {
                         Ok(e) => {
@@ -405,7 +379,42 @@ impl App {
         }
     }
 
-    /// Lists the browser's current place again.
+    /// New connections; the browser opens on the last used one (or the first).
+    fn set_connections(&mut self, c: Vec<ConnectionRecord>) {
+        if self.browser.connection.is_none() {
+            self.browser.connection = self
+                .prefs
+                .last_connection
+                .clone()
+                .filter(|n| c.iter().any(|x| &x.name == n))
+                .or_else(|| c.first().map(|x| x.name.clone()));
+        }
+        self.connections = c;
+    }
+
+    /// A connection's buckets; the browser opens the last used one (or the first).
+    fn set_buckets(&mut self, connection: &str, buckets: Result<Vec<String>, String>) {
+        if self.browser.connection.as_deref() != Some(connection) {
+            return;
+        }
+        match buckets {
+            Ok(b) => {
+                if self.browser.bucket.is_none() {
+                    self.browser.bucket = self
+                        .prefs
+                        .last_bucket
+                        .clone()
+                        .filter(|x| b.contains(x))
+                        .or_else(|| b.first().cloned());
+                    self.refresh_listing();
+                }
+                self.browser.buckets = b;
+                self.browser.error = None;
+            }
+            Err(e) => self.browser.error = Some(e),
+        }
+    }
+
     /// Replaces the registry's objects (ordered by id) and indexes the newest stored row of
     /// each location.
     pub fn set_objects(&mut self, objects: Vec<ObjectRecord>) {
@@ -430,6 +439,7 @@ impl App {
             .and_then(|i| self.objects.get(*i))
     }
 
+    /// Lists the browser's current place again.
     pub fn refresh_listing(&mut self) {
         let b = &mut self.browser;
         b.selected.clear();

@@ -20,11 +20,10 @@ use futures_util::{StreamExt as _, stream};
 
 use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
+use crate::core::location::S3Url;
 use crate::core::registry::{ConnectionRecord, ObjectRecord};
 use crate::core::s3::WithSse as _;
-use crate::core::s3::{
-    Keyless, Op, S3Error, S3ErrorKind, S3Url, client_for, head_without_key, sdk_error,
-};
+use crate::core::s3::{Keyless, Op, S3Error, S3ErrorKind, client_for, head_without_key, sdk_error};
 use crate::core::{Error, Home, Result};
 
 /// What a download did.
@@ -60,69 +59,31 @@ pub async fn download(
 
     let client = client_for(conn, home.secrets().ok()).await?;
     let explain = |err: S3Error| explain_read_error(home, src, err, label.as_deref(), &expected);
-    let mut head = client.head_object().bucket(&src.bucket).key(&src.key);
-    if let Some(k) = &key {
-        let h = k.headers();
-        head = head.sse(&h);
-    }
     let head = ctx
-        .or_cancel(async {
-            match head.send().await {
-                Ok(head) => Ok(head),
-                Err(e) => {
-                    let err = sdk_error(e, Op::Read, &src.to_string(), key.is_some());
-                    Err(explain(refused_with_key(&client, src, err).await))
-                }
-            }
-        })
-        .await?;
+        .or_cancel(head(&client, src, key.as_ref()))
+        .await
+        .map_err(|e| match e {
+            Error::S3(s3) => explain(s3),
+            other => other,
+        })?;
     let size = head.content_length().unwrap_or(0).max(0) as u64;
-    let etag = head.e_tag().map(str::to_string);
     ctx.progress.set_total(size);
-
-    let dir = out.parent().unwrap_or(Path::new("."));
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "download".into());
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".ssec-part")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a file in this folder", e))?;
-    // The algorithm of the checksum recorded at upload, so it can be compared.
-    let algorithm = recorded
-        .as_ref()
-        .and_then(checksum::recorded)
-        .map_or(Algorithm::Blake3, |(a, _)| a);
-
-    let fetch = Fetch {
+    let (temp, bytes, digest, algorithm) = fetch_to_temp(
         ctx,
-        client: &client,
+        &client,
         src,
-        key: key.as_ref(),
-        etag: etag.as_deref(),
-        file: temp.as_file(),
-        path: temp.path(),
-    };
-    let work = async {
-        if size <= ctx.options.multipart_threshold {
-            fetch.whole(algorithm).await
-        } else {
-            fetch.ranges(size, algorithm).await
-        }
-    };
-    let fetched = tokio::select! {
-        r = work => r,
-        () = ctx.cancel.cancelled() => return Err(Error::Cancelled),
-    };
-    let (bytes, digest) = match fetched {
-        Err(Error::S3(s3)) => return Err(explain(s3)),
-        Err(other) => return Err(other),
-        Ok(done) => done,
-    };
+        &out,
+        key.as_ref(),
+        &head,
+        recorded.as_ref(),
+    )
+    .await
+    .map_err(|e| match e {
+        Error::S3(s3) => explain(s3),
+        other => other,
+    })?;
     if bytes != size {
-        return Err(Error::Transfer(format!(
+        return Err(Error::Integrity(format!(
             "{src}: the server announced {size} bytes but sent {bytes}; nothing was written"
         )));
     }
@@ -155,6 +116,77 @@ pub async fn download(
             algorithm.name().to_ascii_lowercase().replace('-', "")
         ),
     })
+}
+
+/// A HEAD with the key proves the key before any file is created, and gives the size.
+async fn head(
+    client: &Client,
+    src: &S3Url,
+    key: Option<&SseKey>,
+) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput> {
+    let mut head = client.head_object().bucket(&src.bucket).key(&src.key);
+    if let Some(k) = key {
+        head = head.sse(&k.headers());
+    }
+    match head.send().await {
+        Ok(head) => Ok(head),
+        Err(e) => {
+            let err = sdk_error(e, Op::Read, &src.to_string(), key.is_some());
+            Err(refused_with_key(client, src, err).await.into())
+        }
+    }
+}
+
+/// Fetches the object into a temp file beside `out` (one GET, or ranges in parallel),
+/// hashing as it lands; returns the file, the bytes and the content's checksum.
+async fn fetch_to_temp(
+    ctx: &TransferCtx,
+    client: &Client,
+    src: &S3Url,
+    out: &Path,
+    key: Option<&SseKey>,
+    head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    recorded: Option<&ObjectRecord>,
+) -> Result<(tempfile::NamedTempFile, u64, String, Algorithm)> {
+    let size = head.content_length().unwrap_or(0).max(0) as u64;
+    let etag = head.e_tag().map(str::to_string);
+    let dir = out.parent().unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "download".into());
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".ssec-part")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "cannot create a file in this folder", e))?;
+    // The algorithm of the checksum recorded at upload, so it can be compared.
+    let algorithm = recorded
+        .and_then(checksum::recorded)
+        .map_or(Algorithm::Blake3, |(a, _)| a);
+
+    let fetch = Fetch {
+        ctx,
+        client,
+        src,
+        key,
+        etag: etag.as_deref(),
+        file: temp.as_file(),
+        path: temp.path(),
+    };
+    let work = async {
+        if size <= ctx.options.multipart_threshold {
+            fetch.whole(algorithm).await
+        } else {
+            fetch.ranges(size, algorithm).await
+        }
+    };
+    let fetched = tokio::select! {
+        r = work => r,
+        () = ctx.cancel.cancelled() => return Err(Error::Cancelled),
+    };
+    let (bytes, digest) = fetched?;
+    Ok((temp, bytes, digest, algorithm))
 }
 
 /// A HEAD refused with the key (400/403) means a wrong key only if the object still asks
@@ -203,12 +235,12 @@ fn choose_key(
     };
     match home.registry.key_by_fingerprint(fp)? {
         Some(r) if r.deleted_at.is_none() => Ok((Some(home.load_key(&r)?), Some(r.label))),
-        Some(r) => Err(Error::Transfer(format!(
+        Some(r) => Err(Error::NotFound(format!(
             "{src} was uploaded with key \"{}\" ({fp}), which was deleted; import that key \
              again (from an export or backup) to read it",
             r.label
         ))),
-        None => Err(Error::Transfer(format!(
+        None => Err(Error::NotFound(format!(
             "{src} was uploaded with a key of fingerprint {fp} that is not registered; \
              import it with `ssec-manager key import LABEL FILE`"
         ))),
@@ -230,7 +262,7 @@ fn check_recorded_checksum(
         && a == algorithm
         && expected != digest
     {
-        return Err(Error::Transfer(format!(
+        return Err(Error::Integrity(format!(
             "{src}: the content's {} differs from the one recorded at upload (the object \
              was changed since, or corrupted); nothing was written",
             a.name()
@@ -273,7 +305,7 @@ impl Fetch<'_> {
     {
         let err = sdk_error(e, Op::Read, &self.src.to_string(), self.key.is_some());
         if err.kind == S3ErrorKind::Service && err.message.contains("412") {
-            return Error::Transfer(format!(
+            return Error::Integrity(format!(
                 "{}: the object was replaced while it downloaded; nothing was written, try again",
                 self.src
             ));
@@ -301,7 +333,7 @@ impl Fetch<'_> {
         let mut hasher = Hasher::new(algorithm);
         let (mut bytes, mut started) = (0u64, 0u64);
         while let Some(chunk) = body.try_next().await.map_err(|e| {
-            Error::Transfer(format!(
+            Error::Server(format!(
                 "{}: the download broke off after {bytes} bytes ({e}); nothing was written",
                 self.src
             ))
@@ -385,7 +417,7 @@ impl Fetch<'_> {
             if let Some(sent) = response.content_range()
                 && !sent.starts_with(&asked)
             {
-                return Err(Error::Transfer(format!(
+                return Err(Error::Integrity(format!(
                     "{}: asked for bytes {start}-{} and the server sent \"{sent}\"; nothing \
                      was written",
                     self.src,
@@ -425,7 +457,7 @@ impl Fetch<'_> {
                 Some(e) => last_error = e,
             }
         }
-        Err(Error::Transfer(format!(
+        Err(Error::Server(format!(
             "{}: the download of bytes {start}-{} kept breaking off ({last_error}); nothing was written",
             self.src,
             end - 1
@@ -548,7 +580,7 @@ fn explain_read_error(
                 None => format!("an unregistered key ({fp})"),
             },
         );
-    let text = match err.kind {
+    let text = match &err.kind {
         S3ErrorKind::WrongKey => {
             let used = used.map(|l| format!(" than \"{l}\"")).unwrap_or_default();
             match expected_name {
@@ -565,5 +597,5 @@ fn explain_read_error(
         ),
         _ => return err.into(),
     };
-    Error::Transfer(text)
+    S3Error::new(err.kind, text).into()
 }

@@ -10,9 +10,11 @@
 
 mod counting;
 pub mod download;
+pub mod plan;
 pub mod progress;
 pub mod upload;
 
 pub use download::{DownloadReport, download};
+pub use plan::{Placement, PlannedUpload, plan_drop, plan_upload};
 pub use progress::{Progress, ProgressSnapshot, TransferCtx, TransferOptions};
-pub use upload::{abort_interrupted, plan_folder, resume, upload};
+pub use upload::{abort_interrupted, resume, upload};

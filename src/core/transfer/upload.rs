@@ -21,11 +21,12 @@ use futures_util::{StreamExt as _, stream};
 
 use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
+use crate::core::location::S3Url;
 use crate::core::registry::{
     ConnectionRecord, MultipartRecord, ObjectRecord, ObjectState, StoredObject, now,
 };
 use crate::core::s3::WithSse as _;
-use crate::core::s3::{Op, S3Url, client_for, sdk_error};
+use crate::core::s3::{Op, client_for, sdk_error};
 use crate::core::{Error, Home, Result};
 
 /// What the server confirmed.
@@ -102,7 +103,7 @@ pub async fn upload_with_meta(
             .or_cancel(crate::core::preflight::preflight(home, conn, &dest.bucket))
             .await?;
         if !report.ok() {
-            return Err(Error::Transfer(format!(
+            return Err(Error::Refused(format!(
                 "preflight of s3://{} refused the upload: {}",
                 dest.bucket,
                 report.problems.join("; ")
@@ -137,11 +138,11 @@ pub async fn resume(ctx: &TransferCtx, home: &Home, object_id: i64) -> Result<Ob
     let record = home
         .registry
         .key_by_fingerprint(&fp)?
-        .ok_or_else(|| Error::Transfer(format!("the key {fp} of this upload is not registered")))?;
+        .ok_or_else(|| Error::NotFound(format!("the key {fp} of this upload is not registered")))?;
     let key = home.load_key(&record)?;
     let source = SourceFile::open(Path::new(&m.source_path))?;
     if source.size != m.source_size || source.mtime != m.source_mtime {
-        return Err(Error::Transfer(format!(
+        return Err(Error::Refused(format!(
             "{} changed since the upload began (size or modification time differ); abort \
              this upload (`ssec-manager uploads --abort {object_id}`) and upload the file again",
             m.source_path
@@ -182,7 +183,7 @@ fn interrupted(
     object_id: i64,
 ) -> Result<(MultipartRecord, ObjectRecord, ConnectionRecord)> {
     let missing = || {
-        Error::Transfer(format!(
+        Error::NotFound(format!(
             "no interrupted upload with id {object_id}; `ssec-manager uploads` lists them"
         ))
     };
@@ -237,7 +238,7 @@ async fn finish(
     let url = dest.to_string();
     match result {
         Ok((up, size)) => {
-            let versioned = bucket_keeps_versions(client, &dest.bucket).await;
+            let versioned = crate::core::bucket::keeps_versions(client, &dest.bucket).await;
             home.registry.finish_upload(
                 id,
                 &StoredObject {
@@ -253,7 +254,7 @@ async fn finish(
                 .log_event("uploaded", Some(fp), Some(id), &url)?;
             home.registry
                 .object_by_id(id)?
-                .ok_or_else(|| Error::Transfer(format!("{url}: the registry lost row {id}")))
+                .ok_or_else(|| Error::Internal(format!("{url}: the registry lost row {id}")))
         }
         Err(e) => {
             let (state, kind) = match &e {
@@ -275,26 +276,6 @@ async fn finish(
             Err(e)
         }
     }
-}
-
-/// Whether an overwrite keeps the old version (and so its key dependency). Garage returns a
-/// version id on every PUT without keeping old versions, so the version id alone cannot
-/// tell. When the answer is unknown, assume versions are kept: wrongly keeping a key
-/// dependency is safe, wrongly dropping one could let a needed key be deleted.
-pub(crate) async fn bucket_keeps_versions(client: &Client, bucket: &str) -> bool {
-    bucket_versioning(client, bucket).await.unwrap_or(true)
-}
-
-/// Whether the bucket keeps versions (versioning enabled or suspended); None when the server
-/// did not say. Steps that delete or re-label versions need a definite yes.
-pub(crate) async fn bucket_versioning(client: &Client, bucket: &str) -> Option<bool> {
-    client
-        .get_bucket_versioning()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()
-        .map(|out| out.status().is_some())
 }
 
 /// The file being uploaded, as it was when the upload began.
@@ -379,7 +360,7 @@ async fn single_put(
 /// A server that confirms an SSE-C write with another key's MD5 is not doing SSE-C right.
 fn check_echo(dest: &S3Url, echo: Option<&str>, sent: &str) -> Result<()> {
     match echo {
-        Some(e) if e != sent => Err(Error::Transfer(format!(
+        Some(e) if e != sent => Err(Error::Server(format!(
             "{dest}: the server confirmed the upload with another key's MD5 ({e}); do not trust this server with SSE-C"
         ))),
         _ => Ok(()),
@@ -420,7 +401,7 @@ async fn multipart(
             let id = out
                 .upload_id()
                 .ok_or_else(|| {
-                    Error::Transfer(format!("{url}: the server gave no multipart upload id"))
+                    Error::Server(format!("{url}: the server gave no multipart upload id"))
                 })?
                 .to_string();
             home.registry.record_multipart(&MultipartRecord {
@@ -596,7 +577,7 @@ impl PartReader {
             ))
         })
         .await
-        .map_err(|e| Error::Transfer(format!("reading task failed: {e}")))
+        .map_err(|e| Error::Internal(format!("reading task failed: {e}")))
         .and_then(|r| r);
         Some((read, self))
     }
@@ -748,65 +729,4 @@ async fn send_parts_and_complete(
         },
         source.size,
     ))
-}
-
-/// The files of a folder, each with its destination under `prefix` (forward slashes,
-/// relative paths kept), sorted. Symbolic links to files are followed; to folders, not.
-pub fn plan_folder(dir: &Path, dest: &S3Url) -> Result<Vec<(PathBuf, S3Url)>> {
-    let prefix = dest.key.trim_end_matches('/');
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, "cannot list", e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&d, "cannot list", e))?;
-            let path = entry.path();
-            let kind = entry
-                .file_type()
-                .map_err(|e| Error::io(&path, "cannot read", e))?;
-            if kind.is_dir() {
-                stack.push(path);
-            } else if path.is_file() {
-                let rel = path.strip_prefix(dir).unwrap_or(&path);
-                let rel: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                let key = if prefix.is_empty() {
-                    rel.join("/")
-                } else {
-                    format!("{prefix}/{}", rel.join("/"))
-                };
-                out.push((
-                    path,
-                    S3Url {
-                        bucket: dest.bucket.clone(),
-                        key,
-                    },
-                ));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folder_plans_keep_relative_paths_under_the_prefix() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
-        std::fs::write(dir.path().join("top.txt"), "1").unwrap();
-        std::fs::write(dir.path().join("a/b/deep.txt"), "2").unwrap();
-        let dest = S3Url {
-            bucket: "bk".into(),
-            key: "backup/".into(),
-        };
-        let plan = plan_folder(dir.path(), &dest).unwrap();
-        let keys: Vec<&str> = plan.iter().map(|(_, u)| u.key.as_str()).collect();
-        assert_eq!(keys, vec!["backup/a/b/deep.txt", "backup/top.txt"]);
-    }
 }

@@ -1,0 +1,49 @@
+//! `ssec-manager upload SRC... DEST --key LABEL`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::args::TransferArgs;
+use super::progress::run_jobs;
+use crate::core::Home;
+use crate::core::location::S3Location;
+use crate::core::transfer::{Placement, plan_upload};
+
+/// Upload files or folders (recursively) with SSE-C, recording which key encrypts them.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files or folders. One file becomes the object DEST names (or goes into DEST/ under
+    /// its name); one folder's files go under DEST/ with their relative paths; several go
+    /// into DEST/ each under its own name.
+    #[arg(required = true, num_args = 1.., value_name = "SRC")]
+    sources: Vec<PathBuf>,
+    /// s3://BUCKET/KEY for one file, s3://BUCKET/PREFIX/ for a folder or several.
+    #[arg(value_name = "DEST")]
+    dest: S3Location,
+    /// Label of the key to encrypt with.
+    #[arg(long = "key", value_name = "LABEL")]
+    key: String,
+    #[arg(long, value_name = "NAME")]
+    connection: Option<String>,
+    #[command(flatten)]
+    transfer: TransferArgs,
+}
+
+pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
+    let home = Arc::new(Home::open_with_keyring(dir)?);
+    let conn = home.resolve_connection(a.connection.as_deref())?;
+    // Check the key before queueing anything.
+    home.load_key(&home.key_record(&a.key)?)?;
+    let placement = if a.sources.len() == 1 {
+        Placement::As
+    } else {
+        Placement::Into
+    };
+    let plan = plan_upload(&a.sources, &a.dest, placement)?;
+    run_jobs(home, &a.transfer, |jobs| {
+        jobs.start_uploads(plan, &conn.name, &a.key)
+    })
+    .await
+}

@@ -1,0 +1,400 @@
+//! The key inventory audit: from the registry and what the keyring holds, which objects can
+//! still be opened, which keys put objects at risk, and what to do about each finding.
+//!
+//! `findings` holds one pure function per kind of finding (no I/O, so the CLI, the window
+//! and unit tests share them); `render` writes a report out; `Home::audit` gathers the
+//! inputs from the registry and the keyring.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+mod findings;
+mod render;
+
+pub use findings::name as object_name;
+pub use render::Format;
+
+use super::registry::{KeySummary, ObjectRecord, ObjectState};
+
+/// Objects not confirmed by the server for longer than this are a MEDIUM finding.
+pub const VERIFY_MAX_AGE_DAYS: i64 = 30;
+
+/// The cutoff for `VERIFY_MAX_AGE_DAYS`, in the registry's timestamp format.
+pub fn stale_before(now: chrono::DateTime<chrono::Utc>, days: i64) -> String {
+    (now - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Critical => "CRITICAL",
+            Severity::High => "HIGH",
+            Severity::Medium => "MEDIUM",
+            Severity::Low => "LOW",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub title: String,
+    pub key_label: Option<String>,
+    pub key_fingerprint: Option<String>,
+    /// The objects concerned, as connection:s3://bucket/key.
+    pub objects: Vec<String>,
+    /// What to do, in a command or a click.
+    pub fix: Option<String>,
+    /// The objects listed cannot be opened with what this computer holds, or the server
+    /// no longer gives them back as recorded.
+    pub unrecoverable: bool,
+    /// The one-click fix the window offers, if any.
+    pub action: Option<FixAction>,
+}
+
+/// What the window's fix button for a finding does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixAction {
+    /// Bring keys back from an age backup.
+    RestoreBackup,
+    /// Write an age backup of the keys.
+    BackUp,
+    /// Verify the objects with the server.
+    Verify,
+    /// Scan the bucket for the key that opens the objects.
+    Scan,
+    /// Resume or abort unfinished uploads (Transfers).
+    ResumeUploads,
+    /// Delete the old versions a versioned bucket kept under a rotated-away key (asks first).
+    DeleteOldVersions,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyHealth {
+    pub label: String,
+    pub fingerprint: String,
+    pub objects: u64,
+    pub bytes: u64,
+    pub in_keyring: Option<bool>,
+    pub backup_status: String,
+    pub last_backup_at: Option<String>,
+    /// The oldest confirmation by the server among its objects; None: one was never
+    /// confirmed (or it encrypts nothing).
+    pub last_verified_at: Option<String>,
+    /// The worst finding about this key, if any.
+    pub health: Option<Severity>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub keys: usize,
+    pub objects: usize,
+    pub bytes: u64,
+    /// Objects that cannot be opened with what this computer holds.
+    pub objects_at_risk: usize,
+    pub per_key: Vec<KeyHealth>,
+    /// Registered objects per state (stored, pending, failed...), for the chart.
+    pub objects_by_state: BTreeMap<String, usize>,
+    pub findings: Vec<Finding>,
+}
+
+/// Builds the report. `in_keyring` maps a fingerprint to whether the keyring holds it
+/// (None: the keyring could not be asked); `interrupted` counts unfinished multipart uploads;
+/// stored objects the server last confirmed before `stale_before` (an RFC 3339 time) are
+/// reported as not verified for too long.
+pub fn audit(
+    keys: &[KeySummary],
+    in_keyring: &HashMap<String, Option<bool>>,
+    objects: &[ObjectRecord],
+    interrupted: usize,
+    stale_before: Option<&str>,
+) -> AuditReport {
+    let inputs = findings::Inputs::new(keys, in_keyring, objects, interrupted, stale_before);
+    let kinds: [fn(&findings::Inputs) -> Vec<Finding>; 7] = [
+        findings::keys_unavailable,
+        findings::never_backed_up,
+        findings::unused_keys,
+        findings::server_answers,
+        findings::stale_confirmations,
+        findings::old_versions,
+        findings::unfinished_uploads,
+    ];
+    let mut all: Vec<Finding> = kinds.iter().flat_map(|kind| kind(&inputs)).collect();
+    all.sort_by_key(|f| f.severity);
+    summarize(&inputs, all)
+}
+
+/// The counts, the per-key table and the chart data around the findings.
+fn summarize(inputs: &findings::Inputs, findings: Vec<Finding>) -> AuditReport {
+    let live: Vec<&ObjectRecord> = inputs
+        .objects
+        .iter()
+        .filter(|o| matches!(o.state, ObjectState::Stored | ObjectState::Pending))
+        .collect();
+    // Objects that cannot be opened: their key is gone, or the server says they are gone or
+    // no longer open with it.
+    let at_risk = findings
+        .iter()
+        .filter(|f| f.unrecoverable)
+        .flat_map(|f| f.objects.iter())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let mut objects_by_state = BTreeMap::new();
+    for o in inputs.objects {
+        *objects_by_state
+            .entry(o.state.as_str().to_string())
+            .or_insert(0) += 1;
+    }
+    let per_key = inputs
+        .keys
+        .iter()
+        .map(|k| key_health(inputs, &findings, k))
+        .collect();
+    AuditReport {
+        keys: inputs.keys.len(),
+        objects: live.len(),
+        bytes: live.iter().filter_map(|o| o.size).sum(),
+        objects_at_risk: at_risk,
+        per_key,
+        objects_by_state,
+        findings,
+    }
+}
+
+/// One key's row of the health table: its worst finding and its oldest confirmation.
+fn key_health(inputs: &findings::Inputs, findings: &[Finding], k: &KeySummary) -> KeyHealth {
+    let fp = k.key.fingerprint.to_string();
+    let health = findings
+        .iter()
+        .filter(|f| f.key_fingerprint.as_deref() == Some(fp.as_str()))
+        .map(|f| f.severity)
+        .min();
+    // Option's order puts None (never confirmed) first: the oldest confirmation.
+    let last_verified_at = inputs.stored_by_key.get(&fp).and_then(|objs| {
+        objs.iter()
+            .map(|o| o.last_verified_at.clone())
+            .min()
+            .flatten()
+    });
+    KeyHealth {
+        label: k.key.label.clone(),
+        last_verified_at,
+        in_keyring: inputs.in_keyring.get(&fp).copied().flatten(),
+        fingerprint: fp,
+        objects: k.objects,
+        bytes: k.bytes,
+        backup_status: k.key.backup_status.clone(),
+        last_backup_at: k.key.last_backup_at.clone(),
+        health,
+    }
+}
+
+impl crate::core::Home {
+    /// The audit of this home: registry plus what the keyring holds (no server requests).
+    pub fn audit(&self) -> crate::core::Result<AuditReport> {
+        let keys = self.registry.keys()?;
+        let presence = keys
+            .iter()
+            .map(|k| {
+                let fp = k.key.fingerprint.clone();
+                (fp.to_string(), self.key_in_keyring(&fp).ok())
+            })
+            .collect();
+        let objects = self.registry.objects()?;
+        let interrupted = self.registry.interrupted_uploads()?.len();
+        let cutoff = stale_before(chrono::Utc::now(), VERIFY_MAX_AGE_DAYS);
+        Ok(audit(
+            &keys,
+            &presence,
+            &objects,
+            interrupted,
+            Some(&cutoff),
+        ))
+    }
+
+    /// "Generated 2026-11-28T01:02:03Z by ssec-manager 0.1.0 from REGISTRY": a report's origin.
+    pub fn report_origin(&self) -> String {
+        format!(
+            "Generated {} by ssec-manager {} from {}",
+            crate::core::registry::now(),
+            env!("CARGO_PKG_VERSION"),
+            self.registry.path().display()
+        )
+    }
+
+    /// The audit report written to a file, in the format its extension says (Markdown unless
+    /// .json or .csv), whole or not at all.
+    pub fn export_audit(&self, path: &std::path::Path) -> crate::core::Result<()> {
+        let text = self
+            .audit()?
+            .render(Format::for_path(path), &self.report_origin());
+        crate::core::home::write_replacing(path, text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::key::KeyFingerprint;
+    use crate::core::registry::KeyRecord;
+    use crate::core::registry::VerifyStatus;
+
+    fn key(label: &str, fp: &str, objects: u64, backup: &str) -> KeySummary {
+        KeySummary {
+            key: KeyRecord {
+                label: label.into(),
+                fingerprint: KeyFingerprint::from_stored(fp),
+                created_at: String::new(),
+                source: "generated".into(),
+                source_detail: String::new(),
+                backup_status: backup.into(),
+                last_backup_at: None,
+                notes: String::new(),
+                deleted_at: None,
+            },
+            objects,
+            bytes: objects * 10,
+        }
+    }
+
+    fn object(id: i64, fp: &str, label: Option<&str>, state: ObjectState) -> ObjectRecord {
+        ObjectRecord::sample(id, fp, label, state)
+    }
+
+    #[test]
+    fn a_missing_key_is_critical_for_exactly_its_objects() {
+        let keys = [key("a", "FA", 2, "age_backup"), key("b", "FB", 1, "never")];
+        let objects = [
+            object(1, "FA", Some("a"), ObjectState::Stored),
+            object(2, "FA", Some("a"), ObjectState::Stored),
+            object(3, "FB", Some("b"), ObjectState::Stored),
+            object(4, "FGONE", Some("old"), ObjectState::Stored),
+            object(5, "FB", Some("b"), ObjectState::Failed),
+        ];
+        let presence = HashMap::from([
+            ("FA".to_string(), Some(false)),
+            ("FB".to_string(), Some(true)),
+        ]);
+        let r = audit(&keys, &presence, &objects, 1, None);
+        let critical: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Critical)
+            .collect();
+        assert_eq!(critical.len(), 2);
+        let a = critical
+            .iter()
+            .find(|f| f.key_label.as_deref() == Some("a"))
+            .unwrap();
+        assert_eq!(a.objects, vec!["c:s3://b/o1", "c:s3://b/o2"]);
+        assert!(
+            critical
+                .iter()
+                .any(|f| f.title.contains("\"old\" was deleted"))
+        );
+        assert_eq!(r.objects_at_risk, 3);
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.severity == Severity::High && f.key_label.as_deref() == Some("b"))
+        );
+        assert!(r.findings.iter().any(|f| f.severity == Severity::Medium));
+        assert_eq!(r.per_key[0].health, Some(Severity::Critical));
+        assert!(r.to_csv().lines().count() > 4);
+
+        let healthy = HashMap::from([
+            ("FA".to_string(), Some(true)),
+            ("FB".to_string(), Some(true)),
+        ]);
+        let r = audit(&keys, &healthy, &objects[..3], 0, None);
+        assert!(r.findings.iter().all(|f| f.severity > Severity::Critical));
+    }
+
+    #[test]
+    fn server_answers_and_old_confirmations_become_findings() {
+        let keys = [key("a", "FA", 4, "age_backup")];
+        let presence = HashMap::from([("FA".to_string(), Some(true))]);
+        let mut objects: Vec<ObjectRecord> = (1..=4)
+            .map(|i| object(i, "FA", Some("a"), ObjectState::Stored))
+            .collect();
+        objects[0].verify_status = Some(VerifyStatus::Missing);
+        objects[1].verify_status = Some(VerifyStatus::WrongKey);
+        objects[2].last_verified_at = Some("2026-01-01T00:00:00Z".into());
+        objects[3].last_verified_at = Some("2026-11-01T00:00:00Z".into());
+        let r = audit(&keys, &presence, &objects, 0, Some("2026-10-01T00:00:00Z"));
+        let high: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::High)
+            .collect();
+        assert_eq!(high.len(), 2);
+        assert!(
+            high.iter().any(
+                |f| f.objects == ["c:s3://b/o1"] && f.title.contains("no longer on the server")
+            )
+        );
+        assert!(
+            high.iter()
+                .any(|f| f.objects == ["c:s3://b/o2"] && f.action == Some(FixAction::Scan))
+        );
+        assert_eq!(r.objects_at_risk, 2);
+        // Only o3 is stale: o1 and o2 are already reported, o4 was confirmed in time.
+        let stale: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Medium)
+            .collect();
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].objects, ["c:s3://b/o3"]);
+        assert!(stale[0].title.contains("since 2026-10-01"));
+        assert_eq!(r.per_key[0].health, Some(Severity::High));
+        assert_eq!(r.objects_by_state.get("stored"), Some(&4));
+        let md = r.to_markdown("test");
+        assert!(md.contains("### HIGH: 1 object(s) of key \"a\" are no longer on the server"));
+        assert!(md.contains("| a | `FA` | 4 |"), "{md}");
+    }
+
+    #[test]
+    fn old_versions_left_by_a_rotation_are_reported_with_their_delete_fix() {
+        let keys = [
+            key("a", "FA", 1, "age_backup"),
+            key("b", "FB", 1, "age_backup"),
+        ];
+        let presence = HashMap::from([
+            ("FA".to_string(), Some(true)),
+            ("FB".to_string(), Some(true)),
+        ]);
+        let mut old = object(1, "FA", Some("a"), ObjectState::OldVersion);
+        old.version_id = Some("v1".into());
+        let objects = [old, object(2, "FB", Some("b"), ObjectState::Stored)];
+        let r = audit(&keys, &presence, &objects, 0, None);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.action == Some(FixAction::DeleteOldVersions))
+            .unwrap();
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(f.key_label.as_deref(), Some("a"));
+        assert_eq!(f.objects, ["c:s3://b/o1 (version v1)"]);
+        assert!(
+            f.fix
+                .as_deref()
+                .unwrap()
+                .contains("--delete-old-versions --from a")
+        );
+        // Not counted as lost, and not as a current object.
+        assert_eq!(r.objects_at_risk, 0);
+        assert_eq!(r.objects, 1);
+    }
+}

@@ -1,0 +1,161 @@
+//! Key commands: generate, import, export, env lines, reveal, dependents, delete, backup,
+//! restore. Each is one core call; the event says what happened.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::{Event, Worker};
+use crate::core::Home;
+
+impl Worker {
+    pub(super) async fn generate_key(&self, home: &Arc<Home>, label: String) {
+        let l = label.clone();
+        match self.blocking(home, move |h| h.generate_key(&l)).await {
+            Ok(k) => {
+                self.send(Event::KeyCreated { label });
+                self.send(Event::Info(format!(
+                    "Generated key \"{}\" ({}). Export a backup before you rely on it.",
+                    k.label, k.fingerprint
+                )));
+            }
+            Err(e) => self.send(Event::Error(e)),
+        }
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn import_key(
+        &self,
+        home: &Arc<Home>,
+        label: String,
+        bytes: Zeroizing<Vec<u8>>,
+        origin: String,
+    ) {
+        let l = label.clone();
+        match self
+            .blocking(home, move |h| h.import_key(&l, &bytes, &origin))
+            .await
+        {
+            Ok(k) => {
+                self.send(Event::KeyCreated { label });
+                self.send(Event::Info(format!(
+                    "Imported key \"{}\" ({})",
+                    k.label, k.fingerprint
+                )));
+            }
+            Err(e) => self.send(Event::Error(e)),
+        }
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn import_key_file(&self, home: &Arc<Home>, label: String, path: PathBuf) {
+        match read_small_file(&path) {
+            Ok(bytes) => {
+                let origin = path.display().to_string();
+                self.import_key(home, label, bytes, origin).await
+            }
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    pub(super) async fn export_key(&self, home: &Arc<Home>, label: String, path: PathBuf) {
+        let done = format!(
+            "Exported \"{label}\" to {} (mode 0600). Anyone with this file can read every \
+             object it encrypts.",
+            path.display()
+        );
+        self.simple(home, done, move |h| h.export_key(&label, &path).map(|_| ()))
+            .await;
+    }
+
+    pub(super) async fn key_env_lines(&self, home: &Arc<Home>, label: String) {
+        let l = label.clone();
+        match self.blocking(home, move |h| h.key_env_lines(&l)).await {
+            Ok(text) => self.send(Event::EnvLines { label, text }),
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    pub(super) async fn reveal_key(&self, home: &Arc<Home>, label: String) {
+        let l = label.clone();
+        match self
+            .blocking(home, move |h| h.reveal_key(&l, "shown in the window"))
+            .await
+        {
+            Ok(base64) => self.send(Event::Revealed { label, base64 }),
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    pub(super) async fn key_dependents(&self, home: &Arc<Home>, label: String) {
+        let l = label.clone();
+        let deps = self
+            .blocking(home, move |h| {
+                Ok(h.key_dependents(&l)?
+                    .iter()
+                    .map(|o| format!("{}: {}", o.connection, o.url()))
+                    .collect::<Vec<_>>())
+            })
+            .await;
+        match deps {
+            Ok(objects) => self.send(Event::Dependents { label, objects }),
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    pub(super) async fn delete_key(&self, home: &Arc<Home>, label: String, force: bool) {
+        let done = format!("Deleted key \"{label}\"");
+        self.simple(home, done, move |h| h.delete_key(&label, force).map(|_| ()))
+            .await;
+    }
+
+    pub(super) async fn backup_keys(
+        &self,
+        home: &Arc<Home>,
+        path: PathBuf,
+        passphrase: Zeroizing<String>,
+    ) {
+        let shown = path.display().to_string();
+        let result = self
+            .blocking(home, move |h| h.backup_keys(&path, &[], &passphrase))
+            .await;
+        self.report(result, |keys| {
+            format!(
+                "Backed up {} key(s) to {shown} (age, passphrase) and checked it by reading it back",
+                keys.len()
+            )
+        });
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn restore_keys(
+        &self,
+        home: &Arc<Home>,
+        path: PathBuf,
+        passphrase: Zeroizing<String>,
+    ) {
+        let result = self
+            .blocking(home, move |h| h.restore_keys(&path, &passphrase))
+            .await;
+        self.report(result, |r| {
+            format!(
+                "Restored into the keyring: {}; imported: {}; already present: {}",
+                r.restored.len(),
+                r.imported.len(),
+                r.present.len()
+            )
+        });
+        self.refresh(home).await;
+    }
+}
+
+/// A key file, at most 4 KiB (a wrong path to a video is not slurped).
+fn read_small_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read as _;
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut bytes))
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    Ok(bytes)
+}

@@ -1,0 +1,417 @@
+//! The window's worker: every command that touches SQLite, the keyring or the network runs
+//! here, on the tokio runtime, and its result comes back as an `Event` that the UI drains
+//! once per frame. The UI never waits on any of it (STYLE.md: commands go through one
+//! channel and are executed in one place).
+//!
+//! Each command is one call of a core operation; the handlers only turn its result into
+//! events. They are grouped by what they touch: `keys`, `connections`, `objects`.
+
+mod connections;
+mod keys;
+mod objects;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use tokio::runtime::Handle;
+use zeroize::Zeroizing;
+
+pub use crate::core::bucket::Entry;
+use crate::core::connections::NewConnection;
+use crate::core::jobs::{JobManager, Waker};
+use crate::core::location::S3Url;
+use crate::core::registry::{ConnectionRecord, ObjectRecord};
+use crate::core::scan::ObjectKind;
+use crate::core::transfer::TransferOptions;
+use crate::core::{Error, Home};
+
+/// A key row as the Keys table shows it.
+pub type KeyRow = crate::core::keys::KeyListing;
+
+#[derive(Debug)]
+pub enum Command {
+    Refresh,
+    GenerateKey {
+        label: String,
+    },
+    ImportKey {
+        label: String,
+        bytes: Zeroizing<Vec<u8>>,
+        origin: String,
+    },
+    ImportKeyFile {
+        label: String,
+        path: PathBuf,
+    },
+    ExportKey {
+        label: String,
+        path: PathBuf,
+    },
+    /// The seed's env lines, for the clipboard.
+    KeyEnvLines {
+        label: String,
+    },
+    /// The base64 key, for an explicit reveal.
+    RevealKey {
+        label: String,
+    },
+    DeleteKey {
+        label: String,
+        force: bool,
+    },
+    /// Objects a key still protects, for the delete dialog.
+    KeyDependents {
+        label: String,
+    },
+    AddConnection {
+        spec: NewConnection,
+        secret: Option<Zeroizing<String>>,
+    },
+    UpdateConnection {
+        record: ConnectionRecord,
+        secret: Option<Zeroizing<String>>,
+    },
+    RemoveConnection {
+        name: String,
+    },
+    TestConnection {
+        name: String,
+    },
+    ListBuckets {
+        connection: String,
+    },
+    ListObjects {
+        connection: String,
+        bucket: String,
+        prefix: String,
+    },
+    DeleteObject {
+        connection: String,
+        url: S3Url,
+    },
+    /// Classify objects with HEADs (plain, which key, unknown key).
+    CheckObjects {
+        connection: String,
+        bucket: String,
+        keys: Vec<String>,
+    },
+    /// All keys into a new age file (passphrase), checked by reading it back.
+    BackupKeys {
+        path: PathBuf,
+        passphrase: Zeroizing<String>,
+    },
+    RestoreKeys {
+        path: PathBuf,
+        passphrase: Zeroizing<String>,
+    },
+    /// Files or folders dropped on the window, into `bucket`/`prefix`: planned on the
+    /// worker (a folder keeps its name) and queued as one job per file.
+    Upload {
+        files: Vec<PathBuf>,
+        connection: String,
+        bucket: String,
+        prefix: String,
+        key: String,
+    },
+    /// Abort an interrupted multipart upload (registry object id).
+    AbortUpload {
+        object_id: i64,
+    },
+    /// Scan bucket/prefix (HEADs) and record the objects found under our keys.
+    ScanAdopt {
+        connection: String,
+        bucket: String,
+        prefix: String,
+    },
+    /// Check a bucket: transport, encryption rules, SSE-C enforcement probe.
+    Preflight {
+        connection: String,
+        bucket: String,
+        /// Unblock SSE-C on the bucket first (PutBucketEncryption).
+        allow_sse_c: bool,
+    },
+    /// Rotate-away old versions, deleted on the user's explicit request (registry ids).
+    DeleteOldVersions {
+        ids: Vec<i64>,
+    },
+    /// The audit report into a file (Markdown, JSON or CSV by the file's extension).
+    ExportAudit {
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug)]
+pub enum Event {
+    /// The home is open (or could not be).
+    Opened(Result<PathBuf, String>),
+    /// The keyring answered, or why it cannot.
+    Keyring(Result<String, String>),
+    Keys(Vec<KeyRow>),
+    Connections(Vec<ConnectionRecord>),
+    Objects(Vec<ObjectRecord>),
+    Preflight(Result<Box<crate::core::preflight::PreflightReport>, String>),
+    /// The audit of what the registry and the keyring hold (sent before `Objects`).
+    Audit(Box<crate::core::audit::AuditReport>),
+    /// Multipart uploads begun and not finished (resumable).
+    Interrupted(Vec<crate::core::registry::MultipartRecord>),
+    Info(String),
+    Error(String),
+    EnvLines {
+        label: String,
+        text: Zeroizing<String>,
+    },
+    Revealed {
+        label: String,
+        base64: Zeroizing<String>,
+    },
+    Dependents {
+        label: String,
+        objects: Vec<String>,
+    },
+    KeyCreated {
+        label: String,
+    },
+    Buckets {
+        connection: String,
+        buckets: Result<Vec<String>, String>,
+    },
+    Listing {
+        connection: String,
+        bucket: String,
+        prefix: String,
+        entries: Result<Vec<Entry>, String>,
+        /// Still more pages coming.
+        partial: bool,
+    },
+    Checked {
+        connection: String,
+        bucket: String,
+        results: Vec<(String, ObjectKind)>,
+    },
+}
+
+/// Sends commands to the worker and hands their events back.
+pub struct Backend {
+    runtime: Handle,
+    home: Arc<tokio::sync::OnceCell<Arc<Home>>>,
+    events_tx: mpsc::Sender<Event>,
+    events_rx: mpsc::Receiver<Event>,
+    waker: Waker,
+    jobs: Arc<std::sync::OnceLock<JobManager>>,
+}
+
+impl Backend {
+    /// Opens the home on a worker; `waker` is called after every event.
+    pub fn new(home_dir: PathBuf, runtime: Handle, waker: Waker) -> Self {
+        let (events_tx, events_rx) = mpsc::channel();
+        let backend = Self {
+            runtime,
+            home: Arc::default(),
+            events_tx,
+            events_rx,
+            waker,
+            jobs: Arc::default(),
+        };
+        let worker = backend.worker();
+        backend
+            .runtime
+            .spawn(async move { worker.open(home_dir).await });
+        backend
+    }
+
+    /// The job manager, once the home is open.
+    pub fn jobs(&self) -> Option<&JobManager> {
+        self.jobs.get()
+    }
+
+    pub fn send(&self, command: Command) {
+        let worker = self.worker();
+        self.runtime.spawn(async move {
+            let Some(home) = worker.home.get().cloned() else {
+                return worker.send(Event::Error(
+                    "the registry is not open yet; try again in a moment".into(),
+                ));
+            };
+            worker.execute(home, command).await;
+        });
+    }
+
+    /// Events since the last call.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events_rx.try_iter().collect()
+    }
+
+    fn worker(&self) -> Worker {
+        Worker {
+            runtime: self.runtime.clone(),
+            home: self.home.clone(),
+            tx: self.events_tx.clone(),
+            waker: self.waker.clone(),
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+/// Runs commands on the runtime and sends their events.
+#[derive(Clone)]
+struct Worker {
+    runtime: Handle,
+    home: Arc<tokio::sync::OnceCell<Arc<Home>>>,
+    tx: mpsc::Sender<Event>,
+    waker: Waker,
+    jobs: Arc<std::sync::OnceLock<JobManager>>,
+}
+
+impl Worker {
+    fn send(&self, event: Event) {
+        let _ = self.tx.send(event);
+        (self.waker)();
+    }
+
+    /// Sends `Info(done)` or the error.
+    fn report<T>(&self, result: Result<T, String>, done: impl FnOnce(T) -> String) {
+        match result {
+            Ok(v) => self.send(Event::Info(done(v))),
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    /// Opens the home, starts the job manager, asks the keyring, loads everything.
+    async fn open(&self, home_dir: PathBuf) {
+        let dir = home_dir.clone();
+        let opened = tokio::task::spawn_blocking(move || Home::open(&dir)).await;
+        let home = match opened {
+            Ok(Ok(h)) => Arc::new(h),
+            Ok(Err(e)) => return self.send(Event::Opened(Err(e.to_string()))),
+            Err(e) => return self.send(Event::Opened(Err(e.to_string()))),
+        };
+        let manager = JobManager::new(
+            home.clone(),
+            self.runtime.clone(),
+            3,
+            TransferOptions::default(),
+        );
+        manager.set_waker(self.waker.clone());
+        let _ = self.jobs.set(manager);
+        let _ = self.home.set(home.clone());
+        self.send(Event::Opened(Ok(home_dir)));
+        let keyring = self.blocking(&home, |h| Ok(h.secrets()?.describe())).await;
+        self.send(Event::Keyring(keyring));
+        self.refresh(&home).await;
+    }
+
+    /// Runs blocking core work (SQLite, keyring) off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        home: &Arc<Home>,
+        f: impl FnOnce(&Home) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, String> {
+        let h = home.clone();
+        match tokio::task::spawn_blocking(move || f(&h)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("internal error: {e}")),
+        }
+    }
+
+    /// Everything the screens show from the registry and the keyring, sent again.
+    async fn refresh(&self, home: &Arc<Home>) {
+        let send = |r: Result<Event, String>| match r {
+            Ok(ev) => self.send(ev),
+            Err(e) => self.send(Event::Error(e)),
+        };
+        send(
+            self.blocking(home, |h| Ok(Event::Keys(h.list_keys()?)))
+                .await,
+        );
+        send(
+            self.blocking(home, |h| Ok(Event::Connections(h.registry.connections()?)))
+                .await,
+        );
+        send(
+            self.blocking(home, |h| {
+                Ok(Event::Interrupted(h.registry.interrupted_uploads()?))
+            })
+            .await,
+        );
+        send(
+            self.blocking(home, |h| Ok(Event::Audit(Box::new(h.audit()?))))
+                .await,
+        );
+        send(
+            self.blocking(home, |h| Ok(Event::Objects(h.registry.objects()?)))
+                .await,
+        );
+    }
+
+    /// Runs a command whose only answer is "done" or an error, then refreshes.
+    async fn simple(
+        &self,
+        home: &Arc<Home>,
+        done: String,
+        f: impl FnOnce(&Home) -> Result<(), Error> + Send + 'static,
+    ) {
+        let result = self.blocking(home, f).await;
+        self.report(result, |()| done);
+        self.refresh(home).await;
+    }
+
+    async fn execute(&self, home: Arc<Home>, command: Command) {
+        use Command as C;
+        match command {
+            C::Refresh => self.refresh(&home).await,
+            C::GenerateKey { label } => self.generate_key(&home, label).await,
+            C::ImportKey {
+                label,
+                bytes,
+                origin,
+            } => self.import_key(&home, label, bytes, origin).await,
+            C::ImportKeyFile { label, path } => self.import_key_file(&home, label, path).await,
+            C::ExportKey { label, path } => self.export_key(&home, label, path).await,
+            C::KeyEnvLines { label } => self.key_env_lines(&home, label).await,
+            C::RevealKey { label } => self.reveal_key(&home, label).await,
+            C::KeyDependents { label } => self.key_dependents(&home, label).await,
+            C::DeleteKey { label, force } => self.delete_key(&home, label, force).await,
+            C::BackupKeys { path, passphrase } => self.backup_keys(&home, path, passphrase).await,
+            C::RestoreKeys { path, passphrase } => self.restore_keys(&home, path, passphrase).await,
+            C::AddConnection { spec, secret } => self.add_connection(&home, spec, secret).await,
+            C::UpdateConnection { record, secret } => {
+                self.update_connection(&home, record, secret).await
+            }
+            C::RemoveConnection { name } => self.remove_connection(&home, name).await,
+            C::TestConnection { name } => self.test_connection(&home, name).await,
+            C::ListBuckets { connection } => self.list_buckets(&home, connection).await,
+            C::ListObjects {
+                connection,
+                bucket,
+                prefix,
+            } => self.list_objects(&home, connection, bucket, prefix).await,
+            C::CheckObjects {
+                connection,
+                bucket,
+                keys,
+            } => self.check_objects(&home, connection, bucket, keys).await,
+            C::ScanAdopt {
+                connection,
+                bucket,
+                prefix,
+            } => self.scan_adopt(&home, connection, bucket, prefix).await,
+            C::Preflight {
+                connection,
+                bucket,
+                allow_sse_c,
+            } => self.preflight(&home, connection, bucket, allow_sse_c).await,
+            C::DeleteObject { connection, url } => self.delete_object(&home, connection, url).await,
+            C::DeleteOldVersions { ids } => self.delete_old_versions(&home, ids).await,
+            C::Upload {
+                files,
+                connection,
+                bucket,
+                prefix,
+                key,
+            } => self.upload(files, connection, bucket, prefix, key).await,
+            C::AbortUpload { object_id } => self.abort_upload(&home, object_id).await,
+            C::ExportAudit { path } => self.export_audit(&home, path).await,
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Commands about objects and buckets: browse a folder, check keys, scan and adopt,
+//! preflight, delete, abort an interrupted upload, export the audit.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Event, Worker};
+use crate::core::location::S3Url;
+use crate::core::transfer::{TransferCtx, TransferOptions};
+use crate::core::{Home, Result};
+
+impl Worker {
+    /// Plans a drop (`transfer::plan_drop`) off the async threads and queues its jobs.
+    pub(super) async fn upload(
+        &self,
+        files: Vec<PathBuf>,
+        connection: String,
+        bucket: String,
+        prefix: String,
+        key: String,
+    ) {
+        let Some(jobs) = self.jobs.get().cloned() else {
+            return self.send(Event::Error(
+                "the registry is not open yet; try again in a moment".into(),
+            ));
+        };
+        let planned = tokio::task::spawn_blocking(move || {
+            crate::core::transfer::plan_drop(&files, &bucket, &prefix)
+                .map(|plan| jobs.start_uploads(plan, &connection, &key))
+        })
+        .await;
+        match planned {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => self.send(Event::Error(e.to_string())),
+            Err(e) => self.send(Event::Error(format!("internal error: {e}"))),
+        }
+    }
+
+    /// Lists one level under a prefix, sending each page as it arrives so a bucket of many
+    /// thousand objects shows at once and fills in.
+    pub(super) async fn list_objects(
+        &self,
+        home: &Arc<Home>,
+        connection: String,
+        bucket: String,
+        prefix: String,
+    ) {
+        let listing = |entries, partial| Event::Listing {
+            connection: connection.clone(),
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            entries,
+            partial,
+        };
+        let listed = async {
+            let conn = home.resolve_connection(Some(&connection))?;
+            crate::core::bucket::list_level(home, &conn, &bucket, &prefix, |page, more| {
+                self.send(listing(Ok(page.to_vec()), more))
+            })
+            .await
+        }
+        .await;
+        if let Err(e) = listed {
+            self.send(listing(Err(e.to_string()), false));
+        }
+    }
+
+    /// HEADs each object without a key, then with each of our keys (the registry's expected
+    /// key first).
+    pub(super) async fn check_objects(
+        &self,
+        home: &Arc<Home>,
+        connection: String,
+        bucket: String,
+        keys: Vec<String>,
+    ) {
+        let ctx = TransferCtx::new(TransferOptions::default());
+        let checked = async {
+            let conn = home.resolve_connection(Some(&connection))?;
+            home.check_objects(&ctx, &conn, &bucket, keys).await
+        }
+        .await;
+        match checked {
+            Ok(results) => {
+                self.send(Event::Info(format!("Checked {} object(s)", results.len())));
+                self.send(Event::Checked {
+                    connection,
+                    bucket,
+                    results,
+                });
+            }
+            Err(e) => self.send(Event::Error(e.to_string())),
+        }
+    }
+
+    pub(super) async fn scan_adopt(
+        &self,
+        home: &Arc<Home>,
+        connection: String,
+        bucket: String,
+        prefix: String,
+    ) {
+        let ctx = TransferCtx::new(TransferOptions::default());
+        let scanned = async {
+            let conn = home.resolve_connection(Some(&connection))?;
+            home.scan(&ctx, &conn, &bucket, &prefix, true).await
+        }
+        .await;
+        match scanned {
+            Ok(found) => {
+                let adopted = found.iter().filter(|o| o.adopted).count();
+                self.send(Event::Info(format!(
+                    "Scanned {} object(s) under s3://{bucket}/{prefix}; recorded {adopted} \
+                     found under our keys",
+                    found.len()
+                )));
+                self.send(Event::Checked {
+                    connection,
+                    bucket,
+                    results: found.into_iter().map(|o| (o.key, o.kind)).collect(),
+                });
+            }
+            Err(e) => self.send(Event::Error(e.to_string())),
+        }
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn preflight(
+        &self,
+        home: &Arc<Home>,
+        connection: String,
+        bucket: String,
+        allow_sse_c: bool,
+    ) {
+        let result = async {
+            let conn = home.resolve_connection(Some(&connection))?;
+            if allow_sse_c {
+                crate::core::preflight::allow_sse_c(home, &conn, &bucket).await?;
+            }
+            crate::core::preflight::preflight(home, &conn, &bucket).await
+        }
+        .await;
+        self.send(Event::Preflight(
+            result.map(Box::new).map_err(|e| e.to_string()),
+        ));
+    }
+
+    pub(super) async fn delete_object(&self, home: &Arc<Home>, connection: String, url: S3Url) {
+        let result: Result<()> = async {
+            let conn = home.resolve_connection(Some(&connection))?;
+            home.delete_object(&conn, &url).await
+        }
+        .await;
+        self.report(result.map_err(|e| e.to_string()), |()| {
+            format!("Deleted {url}")
+        });
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn delete_old_versions(&self, home: &Arc<Home>, ids: Vec<i64>) {
+        let result = home.delete_old_versions(&ids).await;
+        self.report(result.map_err(|e| e.to_string()), |n| {
+            format!("Deleted {n} old version(s)")
+        });
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn abort_upload(&self, home: &Arc<Home>, object_id: i64) {
+        let result = crate::core::transfer::abort_interrupted(home, object_id).await;
+        self.report(result.map_err(|e| e.to_string()), |()| {
+            format!("Aborted upload #{object_id}")
+        });
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn export_audit(&self, home: &Arc<Home>, path: PathBuf) {
+        let shown = path.display().to_string();
+        let written = self.blocking(home, move |h| h.export_audit(&path)).await;
+        self.report(written, |()| format!("Wrote the audit report to {shown}"));
+    }
+}

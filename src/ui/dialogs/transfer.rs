@@ -1,0 +1,215 @@
+//! Transfer dialogs: upload what was dropped, download an object, delete one.
+
+use std::path::PathBuf;
+
+use egui::RichText;
+
+use super::{Choice, DialogUi, PickPurpose, buttons, combo, field, path_field};
+use crate::core::jobs::JobSpec;
+use crate::core::location::S3Url;
+use crate::ui::{App, Command, Screen};
+
+/// Files or folders to upload, with where they go and the key.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub files: Vec<PathBuf>,
+    pub connection: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub key: String,
+}
+
+impl Upload {
+    /// Aimed at the open bucket and prefix, with the last key used.
+    pub fn new(app: &App, files: Vec<PathBuf>) -> Self {
+        let key = app
+            .prefs
+            .last_key
+            .clone()
+            .filter(|k| app.keys.iter().any(|r| &r.summary.key.label == k))
+            .or_else(|| app.keys.first().map(|k| k.summary.key.label.clone()))
+            .unwrap_or_default();
+        Self {
+            files,
+            connection: app
+                .browser
+                .connection
+                .clone()
+                .or_else(|| app.connections.first().map(|c| c.name.clone()))
+                .unwrap_or_default(),
+            bucket: app
+                .browser
+                .bucket
+                .clone()
+                .or_else(|| app.prefs.last_bucket.clone())
+                .or_else(|| app.objects.last().map(|o| o.bucket.clone()))
+                .unwrap_or_default(),
+            prefix: app.browser.prefix.clone(),
+            key,
+        }
+    }
+}
+
+impl DialogUi for Upload {
+    const ID: &'static str = "upload";
+
+    fn title(&self) -> String {
+        "Upload with SSE-C".into()
+    }
+
+    fn ui(&mut self, app: &mut App, ui: &mut egui::Ui) -> Choice {
+        ui.label(format!("{} item(s):", self.files.len()));
+        egui::ScrollArea::vertical()
+            .max_height(90.0)
+            .show(ui, |ui| {
+                for p in &self.files {
+                    let kind = if p.is_dir() { "📁" } else { "📄" };
+                    ui.label(format!("{kind} {}", p.display()));
+                }
+            });
+        ui.add_space(6.0);
+        combo(
+            ui,
+            "Connection",
+            &mut self.connection,
+            app.connections.iter().map(|c| c.name.clone()).collect(),
+        );
+        field(ui, "Bucket", &mut self.bucket, "bucket name");
+        field(ui, "Prefix", &mut self.prefix, "optional/folder/");
+        combo(
+            ui,
+            "Key",
+            &mut self.key,
+            app.keys
+                .iter()
+                .map(|k| k.summary.key.label.clone())
+                .collect(),
+        );
+        let fp = app
+            .keys
+            .iter()
+            .find(|k| k.summary.key.label == self.key)
+            .map(|k| k.summary.key.fingerprint.to_string());
+        ui.add_space(6.0);
+        match &fp {
+            Some(fp) => {
+                ui.label(RichText::new(format!("Encrypt with key {} ({fp})", self.key)).strong());
+            }
+            None => {
+                ui.label(
+                    RichText::new("Choose a key (generate one in Keys first).")
+                        .color(ui.visuals().warn_fg_color),
+                );
+            }
+        }
+        let ok = fp.is_some() && !self.bucket.trim().is_empty() && !self.connection.is_empty();
+        buttons(ui, "Upload", ok)
+    }
+
+    /// The worker plans the files (`transfer::plan_drop`: a folder keeps its name under the
+    /// prefix) and queues one job per file.
+    fn confirm(self, app: &mut App) {
+        app.prefs.last_key = Some(self.key.clone());
+        app.prefs.last_connection = Some(self.connection.clone());
+        app.prefs.last_bucket = Some(self.bucket.clone());
+        app.prefs.screen = Screen::Transfers;
+        app.backend.send(Command::Upload {
+            files: self.files,
+            connection: self.connection,
+            bucket: self.bucket,
+            prefix: self.prefix,
+            key: self.key,
+        });
+    }
+}
+
+/// Where to save an object; its key comes from the registry.
+#[derive(Debug)]
+pub struct Download {
+    pub connection: String,
+    pub url: S3Url,
+    pub path: String,
+}
+
+impl Download {
+    /// Saved in the user's Downloads folder under the object's name, by default.
+    pub fn new(connection: &str, url: S3Url) -> Self {
+        let dir = directories::UserDirs::new()
+            .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let path = dir.join(url.file_name()).display().to_string();
+        Self {
+            connection: connection.to_string(),
+            url,
+            path,
+        }
+    }
+}
+
+impl DialogUi for Download {
+    const ID: &'static str = "download";
+
+    fn title(&self) -> String {
+        format!("Download {}", self.url)
+    }
+
+    fn ui(&mut self, app: &mut App, ui: &mut egui::Ui) -> Choice {
+        ui.label(
+            "The key is taken from the registry. The file appears only when complete and checked.",
+        );
+        path_field(
+            app,
+            ui,
+            "Save as",
+            &mut self.path,
+            "",
+            PickPurpose::Download,
+            true,
+        );
+        buttons(ui, "Download", !self.path.trim().is_empty())
+    }
+
+    fn confirm(self, app: &mut App) {
+        if let Some(jobs) = app.jobs() {
+            jobs.start(JobSpec::Download {
+                connection: self.connection,
+                src: self.url,
+                dest: PathBuf::from(self.path.trim()),
+                key_label: None,
+            });
+            app.prefs.screen = Screen::Transfers;
+        }
+    }
+
+    fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
+        Some((PickPurpose::Download, &mut self.path))
+    }
+}
+
+/// Deleting an object on the server.
+#[derive(Debug)]
+pub struct DeleteObject {
+    pub connection: String,
+    pub url: S3Url,
+}
+
+impl DialogUi for DeleteObject {
+    const ID: &'static str = "delete-object";
+
+    fn title(&self) -> String {
+        format!("Delete {}?", self.url)
+    }
+
+    fn ui(&mut self, _app: &mut App, ui: &mut egui::Ui) -> Choice {
+        ui.label("The object is deleted on the server. This cannot be undone.");
+        buttons(ui, "Delete object", true)
+    }
+
+    fn confirm(self, app: &mut App) {
+        app.backend.send(Command::DeleteObject {
+            connection: self.connection,
+            url: self.url,
+        });
+        app.refresh_listing();
+    }
+}

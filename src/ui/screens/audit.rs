@@ -1,0 +1,380 @@
+//! The Audit screen: summary cards, verify, the per-key table, charts, findings with fixes.
+
+use egui::{Color32, RichText};
+use egui_extras::{Column, TableBuilder};
+
+use super::title;
+use crate::core::audit::{AuditReport, Finding, FixAction, Severity};
+use crate::core::jobs::JobSpec;
+use crate::core::registry::ObjectState;
+use crate::ui::dialogs::{DeleteOldVersions, Dialog, ExportAudit};
+use crate::ui::{App, Screen, human_bytes};
+
+pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Audit",
+        "Can every object still be opened? What is at risk?",
+    );
+    // The same report as `ssec-manager audit`, computed by the worker on each refresh.
+    let Some(report) = app.audit.clone() else {
+        ui.spinner();
+        return;
+    };
+    summary_cards(ui, &report);
+    ui.add_space(6.0);
+    verify_bar(app, ui, &report);
+    ui.add_space(8.0);
+    egui::ScrollArea::vertical()
+        .id_salt("audit-page")
+        .show(ui, |ui| {
+            key_health_table(ui, &report);
+            ui.add_space(8.0);
+            audit_charts(ui, &report);
+            ui.add_space(8.0);
+            if report.findings.iter().all(|f| f.severity == Severity::Low) {
+                ui.label(
+                    RichText::new(
+                        "Every registered object can be opened, and every key in use has a backup.",
+                    )
+                    .color(super::GOOD),
+                );
+            }
+            for (i, f) in report.findings.iter().enumerate() {
+                finding_panel(app, ui, i, f);
+            }
+        });
+}
+
+/// Keys, objects, bytes, objects at risk: the report at a glance.
+fn summary_cards(ui: &mut egui::Ui, report: &AuditReport) {
+    ui.horizontal(|ui| {
+        for (label, value, alarm) in [
+            ("Keys", report.keys.to_string(), false),
+            ("Objects", report.objects.to_string(), false),
+            ("Bytes", human_bytes(report.bytes), false),
+            (
+                "Objects at risk",
+                report.objects_at_risk.to_string(),
+                report.objects_at_risk > 0,
+            ),
+        ] {
+            egui::Frame::group(ui.style())
+                .inner_margin(12.0)
+                .show(ui, |ui| {
+                    ui.set_min_width(140.0);
+                    let text = RichText::new(value).size(26.0).strong();
+                    ui.label(if alarm {
+                        text.color(ui.visuals().error_fg_color)
+                    } else {
+                        text
+                    });
+                    ui.label(label);
+                });
+        }
+    });
+}
+
+/// Verify all, Deep verify, Export report…, and a running verify's progress with Cancel.
+fn verify_bar(app: &mut App, ui: &mut egui::Ui, report: &AuditReport) {
+    let jobs = app.jobs().cloned();
+    let verifying = jobs.as_ref().and_then(|j| {
+        j.jobs()
+            .into_iter()
+            .find(|v| matches!(v.spec, JobSpec::Verify { .. }) && !v.state.is_finished())
+    });
+    ui.horizontal(|ui| {
+        let can_verify = verifying.is_none() && report.objects > 0 && jobs.is_some();
+        let mut start = None;
+        if ui
+            .add_enabled(can_verify, egui::Button::new("Verify all"))
+            .on_hover_text(
+                "Ask the server about every object with its key (HEAD, no data moved): still there, still opened by that key, same size",
+            )
+            .clicked()
+        {
+            start = Some(false);
+        }
+        if ui
+            .add_enabled(can_verify, egui::Button::new("Deep verify"))
+            .on_hover_text(
+                "Read every object and compare its checksum with the one recorded at upload (moves all the data)",
+            )
+            .clicked()
+        {
+            start = Some(true);
+        }
+        if let (Some(deep), Some(j)) = (start, &jobs) {
+            j.start(JobSpec::Verify {
+                deep,
+                key_label: None,
+            });
+        }
+        if ui.button("Export report…").clicked() {
+            app.dialog = Some(Dialog::ExportAudit(ExportAudit::default()));
+        }
+        if let (Some(v), Some(j)) = (&verifying, &jobs) {
+            let p = v.progress;
+            ui.add(
+                egui::ProgressBar::new(p.fraction())
+                    .desired_width(220.0)
+                    .show_percentage(),
+            );
+            ui.label(if v.spec.counts_objects() {
+                format!("{} of {} objects", p.done, p.total)
+            } else {
+                format!("{} of {}", human_bytes(p.done), human_bytes(p.total))
+            });
+            if ui.button("Cancel").clicked() {
+                j.cancel(v.id);
+            }
+        }
+    });
+}
+
+/// Green, amber, red: a severity at a glance.
+fn severity_color(s: Option<Severity>) -> Color32 {
+    match s {
+        None | Some(Severity::Low) => Color32::from_rgb(80, 170, 90),
+        Some(Severity::Medium) => Color32::from_rgb(120, 150, 210),
+        Some(Severity::High) => Color32::from_rgb(230, 160, 40),
+        Some(Severity::Critical) => Color32::from_rgb(230, 70, 60),
+    }
+}
+
+/// One row per key: what it encrypts and how safe that is.
+fn key_health_table(ui: &mut egui::Ui, report: &AuditReport) {
+    ui.label(RichText::new("Keys").strong());
+    let short = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| t.get(..10).unwrap_or(t).to_string())
+            .unwrap_or_else(|| "never".into())
+    };
+    TableBuilder::new(ui)
+        .id_salt("audit-keys")
+        .striped(true)
+        .column(Column::exact(190.0))
+        .columns(Column::exact(100.0), 2)
+        .column(Column::exact(90.0))
+        .columns(Column::exact(110.0), 2)
+        .column(Column::remainder())
+        .header(22.0, |mut h| {
+            for t in [
+                "Key",
+                "Objects",
+                "Bytes",
+                "In keyring",
+                "Last backup",
+                "Oldest check",
+                "Health",
+            ] {
+                h.col(|ui| {
+                    ui.strong(t);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(22.0, report.per_key.len(), |mut row| {
+                let k = &report.per_key[row.index()];
+                row.col(|ui| {
+                    ui.label(&k.label).on_hover_text(&k.fingerprint);
+                });
+                row.col(|ui| {
+                    ui.label(k.objects.to_string());
+                });
+                row.col(|ui| {
+                    ui.label(human_bytes(k.bytes));
+                });
+                row.col(|ui| {
+                    match k.in_keyring {
+                        Some(true) => ui.label("yes"),
+                        Some(false) => {
+                            ui.label(RichText::new("MISSING").color(ui.visuals().error_fg_color))
+                        }
+                        None => ui.label("unknown"),
+                    };
+                });
+                row.col(|ui| {
+                    ui.label(short(&k.last_backup_at));
+                });
+                row.col(|ui| {
+                    ui.label(if k.objects == 0 {
+                        "-".to_string()
+                    } else {
+                        short(&k.last_verified_at)
+                    });
+                });
+                row.col(|ui| {
+                    let c = severity_color(k.health);
+                    ui.label(
+                        RichText::new(k.health.map(|h| h.label()).unwrap_or("ok"))
+                            .strong()
+                            .color(c),
+                    );
+                });
+            });
+        });
+}
+
+/// Bytes per key and objects by state (egui_plot bar charts).
+fn audit_charts(ui: &mut egui::Ui, report: &AuditReport) {
+    let width = (ui.available_width() / 2.0 - 12.0).max(200.0);
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Bytes per key").strong());
+            let bars = report
+                .per_key
+                .iter()
+                .map(|k| (k.label.clone(), k.bytes as f64, severity_color(k.health)))
+                .collect();
+            bar_chart(ui, "audit-bytes-per-key", width, bars, true, |v| {
+                human_bytes(v.max(0.0) as u64)
+            });
+        });
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Objects by state").strong());
+            let bars = report
+                .objects_by_state
+                .iter()
+                .map(|(state, n)| {
+                    let color = match state.as_str() {
+                        "stored" => Color32::from_rgb(80, 170, 90),
+                        "failed" => Color32::from_rgb(230, 70, 60),
+                        "pending" => Color32::from_rgb(230, 160, 40),
+                        _ => Color32::from_gray(140),
+                    };
+                    (state.clone(), *n as f64, color)
+                })
+                .collect();
+            bar_chart(ui, "audit-objects-by-state", width, bars, false, |v| {
+                format!("{v:.0}")
+            });
+        });
+    });
+}
+
+/// A fixed (no zoom, no drag) bar chart, one named bar per entry. `binary`: grid lines at
+/// powers of two (bytes read as 256 MiB, 512 MiB, 1 GiB rather than 953.7 MiB).
+fn bar_chart(
+    ui: &mut egui::Ui,
+    id: &str,
+    width: f32,
+    entries: Vec<(String, f64, Color32)>,
+    binary: bool,
+    value_text: fn(f64) -> String,
+) {
+    use egui_plot::{Bar, BarChart, Plot};
+    let bars = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (name, value, color))| {
+            Bar::new(i as f64, *value)
+                .name(format!("{name}: {}", value_text(*value)))
+                .fill(*color)
+                .width(0.6)
+        })
+        .collect();
+    let names: Vec<String> = entries.into_iter().map(|e| e.0).collect();
+    Plot::new(id)
+        .height(150.0)
+        .width(width)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .show_grid([false, true])
+        .include_y(0.0)
+        .y_axis_min_width(64.0)
+        .y_grid_spacer(egui_plot::log_grid_spacer(if binary { 2 } else { 10 }))
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_axis_formatter(move |mark, _| value_text(mark.value))
+        .show(ui, |plot| plot.bar_chart(BarChart::new(id, bars)));
+}
+
+/// One finding: what, which objects (a virtualised list: only visible rows are laid out),
+/// and its fix with a button where the window can do it.
+fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
+    let fill = match f.severity {
+        Severity::Critical => crate::ui::ERROR_FILL,
+        Severity::High => crate::ui::WARN_FILL,
+        Severity::Medium => Color32::from_rgb(60, 70, 90),
+        Severity::Low => Color32::from_rgb(55, 60, 60),
+    };
+    crate::ui::panel(ui, fill, |ui| {
+        ui.label(
+            RichText::new(format!("{}  {}", f.severity.label(), f.title))
+                .color(Color32::WHITE)
+                .strong(),
+        );
+        let n = f.objects.len();
+        if n > 0 {
+            let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
+            egui::ScrollArea::vertical()
+                .id_salt(("finding-objects", index))
+                .max_height(row_height * 6.0)
+                .auto_shrink([false, true])
+                .show_rows(ui, row_height, n, |ui, rows| {
+                    for o in &f.objects[rows] {
+                        ui.label(RichText::new(o).color(Color32::from_gray(220)).monospace());
+                    }
+                });
+            if n > 6 {
+                ui.label(
+                    RichText::new(format!("{n} objects (scroll)")).color(Color32::from_gray(200)),
+                );
+            }
+        }
+        if let Some(fix) = &f.fix {
+            ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)));
+        }
+        let button = match f.action {
+            Some(FixAction::RestoreBackup) => Some("Restore from a backup…"),
+            Some(FixAction::BackUp) => Some("Back up keys…"),
+            Some(FixAction::Verify) => Some("Verify now"),
+            Some(FixAction::Scan) => Some("Open in Objects"),
+            Some(FixAction::ResumeUploads) => Some("Open Transfers"),
+            Some(FixAction::DeleteOldVersions) => Some("Delete old versions…"),
+            None => None,
+        };
+        if let (Some(label), Some(action)) = (button, f.action)
+            && ui.button(label).clicked()
+        {
+            match action {
+                FixAction::RestoreBackup => app.dialog = Some(Dialog::restore()),
+                FixAction::BackUp => app.dialog = Some(Dialog::backup()),
+                FixAction::Verify => {
+                    if let Some(j) = app.jobs() {
+                        j.start(JobSpec::Verify {
+                            deep: false,
+                            key_label: None,
+                        });
+                    }
+                }
+                FixAction::Scan => app.prefs.screen = Screen::Objects,
+                FixAction::ResumeUploads => app.prefs.screen = Screen::Transfers,
+                FixAction::DeleteOldVersions => {
+                    let ids = app
+                        .objects
+                        .iter()
+                        .filter(|o| {
+                            o.state == ObjectState::OldVersion
+                                && f.key_fingerprint.as_deref() == Some(o.key_fingerprint.as_str())
+                        })
+                        .map(|o| o.id)
+                        .collect();
+                    app.dialog = Some(Dialog::DeleteOldVersions(DeleteOldVersions {
+                        label: f.key_label.clone().unwrap_or_default(),
+                        ids,
+                        typed: String::new(),
+                    }));
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,198 @@
+//! The Keys screen: every key, what it encrypts, its backup, and what can be done with it.
+
+use egui::RichText;
+use egui_extras::{Column, TableBuilder};
+
+use super::{ROW, title};
+use crate::ui::dialogs::{Dialog, Rotate};
+use crate::ui::{App, Command, human_bytes};
+
+pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Keys",
+        "Customer keys kept in the OS keyring. Lose a key and its objects are gone: back it up.",
+    );
+    toolbar(app, ui);
+    revealed(app, ui);
+    ui.add_space(6.0);
+    let rows = app.keys.clone();
+    if let Some((i, name)) = table(ui, &rows) {
+        act(app, &rows[i].summary.key.label, name);
+    }
+}
+
+/// Generate, Import, Back up, Restore, Refresh.
+fn toolbar(app: &mut App, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        if ui.button("➕ Generate…").on_hover_text("Ctrl+G").clicked() {
+            app.dialog = Some(Dialog::generate());
+        }
+        if ui.button("📥 Import…").on_hover_text("Ctrl+I").clicked() {
+            app.dialog = Some(Dialog::import());
+        }
+        if ui
+            .button("Back up…")
+            .on_hover_text("All keys into one passphrase-encrypted age file")
+            .clicked()
+        {
+            app.dialog = Some(Dialog::backup());
+        }
+        if ui.button("Restore…").clicked() {
+            app.dialog = Some(Dialog::restore());
+        }
+        if ui.button("Refresh").on_hover_text("F5").clicked() {
+            app.backend.send(Command::Refresh);
+        }
+    });
+}
+
+/// A key the user asked to see, until it hides itself.
+fn revealed(app: &mut App, ui: &mut egui::Ui) {
+    if let Some((label, b64, _)) = app.revealed.clone() {
+        egui::Frame::group(ui.style())
+            .inner_margin(10.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("Key \"{label}\" (hides in 30 s):")).strong());
+                    ui.monospace(b64.as_str());
+                    if ui.button("Hide").clicked() {
+                        app.revealed = None;
+                    }
+                });
+            });
+    }
+}
+
+/// The keys table; returns the row and the action clicked, if any.
+fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'static str)> {
+    let mut action: Option<(usize, &'static str)> = None;
+    TableBuilder::new(ui)
+        .id_salt("keys-table")
+        .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::auto().at_least(100.0))
+        .column(Column::auto().at_least(110.0))
+        .column(Column::auto().at_least(80.0))
+        .column(Column::auto().at_least(60.0))
+        .column(Column::auto().at_least(55.0))
+        .column(Column::auto().at_least(70.0))
+        .column(Column::auto().at_least(90.0))
+        .column(Column::auto().at_least(65.0))
+        .column(Column::remainder().at_least(250.0))
+        .header(ROW, |mut h| {
+            for c in [
+                "Label",
+                "Fingerprint",
+                "Created",
+                "Source",
+                "Objects",
+                "Bytes",
+                "Backup",
+                "Keyring",
+                "Actions",
+            ] {
+                h.col(|ui| {
+                    ui.strong(c);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW + 4.0, rows.len(), |mut row| {
+                let i = row.index();
+                if let Some(name) = key_row(&mut row, &rows[i]) {
+                    action = Some((i, name));
+                }
+            });
+        });
+    action
+}
+
+/// The buttons of a key's row, with what each does.
+const ACTIONS: [(&str, &str); 5] = [
+    (
+        "Export…",
+        "Write the key file (the seed's base64 format), mode 0600",
+    ),
+    (
+        "Copy env",
+        "Copy the SSE_KEY / SSE_MD5 lines for the aws CLI (cleared in 30 s)",
+    ),
+    ("Reveal", "Show the key for 30 seconds"),
+    (
+        "Rotate…",
+        "Re-encrypt what this key encrypts with another key, on the server",
+    ),
+    ("Delete…", "Delete from the keyring"),
+];
+
+/// One key's row; returns the action clicked, if any.
+fn key_row(row: &mut egui_extras::TableRow<'_, '_>, k: &crate::ui::KeyRow) -> Option<&'static str> {
+    let key = &k.summary.key;
+    row.col(|ui| {
+        ui.label(RichText::new(&key.label).strong());
+    });
+    row.col(|ui| {
+        // The start is enough to tell keys apart; the whole is on hover.
+        let fp = key.fingerprint.as_str();
+        ui.monospace(format!("{}…", fp.get(..12).unwrap_or(fp)))
+            .on_hover_text(fp);
+    });
+    row.col(|ui| {
+        ui.label(key.created_at.get(..10).unwrap_or(""));
+    });
+    row.col(|ui| {
+        ui.label(&key.source);
+    });
+    row.col(|ui| {
+        ui.label(k.summary.objects.to_string());
+    });
+    row.col(|ui| {
+        ui.label(human_bytes(k.summary.bytes));
+    });
+    row.col(|ui| {
+        let b = key.backup_status.as_str();
+        let text = match b {
+            "exported_plain" => "exported",
+            "age_backup" => "encrypted backup",
+            other => other,
+        };
+        if b == "never" && k.summary.objects > 0 {
+            ui.label(RichText::new(text).color(ui.visuals().warn_fg_color));
+        } else {
+            ui.label(text);
+        }
+    });
+    row.col(|ui| match k.in_keyring {
+        Some(true) => {
+            ui.label(RichText::new("present").color(super::GOOD));
+        }
+        Some(false) => {
+            ui.label(RichText::new("MISSING").color(ui.visuals().error_fg_color));
+        }
+        None => {
+            ui.label("unknown");
+        }
+    });
+    let mut action = None;
+    row.col(|ui| {
+        for (name, tip) in ACTIONS {
+            if ui.small_button(name).on_hover_text(tip).clicked() {
+                action = Some(name);
+            }
+        }
+    });
+    action
+}
+
+/// What a row's button does.
+fn act(app: &mut App, label: &str, name: &str) {
+    let label = label.to_string();
+    match name {
+        "Export…" => app.dialog = Some(Dialog::export(&label)),
+        "Copy env" => app.backend.send(Command::KeyEnvLines { label }),
+        "Reveal" => app.backend.send(Command::RevealKey { label }),
+        "Rotate…" => app.dialog = Rotate::key(app, &label).map(Dialog::Rotate),
+        _ => app.dialog = Some(Dialog::delete_key(app, &label)),
+    }
+}

@@ -1,0 +1,421 @@
+//! The Objects screen: a bucket browser. Regions, top to bottom: the place (connection,
+//! bucket) with the folder's actions, the breadcrumbs, the selection bar, the listing.
+
+use egui::{Color32, RichText};
+use egui_extras::{Column, TableBuilder};
+
+use super::{GOOD, ROW, title};
+use crate::core::location::S3Url;
+use crate::core::rotate::RotateSelection;
+use crate::core::scan::ObjectKind;
+use crate::ui::dialogs::{DeleteObject, Dialog, Preflight, Rotate};
+use crate::ui::{App, Browser, Command, Entry, human_bytes};
+
+const AMBER: Color32 = Color32::from_rgb(220, 150, 40);
+
+/// What a click in the listing asked for, applied after the table is drawn.
+#[derive(Default)]
+struct Clicks {
+    open_prefix: Option<String>,
+    toggled: Option<String>,
+    action: Option<(String, &'static str)>,
+}
+
+pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Objects",
+        "Browse a bucket. Drop files anywhere on the window to upload them here.",
+    );
+    if app.connections.is_empty() {
+        ui.label("No connection yet.");
+        if ui.button("Add connection…").clicked() {
+            app.dialog = Some(Dialog::add_connection());
+        }
+        return;
+    }
+    if !app.browser.buckets_requested
+        && let Some(c) = app.browser.connection.clone()
+    {
+        app.browser.buckets_requested = true;
+        app.backend.send(Command::ListBuckets { connection: c });
+    }
+    let mut relist = false;
+    ui.horizontal(|ui| {
+        relist |= place(app, ui);
+        folder_actions(app, ui, &mut relist);
+        ui.add(
+            egui::TextEdit::singleline(&mut app.browser.filter)
+                .hint_text("Filter names")
+                .desired_width(160.0),
+        );
+    });
+    relist |= breadcrumbs(app, ui);
+    if relist {
+        app.refresh_listing();
+    }
+    if let Some(e) = &app.browser.error {
+        crate::ui::banner(ui, true, e);
+    }
+    let entries = visible_entries(&app.browser);
+    selection_bar(app, ui, entries.len());
+    let clicks = listing(app, ui, &entries);
+    apply(app, ui, clicks);
+}
+
+/// The connection and bucket combo boxes; true when the listing must be asked again.
+fn place(app: &mut App, ui: &mut egui::Ui) -> bool {
+    let mut relist = false;
+    let current = app.browser.connection.clone().unwrap_or_default();
+    let label = ui.label("Connection").id;
+    egui::ComboBox::from_id_salt("browser-connection")
+        .selected_text(&current)
+        .show_ui(ui, |ui| {
+            for c in &app.connections {
+                if ui.selectable_label(current == c.name, &c.name).clicked() {
+                    app.browser = Browser {
+                        connection: Some(c.name.clone()),
+                        buckets_requested: true,
+                        ..Default::default()
+                    };
+                    app.prefs.last_connection = Some(c.name.clone());
+                    app.backend.send(Command::ListBuckets {
+                        connection: c.name.clone(),
+                    });
+                }
+            }
+        })
+        .response
+        .labelled_by(label);
+    let bucket = app.browser.bucket.clone().unwrap_or_default();
+    ui.add_space(8.0);
+    let label = ui.label("Bucket").id;
+    egui::ComboBox::from_id_salt("browser-bucket")
+        .selected_text(&bucket)
+        .show_ui(ui, |ui| {
+            for b in app.browser.buckets.clone() {
+                if ui.selectable_label(bucket == b, &b).clicked() {
+                    app.browser.bucket = Some(b.clone());
+                    app.browser.prefix.clear();
+                    app.prefs.last_bucket = Some(b);
+                    relist = true;
+                }
+            }
+        })
+        .response
+        .labelled_by(label);
+    relist
+}
+
+/// Refresh, Check keys, Preflight, Rotate folder…, Scan and adopt: what can be done with
+/// the open folder.
+fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
+    if ui.button("Refresh").on_hover_text("Refresh (F5)").clicked() {
+        *relist = true;
+    }
+    let place = (app.browser.connection.clone(), app.browser.bucket.clone());
+    let (Some(c), Some(b)) = place else {
+        return;
+    };
+    let prefix = app.browser.prefix.clone();
+    if ui
+        .button("Check keys")
+        .on_hover_text("Find each object's key with HEAD requests (no data is downloaded)")
+        .clicked()
+    {
+        let keys = app
+            .browser
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Object { key, .. } => Some(key.clone()),
+                Entry::Prefix(_) => None,
+            })
+            .collect();
+        app.backend.send(Command::CheckObjects {
+            connection: c.clone(),
+            bucket: b.clone(),
+            keys,
+        });
+    }
+    if ui
+        .button("Preflight")
+        .on_hover_text("Check this bucket for SSE-C: transport, BlockedEncryptionTypes, and that the server enforces it")
+        .clicked()
+    {
+        app.dialog = Some(Dialog::Preflight(Preflight::start(app, c.clone(), b.clone())));
+    }
+    if ui
+        .button("Rotate folder…")
+        .on_hover_text("Re-encrypt every registered object under this folder with another key")
+        .clicked()
+    {
+        let what = format!("s3://{b}/{prefix}");
+        let selection = RotateSelection::Folder {
+            connection: c.clone(),
+            bucket: b.clone(),
+            prefix: prefix.clone(),
+        };
+        app.dialog = Some(Dialog::Rotate(Rotate::new(selection, what)));
+    }
+    if ui
+        .button("Scan and adopt")
+        .on_hover_text(
+            "Check every object under this folder, subfolders included, and record the ones one of your keys opens (rebuilds a lost registry)",
+        )
+        .clicked()
+    {
+        app.backend.send(Command::ScanAdopt {
+            connection: c,
+            bucket: b,
+            prefix,
+        });
+    }
+}
+
+/// bucket / a / b / as links; true when one was clicked.
+fn breadcrumbs(app: &mut App, ui: &mut egui::Ui) -> bool {
+    let mut relist = false;
+    ui.horizontal(|ui| {
+        if let Some(b) = app.browser.bucket.clone() {
+            if ui
+                .link(RichText::new(format!("s3://{b}")).strong())
+                .clicked()
+            {
+                app.browser.prefix.clear();
+                relist = true;
+            }
+            let parts: Vec<String> = app
+                .browser
+                .prefix
+                .split_terminator('/')
+                .map(str::to_string)
+                .collect();
+            for (i, p) in parts.iter().enumerate() {
+                ui.label("/");
+                if ui.link(p).clicked() {
+                    app.browser.prefix = format!("{}/", parts[..=i].join("/"));
+                    relist = true;
+                }
+            }
+        }
+        if app.browser.loading {
+            ui.spinner();
+        }
+    });
+    relist
+}
+
+/// The entries whose name matches the filter.
+fn visible_entries(browser: &Browser) -> Vec<Entry> {
+    let filter = browser.filter.to_lowercase();
+    browser
+        .entries
+        .iter()
+        .filter(|e| {
+            filter.is_empty()
+                || match e {
+                    Entry::Prefix(p) => p.to_lowercase().contains(&filter),
+                    Entry::Object { key, .. } => key.to_lowercase().contains(&filter),
+                }
+        })
+        .cloned()
+        .collect()
+}
+
+/// The count, and what can be done with the ticked objects.
+fn selection_bar(app: &mut App, ui: &mut egui::Ui, shown: usize) {
+    let conn = app.browser.connection.clone().unwrap_or_default();
+    let bucket = app.browser.bucket.clone().unwrap_or_default();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("{shown} item(s)")).weak());
+        let n = app.browser.selected.len();
+        if n == 0 {
+            return;
+        }
+        if ui
+            .button(format!("Rotate selected ({n})…"))
+            .on_hover_text("Re-encrypt the ticked objects with another key, on the server")
+            .clicked()
+        {
+            let ids: Vec<i64> = app
+                .browser
+                .selected
+                .iter()
+                .filter_map(|k| app.stored_object(&conn, &bucket, k))
+                .map(|o| o.id)
+                .collect();
+            let what = format!("the {} selected object(s)", ids.len());
+            app.dialog = Some(Dialog::Rotate(Rotate::new(RotateSelection::Ids(ids), what)));
+        }
+        if ui.button("Clear selection").clicked() {
+            app.browser.selected.clear();
+        }
+    });
+}
+
+/// The listing table (virtualised: only visible rows are laid out, so 10k+ entries stay
+/// smooth); returns what was clicked.
+fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
+    let prefix = app.browser.prefix.as_str();
+    let mut clicks = Clicks::default();
+    TableBuilder::new(ui)
+        .id_salt("objects-table")
+        .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        // Actions get the width their four buttons need; the name takes the rest (clipped),
+        // so no button is cut off at the window's edge.
+        .column(Column::remainder().at_least(160.0).clip(true))
+        .column(Column::auto().at_least(80.0))
+        .column(Column::auto().at_least(130.0))
+        .column(Column::auto().at_least(140.0).clip(true))
+        .column(Column::exact(372.0))
+        .header(ROW, |mut h| {
+            for c in ["Name", "Size", "Modified", "Key", "Actions"] {
+                h.col(|ui| {
+                    ui.strong(c);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW, entries.len(), |mut row| match &entries[row.index()] {
+                Entry::Prefix(p) => {
+                    let name = p.strip_prefix(prefix).unwrap_or(p);
+                    row.col(|ui| {
+                        if ui.link(format!("📁 {name}")).clicked() {
+                            clicks.open_prefix = Some(p.clone());
+                        }
+                    });
+                    for _ in 0..4 {
+                        row.col(|_| {});
+                    }
+                }
+                Entry::Object {
+                    key,
+                    size,
+                    modified,
+                } => object_row(app, &mut row, &mut clicks, key, *size, modified),
+            });
+        });
+    clicks
+}
+
+fn object_row(
+    app: &App,
+    row: &mut egui_extras::TableRow<'_, '_>,
+    clicks: &mut Clicks,
+    key: &str,
+    size: u64,
+    modified: &str,
+) {
+    let name = key.strip_prefix(app.browser.prefix.as_str()).unwrap_or(key);
+    row.col(|ui| {
+        let mut ticked = app.browser.selected.contains(key);
+        if ui
+            .checkbox(&mut ticked, format!("📄 {name}"))
+            .on_hover_text("Select (for Rotate selected)")
+            .changed()
+        {
+            clicks.toggled = Some(key.to_string());
+        }
+    });
+    row.col(|ui| {
+        ui.label(human_bytes(size));
+    });
+    row.col(|ui| {
+        ui.label(modified);
+    });
+    row.col(|ui| {
+        let (text, color) = key_state(app, key);
+        ui.label(RichText::new(text).color(color.unwrap_or(ui.visuals().text_color())));
+    });
+    row.col(|ui| {
+        for a in ["Download…", "Copy aws recipe", "Rotate…", "Delete…"] {
+            if ui.small_button(a).clicked() {
+                clicks.action = Some((key.to_string(), a));
+            }
+        }
+    });
+}
+
+/// Applies a click of the listing: open a folder, tick an object, or an object's action.
+fn apply(app: &mut App, ui: &mut egui::Ui, clicks: Clicks) {
+    if let Some(k) = clicks.toggled
+        && !app.browser.selected.remove(&k)
+    {
+        app.browser.selected.insert(k);
+    }
+    if let Some(p) = clicks.open_prefix {
+        app.browser.prefix = p;
+        app.refresh_listing();
+    }
+    let Some((key, action)) = clicks.action else {
+        return;
+    };
+    let conn = app.browser.connection.clone().unwrap_or_default();
+    let url = S3Url {
+        bucket: app.browser.bucket.clone().unwrap_or_default(),
+        key,
+    };
+    match action {
+        "Download…" => app.dialog = Some(Dialog::download(&conn, url)),
+        "Rotate…" => match app.stored_object(&conn, &url.bucket, &url.key) {
+            Some(o) => {
+                let rotate = Rotate::new(RotateSelection::Ids(vec![o.id]), o.url());
+                app.dialog = Some(Dialog::Rotate(rotate));
+            }
+            None => app.error(format!(
+                "{url} is not in the registry, so its key is unknown: Scan and adopt first"
+            )),
+        },
+        "Copy aws recipe" => {
+            let recipe = aws_recipe(app, &conn, &url);
+            ui.ctx().copy_text(recipe);
+            app.info("Copied the aws CLI command (it reads the key from $SSE_KEY / $SSE_MD5; no key copied)");
+        }
+        _ => {
+            app.dialog = Some(Dialog::DeleteObject(DeleteObject {
+                connection: conn,
+                url,
+            }))
+        }
+    }
+}
+
+/// The Key column: what the registry knows of this object, else what a check found.
+fn key_state(app: &App, key: &str) -> (String, Option<Color32>) {
+    let b = &app.browser;
+    let (conn, bucket) = (
+        b.connection.as_deref().unwrap_or_default(),
+        b.bucket.as_deref().unwrap_or_default(),
+    );
+    match app.stored_object(conn, bucket, key) {
+        Some(o) => match &o.key_label {
+            Some(l) => (format!("🔑 {l}"), Some(GOOD)),
+            None => ("SSE-C, unknown key".into(), Some(AMBER)),
+        },
+        None => match b.checked.get(key) {
+            Some(k @ ObjectKind::KnownKey { .. }) => (k.describe(), Some(GOOD)),
+            Some(k @ ObjectKind::UnknownKey) => (k.describe(), Some(AMBER)),
+            Some(k) => (k.describe(), None),
+            None => ("unchecked".into(), None),
+        },
+    }
+}
+
+/// The aws CLI command for an object, with the key taken from env variables (never the key).
+fn aws_recipe(app: &App, conn: &str, url: &S3Url) -> String {
+    let endpoint = app
+        .connections
+        .iter()
+        .find(|c| c.name == conn)
+        .and_then(|c| c.endpoint.clone())
+        .map(|e| format!(" --endpoint-url {e}"))
+        .unwrap_or_default();
+    format!(
+        "# eval \"$(ssec-manager key env LABEL)\" sets SSE_KEY and SSE_MD5\naws{endpoint} s3api get-object --bucket {} --key '{}' \\\n  --sse-customer-algorithm AES256 --sse-customer-key \"$SSE_KEY\" --sse-customer-key-md5 \"$SSE_MD5\" '{}'\n",
+        url.bucket,
+        url.key,
+        url.file_name()
+    )
+}

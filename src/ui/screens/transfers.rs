@@ -1,0 +1,200 @@
+//! The Transfers screen: every job with its progress, and interrupted uploads.
+
+use egui::{Color32, RichText};
+
+use super::title;
+use crate::core::jobs::{JobManager, JobSpec, JobState, JobView};
+use crate::ui::{App, Command, human_bytes};
+
+pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
+    title(
+        ui,
+        "Transfers",
+        "Uploads, downloads, verifies and rotations run in the background; the window stays responsive.",
+    );
+    let Some(jobs) = app.jobs().cloned() else {
+        ui.spinner();
+        return;
+    };
+    interrupted_uploads(app, &jobs, ui);
+    let mut list = jobs.jobs();
+    if list.is_empty() {
+        ui.label(
+            "No transfers yet. Drop files on the window to upload them, or download from Objects.",
+        );
+        return;
+    }
+    list.reverse();
+    let mut retry = None;
+    for j in &list {
+        egui::Frame::group(ui.style())
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                if job_heading(ui, &jobs, j) {
+                    retry = Some(j.id);
+                }
+                job_progress(ui, j);
+            });
+        ui.add_space(4.0);
+    }
+    if let Some(id) = retry {
+        jobs.retry(id);
+    }
+}
+
+/// What the job is, its state, and its buttons; true when Retry was clicked.
+fn job_heading(ui: &mut egui::Ui, jobs: &JobManager, j: &JobView) -> bool {
+    let mut retry = false;
+    ui.horizontal(|ui| {
+        let arrow = match j.spec {
+            JobSpec::Upload { .. } | JobSpec::Resume { .. } => "⬆ ",
+            JobSpec::Download { .. } => "⬇ ",
+            _ => "",
+        };
+        ui.label(RichText::new(format!("{arrow}{}", j.spec.describe())).strong());
+        if let Some(g) = &j.group {
+            ui.label(RichText::new(format!("({g})")).weak());
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if !j.state.is_finished() && ui.button("Cancel").clicked() {
+                jobs.cancel(j.id);
+            }
+            if matches!(j.state, JobState::Failed(_) | JobState::Cancelled)
+                && ui.button("Retry").clicked()
+            {
+                retry = true;
+            }
+            if matches!(j.state, JobState::Done(_))
+                && matches!(j.spec, JobSpec::Upload { .. } | JobSpec::Download { .. })
+                && ui.button("Open folder").clicked()
+            {
+                open_folder(&j.spec);
+            }
+            let color = match j.state {
+                JobState::Done(_) => super::GOOD,
+                JobState::Failed(_) => ui.visuals().error_fg_color,
+                _ => ui.visuals().text_color(),
+            };
+            ui.label(RichText::new(j.state.label()).color(color));
+        });
+    });
+    retry
+}
+
+/// The bar, the counts, speed and time left while it runs, and how it ended.
+fn job_progress(ui: &mut egui::Ui, j: &JobView) {
+    let p = j.progress;
+    ui.add(
+        egui::ProgressBar::new(p.fraction())
+            .show_percentage()
+            .desired_height(14.0),
+    );
+    let done = if j.spec.counts_objects() {
+        format!("{} of {} objects", p.done, p.total)
+    } else {
+        format!("{} of {}", human_bytes(p.done), human_bytes(p.total))
+    };
+    // Speed and ETA only while it runs: a finished job's last rate says nothing.
+    let pace = if j.state == JobState::Running {
+        let rate = if j.spec.counts_objects() {
+            format!("{:.0}/s", p.rate)
+        } else {
+            format!("{}/s", human_bytes(p.rate as u64))
+        };
+        let eta = p
+            .eta
+            .map(|e| format!(", {} left", crate::core::human_duration(e)))
+            .unwrap_or_default();
+        format!("  ·  {rate}{eta}")
+    } else {
+        String::new()
+    };
+    ui.label(format!("{done}{pace}"));
+    if let JobState::Done(summary) = &j.state
+        && !j.spec.is_upload()
+        && !matches!(j.spec, JobSpec::Download { .. })
+    {
+        ui.label(summary);
+    }
+    if let JobState::Failed(e) = &j.state {
+        ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+    }
+}
+
+/// Multipart uploads that a crash or a lost network left unfinished: resume or abort.
+fn interrupted_uploads(app: &mut App, jobs: &JobManager, ui: &mut egui::Ui) {
+    if app.interrupted.is_empty() {
+        return;
+    }
+    let resuming: Vec<i64> = jobs
+        .jobs()
+        .iter()
+        .filter(|j| !j.state.is_finished())
+        .filter_map(|j| match j.spec {
+            JobSpec::Resume { object_id } => Some(object_id),
+            _ => None,
+        })
+        .collect();
+    crate::ui::panel(ui, crate::ui::WARN_FILL, |ui| {
+        ui.label(
+            RichText::new(format!(
+                "{} interrupted upload(s): resume them with the same key, or abort them",
+                app.interrupted.len()
+            ))
+            .color(Color32::WHITE)
+            .strong(),
+        );
+        for m in app.interrupted.clone() {
+            ui.horizontal(|ui| {
+                let object = app
+                    .objects
+                    .iter()
+                    .find(|o| o.id == m.object_id)
+                    .map(|o| o.url())
+                    .unwrap_or_default();
+                ui.label(
+                    RichText::new(format!(
+                        "#{} {} <- {} ({}, started {})",
+                        m.object_id,
+                        object,
+                        m.source_path,
+                        human_bytes(m.source_size),
+                        m.started_at
+                    ))
+                    .color(Color32::WHITE),
+                );
+                let busy = resuming.contains(&m.object_id);
+                if ui.add_enabled(!busy, egui::Button::new("Resume")).clicked() {
+                    jobs.start(JobSpec::Resume {
+                        object_id: m.object_id,
+                    });
+                }
+                if ui.add_enabled(!busy, egui::Button::new("Abort")).clicked() {
+                    app.backend.send(Command::AbortUpload {
+                        object_id: m.object_id,
+                    });
+                }
+            });
+        }
+    });
+}
+
+fn open_folder(spec: &JobSpec) {
+    let dir = match spec {
+        JobSpec::Download { dest, .. } => dest.parent().map(|p| p.to_path_buf()),
+        JobSpec::Upload { src, .. } => src.parent().map(|p| p.to_path_buf()),
+        JobSpec::Resume { .. } | JobSpec::Verify { .. } | JobSpec::Rotate { .. } => None,
+    };
+    if let Some(d) = dir {
+        let _ = std::process::Command::new(if cfg!(target_os = "macos") {
+            "open"
+        } else if cfg!(windows) {
+            "explorer"
+        } else {
+            "xdg-open"
+        })
+        .arg(d)
+        .spawn();
+    }
+}
