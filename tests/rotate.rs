@@ -240,3 +240,99 @@ fn a_rotation_cut_off_by_a_killed_server_resumes_and_loses_nothing() {
     }
     h.ok(&["key", "delete", "old"]);
 }
+
+/// Issue 11: the CLI's many-object rotation is the window's (one core operation): an
+/// object that cannot be copied is reported, and the objects after it are still rotated.
+#[test]
+fn a_many_object_rotation_goes_past_an_object_that_cannot_be_copied() {
+    let h = TestHome::with_connection("rotate-past-failure");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let mut files = Vec::new();
+    for name in ["p1.bin", "p2.bin", "p3.bin"] {
+        files.push((name, random_file(&h.path(name), 5000)));
+        h.upload(name, "old");
+    }
+    // The second one goes behind the app's back: its copy cannot succeed.
+    h.sh_ok(
+        r#"aws --endpoint-url "$EP" s3api delete-object --bucket "$BUCKET" --key "$PREFIX/p2.bin""#,
+    );
+    let out = h.run(&["rotate", "--from", "old", "--to", "new"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !out.status.success(),
+        "a failed object must fail the command"
+    );
+    assert!(
+        stderr.contains("rotated 2 object(s)") && stderr.contains("1 failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("p2.bin"), "{stderr}");
+    assert_eq!(stdout.matches("rotated ").count(), 2, "{stdout}");
+    for (name, data) in [&files[0], &files[2]] {
+        check_rotated(&h, name, data, "old", "new");
+    }
+    // The one that failed is still recorded under its old key.
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+    let p2 = registry
+        .objects()
+        .unwrap()
+        .into_iter()
+        .find(|o| o.key.ends_with("/p2.bin") && o.state == ObjectState::Stored)
+        .unwrap();
+    assert_eq!(p2.key_label.as_deref(), Some("old"));
+}
+
+/// Issue 11: a rotation interrupted after the server copied the object (the registry still
+/// names the old key) is settled by the next many-object rotation, without `--resume`.
+#[test]
+fn the_next_many_object_rotation_settles_an_interrupted_one_first() {
+    let h = TestHome::with_connection("rotate-settles-first");
+    h.ok(&["key", "generate", "old"]);
+    h.ok(&["key", "generate", "new"]);
+    let a = random_file(&h.path("s1.bin"), 4000);
+    let b = random_file(&h.path("s2.bin"), 4000);
+    h.upload("s1.bin", "old");
+    h.upload("s2.bin", "old");
+    // The copy of s1 landed on the server (done here by the aws CLI), and the process died
+    // before the registry heard of it: a pending rotation, the row still under "old".
+    let (old_env, new_env) = (h.ok(&["key", "env", "old"]), h.ok(&["key", "env", "new"]));
+    let old_vars = old_env
+        .replace("SSE_KEY", "OLD_KEY")
+        .replace("SSE_MD5", "OLD_MD5");
+    h.sh_ok(&format!(
+        r#"{old_vars}
+        {new_env}
+        aws --endpoint-url "$EP" s3api copy-object --bucket "$BUCKET" --key "$PREFIX/s1.bin" \
+          --copy-source "$BUCKET/$PREFIX/s1.bin" \
+          --copy-source-sse-customer-algorithm AES256 --copy-source-sse-customer-key "$OLD_KEY" \
+          --copy-source-sse-customer-key-md5 "$OLD_MD5" \
+          --sse-customer-algorithm AES256 --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" >/dev/null"#
+    ));
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+    let s1 = registry
+        .objects()
+        .unwrap()
+        .into_iter()
+        .find(|o| o.key.ends_with("/s1.bin"))
+        .unwrap();
+    let fp =
+        |label: &str| ssec_manager::core::key::KeyFingerprint::from_stored(h.fingerprint(label));
+    registry
+        .begin_rotation(&ssec_manager::core::registry::PendingRotation {
+            object_id: s1.id,
+            from: fp("old"),
+            to: fp("new"),
+        })
+        .unwrap();
+
+    let out = h.ok(&["rotate", "--from", "old", "--to", "new"]);
+    assert!(out.contains("settled first: 1"), "{out}");
+    assert!(registry.pending_rotations().unwrap().is_empty());
+    check_rotated(&h, "s1.bin", &a, "old", "new");
+    check_rotated(&h, "s2.bin", &b, "old", "new");
+    h.ok(&["key", "delete", "old"]);
+}

@@ -8,7 +8,7 @@ mod common;
 use common::{TestHome, random_file};
 use ssec_manager::core::Home;
 use ssec_manager::core::s3::client_for;
-use ssec_manager::core::scan::{ObjectKind, classify};
+use ssec_manager::core::scan::{ObjectKind, classify_object};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_requests_tell_plain_known_key_and_unknown_key_apart() {
@@ -39,7 +39,7 @@ async fn head_requests_tell_plain_known_key_and_unknown_key_apart() {
     let kind = |name: &str| {
         let key = h.object_key(name);
         let (client, candidates) = (&client, &candidates);
-        async move { classify(client, bucket, &key, candidates).await }
+        async move { classify_object(client, bucket, &key, candidates).await }
     };
     assert_eq!(
         kind("f.bin").await,

@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::{PrivateGarage, TestHome, random_file, wait_until};
 use ssec_manager::core::Home;
 use ssec_manager::core::jobs::{JobManager, JobSpec, JobState};
+use ssec_manager::core::location::S3Url;
 use ssec_manager::core::registry::ObjectState;
-use ssec_manager::core::s3::S3Url;
 use ssec_manager::core::transfer::TransferOptions;
 
 const MIB: usize = 1024 * 1024;

@@ -27,6 +27,13 @@ fn browse(app: &mut App, bucket: &str, prefix: &str) {
     app.refresh_listing();
 }
 
+/// The dialog the Keys screen's "Rotate…" opens for key `from`, with `to` chosen.
+fn rotate_key_dialog(app: &App, from: &str, to: &str) -> Option<ssec_manager::ui::dialogs::Dialog> {
+    let mut rotate = ssec_manager::ui::dialogs::Rotate::key(app, from).expect("the key is listed");
+    rotate.to = to.into();
+    Some(ssec_manager::ui::dialogs::Dialog::Rotate(rotate))
+}
+
 #[derive(Debug)]
 struct Dropped(PathBuf);
 
@@ -351,10 +358,7 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     until(&mut harness, "the preflight report", &|a| {
         matches!(
             &a.dialog,
-            Some(ssec_manager::ui::dialogs::Dialog::Preflight {
-                report: Some(_),
-                ..
-            })
+            Some(ssec_manager::ui::dialogs::Dialog::Preflight(p)) if p.report.is_some()
         )
     });
     harness.snapshot("preflight-dialog");
@@ -364,11 +368,7 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     until(&mut harness, "the audit", &|a| a.audit.is_some());
     harness.snapshot("audit");
 
-    harness.state_mut().dialog = Some(ssec_manager::ui::dialogs::Dialog::Rotate {
-        scope: ssec_manager::ui::dialogs::RotateScope::Key("photos-2026".into()),
-        to: "backups".into(),
-        prefix: String::new(),
-    });
+    harness.state_mut().dialog = rotate_key_dialog(harness.state(), "photos-2026", "backups");
     harness.state_mut().prefs.screen = Screen::Keys;
     until(&mut harness, "the rotate dialog", &|_| true);
     harness.step();
@@ -412,25 +412,18 @@ fn the_backup_dialog_writes_a_checked_age_backup() {
         "enabled with no file and no passphrase"
     );
     let pass = "a long enough passphrase";
-    if let Some(ssec_manager::ui::dialogs::Dialog::Backup {
-        path,
-        passphrase,
-        again,
-    }) = &mut ui.harness.state_mut().dialog
-    {
-        *path = h.p("from-window.age");
-        passphrase.push_str(pass);
-        again.push_str("a different one");
+    if let Some(ssec_manager::ui::dialogs::Dialog::Backup(b)) = &mut ui.harness.state_mut().dialog {
+        b.path = h.p("from-window.age");
+        b.passphrase.push_str(pass);
+        b.again.push_str("a different one");
     }
     ui.harness.step();
     ui.harness.step();
     assert!(ui.has_label("The passphrases differ."));
     assert!(ui.disabled("Back up"));
-    if let Some(ssec_manager::ui::dialogs::Dialog::Backup { again, .. }) =
-        &mut ui.harness.state_mut().dialog
-    {
-        again.clear();
-        again.push_str(pass);
+    if let Some(ssec_manager::ui::dialogs::Dialog::Backup(b)) = &mut ui.harness.state_mut().dialog {
+        b.again.clear();
+        b.again.push_str(pass);
     }
     ui.harness.step();
     ui.click("Back up");
@@ -608,11 +601,7 @@ fn rotating_a_key_from_the_window_runs_as_a_job_and_moves_every_object() {
     let mut ui = Ui::open(&h.home);
     ui.until("the objects", |h| h.state().objects.len() == 3);
     // The Keys screen's "Rotate…" opens this dialog for key "old"; the new key is chosen.
-    ui.harness.state_mut().dialog = Some(ssec_manager::ui::dialogs::Dialog::Rotate {
-        scope: ssec_manager::ui::dialogs::RotateScope::Key("old".into()),
-        to: "new".into(),
-        prefix: String::new(),
-    });
+    ui.harness.state_mut().dialog = rotate_key_dialog(ui.app(), "old", "new");
     ui.until("the dialog", |h| {
         h.query_by_label("3 object(s) will change:").is_some()
     });
@@ -696,8 +685,8 @@ fn ticked_objects_rotate_and_the_others_stay_under_their_key() {
         h.query_by_label("2 object(s) will change:").is_some()
     });
     // The new key is picked in the dialog's combo box.
-    if let Some(Dialog::Rotate { to, .. }) = &mut ui.harness.state_mut().dialog {
-        *to = "new".into();
+    if let Some(Dialog::Rotate(r)) = &mut ui.harness.state_mut().dialog {
+        r.to = "new".into();
     }
     ui.harness.step();
     ui.click("Rotate");
@@ -721,4 +710,111 @@ fn ticked_objects_rotate_and_the_others_stay_under_their_key() {
     assert_eq!(s2.key_label.as_deref(), Some("old"));
     let said = h.ok(&["download", &h.url("s2"), &h.p("s2.back")]);
     assert!(said.contains("key \"old\""), "{said}");
+}
+
+/// Issue 11: one planner decides where the files of a folder go, for both faces. A folder
+/// and a file dropped on the window into a prefix become the same object keys as the same
+/// two given to `upload` with that prefix, and as the folder alone given with its own name
+/// (nested folders, a dotfile and non-ASCII names included).
+#[test]
+fn a_dropped_folder_and_the_cli_upload_of_it_name_the_same_objects() {
+    let h = TestHome::with_connection("ui-planner");
+    h.ok(&["key", "generate", "k"]);
+    let root = h.path("photos");
+    std::fs::create_dir_all(root.join("2026/été")).unwrap();
+    random_file(&root.join("cover.jpg"), 100);
+    random_file(&root.join(".album"), 100);
+    let brulee = random_file(&root.join("2026/été/crème brûlée.jpg"), 300);
+    random_file(&h.path("notes.txt"), 100);
+
+    let mut ui = Ui::open(&h.home);
+    ui.until("keys and connections", |h| {
+        h.state().keys.len() == 1 && !h.state().connections.is_empty()
+    });
+    ui.harness.state_mut().browser.bucket = Some(h.bench.bucket.clone());
+    ui.harness.state_mut().browser.prefix = format!("{}/win/", h.prefix);
+    for dropped in ["photos", "notes.txt"] {
+        ui.harness
+            .input_mut()
+            .dropped_files
+            .push(Arc::new(Dropped(h.path(dropped))));
+    }
+    ui.until("the upload dialog", |h| {
+        h.query_by_label("Upload with SSE-C").is_some()
+    });
+    ui.click("Upload");
+    ui.until("the four uploads to finish", |h| {
+        h.state().jobs().is_some_and(|j| {
+            let jobs = j.jobs();
+            jobs.len() == 4 && jobs.iter().all(|v| v.state.is_finished())
+        })
+    });
+    assert!(
+        ui.app()
+            .jobs()
+            .unwrap()
+            .jobs()
+            .iter()
+            .all(|v| matches!(v.state, JobState::Done(_))),
+        "{:?}",
+        ui.app().jobs().unwrap().jobs()
+    );
+    drop(ui);
+
+    let (photos, notes) = (h.p("photos"), h.p("notes.txt"));
+    h.ok(&[
+        "upload",
+        &photos,
+        &notes,
+        &h.url("cli/"),
+        "--key",
+        "k",
+        "--quiet",
+    ]);
+    h.ok(&[
+        "upload",
+        &photos,
+        &h.url("one/photos/"),
+        "--key",
+        "k",
+        "--quiet",
+    ]);
+
+    let objects: serde_json::Value = serde_json::from_str(&h.ok(&["objects", "--json"])).unwrap();
+    let under = |place: &str| -> Vec<String> {
+        let start = format!("{}/{place}/", h.prefix);
+        let mut keys: Vec<String> = objects
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o["key"].as_str()?.strip_prefix(&start).map(str::to_string))
+            .collect();
+        keys.sort();
+        keys
+    };
+    let window = under("win");
+    assert_eq!(
+        window,
+        [
+            "notes.txt",
+            "photos/.album",
+            "photos/2026/été/crème brûlée.jpg",
+            "photos/cover.jpg"
+        ]
+    );
+    assert_eq!(under("cli"), window);
+    let folder_alone: Vec<String> = window
+        .iter()
+        .filter(|k| k.starts_with("photos/"))
+        .cloned()
+        .collect();
+    assert_eq!(under("one"), folder_alone);
+    // The non-ASCII name is one object the server gives back as it was sent.
+    let back = h.p("brulee.back");
+    h.ok(&[
+        "download",
+        &h.url("win/photos/2026/été/crème brûlée.jpg"),
+        &back,
+    ]);
+    assert!(std::fs::read(&back).unwrap() == brulee);
 }
