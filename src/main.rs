@@ -8,7 +8,11 @@ use ssec_manager::cli::{self, Cli};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
+    // Before any key is read: no core dumps, no ptrace attach (see core::hardening).
+    ssec_manager::core::hardening::harden_process();
     limit_heap_growth();
+    // Still one thread: the passphrase variable can leave the environment safely.
+    cli::take_passphrase_env();
     init_logging();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -38,31 +42,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by RUST_LOG (default: warnings). The HTTP layers are capped
-/// at `info` whatever RUST_LOG says: at debug/trace they print request headers, and SSE-C
-/// requests carry the key in a header.
+/// Logs go to stderr, filtered by RUST_LOG (default: warnings). Other crates' logs are capped
+/// at `info` by a second filter that no RUST_LOG directive can lift: at debug and trace the
+/// HTTP, signing and D-Bus layers print request headers and messages, and SSE-C requests
+/// carry the key in a header (a more specific RUST_LOG directive would beat a cap written
+/// into the same filter).
 fn init_logging() {
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    for target in [
-        "aws_smithy_runtime",
-        "aws_smithy_runtime_api",
-        "aws_smithy_http",
-        "aws_smithy_http_client",
-        "aws_sigv4",
-        "aws_sdk_s3",
-        "hyper",
-        "hyper_util",
-        "h2",
-        "rustls",
-    ] {
-        if let Ok(d) = format!("{target}=info").parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let wanted = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let capped = tracing_subscriber::filter::filter_fn(|meta| {
+        meta.target().starts_with("ssec_manager") || *meta.level() <= tracing::Level::INFO
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .init();
+        .with_filter(wanted.and(capped));
+    tracing_subscriber::registry().with(layer).init();
 }
 
 /// Transfers allocate part-sized buffers (8 MiB and more) on many threads. glibc raises its

@@ -50,11 +50,41 @@ pub fn restore(dir: &Path, a: RestoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SSEC_MANAGER_PASSPHRASE, taken out of the environment at start-up (see
+/// `take_passphrase_env`).
+static PASSPHRASE_ENV: std::sync::OnceLock<Result<zeroize::Zeroizing<String>, ()>> =
+    std::sync::OnceLock::new();
+
+/// Reads SSEC_MANAGER_PASSPHRASE and removes it from this process's environment, so no
+/// child process inherits it and nothing later reads it from there. Call it while the
+/// process has one thread (first thing in `main`): changing the environment is not
+/// thread-safe.
+pub fn take_passphrase_env() {
+    if let Some(value) = std::env::var_os("SSEC_MANAGER_PASSPHRASE") {
+        // A passphrase that is not UTF-8 is kept as an error, never silently changed.
+        match value.into_string() {
+            Ok(text) => {
+                let _ = PASSPHRASE_ENV.set(Ok(zeroize::Zeroizing::new(text)));
+            }
+            Err(raw) => {
+                zeroize::Zeroizing::new(raw.into_encoded_bytes());
+                let _ = PASSPHRASE_ENV.set(Err(()));
+            }
+        }
+        // SAFETY: called from `main` before the runtime or any other thread starts.
+        unsafe { std::env::remove_var("SSEC_MANAGER_PASSPHRASE") };
+    }
+}
+
 /// The backup passphrase: SSEC_MANAGER_PASSPHRASE for scripts, else asked on the terminal
 /// (twice when making a backup).
 fn passphrase(confirm: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
-    if let Ok(p) = std::env::var("SSEC_MANAGER_PASSPHRASE") {
-        return Ok(zeroize::Zeroizing::new(p));
+    match PASSPHRASE_ENV.get() {
+        Some(Ok(p)) => return Ok(p.clone()),
+        Some(Err(())) => anyhow::bail!(
+            "SSEC_MANAGER_PASSPHRASE is not valid UTF-8 text; nothing was read or written"
+        ),
+        None => {}
     }
     let first =
         zeroize::Zeroizing::new(rpassword::prompt_password("Backup passphrase: ").map_err(

@@ -13,6 +13,9 @@ use crate::core::{Error, Home};
 pub enum ConnectionCommand {
     /// Add an S3 endpoint.
     Add(ConnectionAdd),
+    /// Forget a connection and its stored secret; refused while registered objects live on
+    /// its server.
+    Remove { name: String },
     /// List connections.
     List {
         #[arg(long)]
@@ -58,6 +61,11 @@ pub fn exec(dir: &Path, command: ConnectionCommand) -> anyhow::Result<()> {
     match command {
         ConnectionCommand::Add(a) => add(dir, a),
         ConnectionCommand::List { json } => list(dir, json),
+        ConnectionCommand::Remove { name } => {
+            Home::open(dir)?.remove_connection(&name)?;
+            println!("removed connection \"{name}\"");
+            Ok(())
+        }
     }
 }
 

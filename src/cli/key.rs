@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use crate::core::keys::KeyListing;
+use crate::core::keys::{DeleteConfirmation, KeyListing};
 use crate::core::{Error, Home};
 
 #[derive(Debug, Subcommand)]
@@ -21,10 +21,31 @@ pub enum KeyCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// List keys with what they encrypt.
+    /// List keys with what they encrypt. --orphaned: keys of ssec-manager in the keyring
+    /// whose registry is gone (lost, or made anew), which `key adopt` brings back.
     List {
         #[arg(long)]
         json: bool,
+        #[arg(long)]
+        orphaned: bool,
+        /// With --orphaned: also keys whose registry file elsewhere no longer exists (a home
+        /// moved or deleted).
+        #[arg(long, requires = "orphaned")]
+        anywhere: bool,
+    },
+    /// Register keys found in the keyring whose registry is gone (see `key list
+    /// --orphaned`); then `scan --adopt` finds their objects.
+    Adopt {
+        /// The label the key had.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        label: Option<String>,
+        /// Every orphaned key.
+        #[arg(long)]
+        all: bool,
+        /// Also keys whose registry file elsewhere no longer exists (see `key list
+        /// --orphaned --anywhere`).
+        #[arg(long)]
+        anywhere: bool,
     },
     /// Delete a key from the keyring; refused while objects depend on it.
     Delete {
@@ -70,10 +91,44 @@ pub fn exec(dir: &Path, command: KeyCommand) -> anyhow::Result<()> {
                 out.display()
             );
         }
-        KeyCommand::List { json } => print_keys(&Home::open(dir)?.list_keys()?, json)?,
+        KeyCommand::List {
+            json,
+            orphaned: false,
+            ..
+        } => print_keys(&Home::open(dir)?.list_keys()?, json)?,
+        KeyCommand::List {
+            json,
+            orphaned: true,
+            anywhere,
+        } => print_orphans(&Home::open_with_keyring(dir)?, json, anywhere)?,
+        KeyCommand::Adopt {
+            label, anywhere, ..
+        } => {
+            let home = Home::open_with_keyring(dir)?;
+            let adopted = home.adopt_keys(label.as_deref(), anywhere)?;
+            for k in &adopted {
+                println!(
+                    "adopted key \"{}\" (fingerprint {})",
+                    k.label, k.fingerprint
+                );
+            }
+            if adopted.is_empty() {
+                println!("no orphaned keys to adopt");
+            } else {
+                eprintln!(
+                    "note: `ssec-manager scan s3://BUCKET --adopt` now finds the objects these \
+                     keys encrypt"
+                );
+            }
+        }
         KeyCommand::Delete { label, force } => {
             let home = Home::open_with_keyring(dir)?;
-            let lost = home.delete_key(&label, force)?;
+            let confirm = if force {
+                DeleteConfirmation::Force
+            } else {
+                DeleteConfirmation::None
+            };
+            let lost = home.delete_key(&label, confirm)?;
             if lost.is_empty() {
                 println!("deleted key \"{label}\"");
             } else {
@@ -109,6 +164,45 @@ fn read_key_input(file: &Path) -> anyhow::Result<(zeroize::Zeroizing<Vec<u8>>, S
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(file, "cannot read", e))?;
     Ok((bytes, file.display().to_string()))
+}
+
+fn print_orphans(home: &Home, json: bool, anywhere: bool) -> anyhow::Result<()> {
+    let orphans = home.orphaned_keys(anywhere)?;
+    if json {
+        let rows: Vec<serde_json::Value> = orphans
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "label": o.tags.label,
+                    "fingerprint": o.tags.fingerprint,
+                    "home": o.tags.home,
+                    "registry": o.tags.registry,
+                    "intact": o.intact,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if orphans.is_empty() {
+        println!("no orphaned keys: every ssec-manager key in the keyring has its registry");
+        return Ok(());
+    }
+    for o in &orphans {
+        println!(
+            "{:<20} {:<26} {}  (home {}, registry {})",
+            o.tags.label,
+            o.tags.fingerprint,
+            if o.intact { "intact" } else { "DAMAGED" },
+            o.tags.home,
+            o.tags.registry
+        );
+    }
+    println!(
+        "{} orphaned key(s): `ssec-manager key adopt --all` registers them here",
+        orphans.len()
+    );
+    Ok(())
 }
 
 fn print_keys(keys: &[KeyListing], json: bool) -> anyhow::Result<()> {

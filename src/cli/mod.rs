@@ -16,6 +16,7 @@ mod key;
 mod objects;
 mod preflight;
 mod progress;
+mod reconcile;
 mod resume;
 mod rotate;
 mod scan;
@@ -26,6 +27,8 @@ mod verify;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+pub use backup::take_passphrase_env;
 
 use crate::core::Home;
 
@@ -94,6 +97,9 @@ pub enum Command {
     },
     /// Delete an object on the server; the registry records it as deleted.
     Delete(delete::DeleteArgs),
+    /// Ask the server about uploads whose answer was lost and interrupted rotations, and
+    /// record what it holds (with the evidence in the event log).
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 /// Runs one command. `main` prints the error.
@@ -118,6 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(a) => audit::exec(&dir, a).await,
         Command::Objects { json } => objects::exec(&dir, json),
         Command::Delete(a) => delete::exec(&dir, a).await,
+        Command::Reconcile(a) => reconcile::exec(&dir, a).await,
     }
 }
 

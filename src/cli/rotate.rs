@@ -124,6 +124,9 @@ pub async fn exec(dir: &Path, a: RotateArgs) -> anyhow::Result<()> {
             report.settled.len()
         );
     }
+    if report.failed.is_empty() {
+        eprintln!("{}", report.summary());
+    }
     report.into_result()?;
     Ok(())
 }

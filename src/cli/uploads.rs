@@ -41,6 +41,14 @@ pub async fn exec(dir: &Path, a: UploadsArgs) -> anyhow::Result<()> {
     if report.interrupted.is_empty() {
         println!("no interrupted uploads");
     }
+    for r in &report.running {
+        println!(
+            "#{} {} <- {}: being sent by another ssec-manager that is still running",
+            r.id,
+            r.object.as_deref().unwrap_or("?"),
+            r.source
+        );
+    }
     for r in &report.interrupted {
         println!(
             "#{} {} <- {} ({} bytes, key {}, started {}): `ssec-manager resume {}` or `ssec-manager uploads --abort {}`",

@@ -200,10 +200,13 @@ impl Home {
             let fp = e.key.fingerprint();
             match self.registry.key_by_fingerprint(&fp)? {
                 Some(r) if r.deleted_at.is_none() => {
-                    if self.key_in_keyring(&fp)? {
+                    // A missing entry is put back; one holding other bytes is repaired
+                    // (the backup's bytes match the fingerprint the registry records).
+                    if self.keyring_state(&fp)? == super::keys::KeyringState::Holds {
                         report.present.push(r.label);
                     } else {
                         secrets.put(&SecretId::SseKey(fp.clone()), e.key.raw())?;
+                        self.tag_key(&r)?;
                         self.registry.log_event(
                             "restored",
                             Some(&fp),

@@ -61,7 +61,9 @@ impl NewConnection {
 }
 
 impl Home {
-    /// Adds a connection; a given secret access key goes to the keyring, never to the registry.
+    /// Adds a connection; a given secret access key goes to the keyring, never to the
+    /// registry. The name is taken in the registry first, so a connection added by another
+    /// process at the same moment is refused here before its secret could be overwritten.
     pub fn add_connection(
         &self,
         mut conn: ConnectionRecord,
@@ -70,18 +72,30 @@ impl Home {
         check_endpoint(conn.endpoint.as_deref())?;
         super::preflight::check_transport(&conn)?;
         conn.endpoint = conn.endpoint.map(|e| e.trim_end_matches('/').to_string());
-        if self.registry.connection_by_name(&conn.name)?.is_some() {
-            return Err(super::registry::RegistryError::ConnectionTaken(conn.name).into());
-        }
-        if let Some(secret) = secret_access_key {
-            self.secrets()?.put(
-                &SecretId::S3Secret {
-                    connection: conn.name.clone(),
-                },
-                secret.as_bytes(),
-            )?;
-        }
+        let secret = match (conn.credential_source, secret_access_key) {
+            (CredentialSource::Keyring, None) => {
+                return Err(Error::Refused(format!(
+                    "connection \"{}\" keeps its credentials in the keyring: give its secret \
+                     access key too",
+                    conn.name
+                )));
+            }
+            (CredentialSource::Keyring, Some(s)) => Some(s),
+            _ => None,
+        };
         let record = self.registry.add_connection(&conn)?;
+        if let Some(secret) = secret {
+            let id = SecretId::S3Secret {
+                connection: conn.name.clone(),
+            };
+            if let Err(e) = self
+                .secrets()
+                .and_then(|s| Ok(s.put(&id, secret.as_bytes())?))
+            {
+                self.registry.forget_new_connection(&conn.name)?;
+                return Err(e);
+            }
+        }
         self.registry
             .log_event("connection_added", None, None, &record.name)?;
         Ok(record)

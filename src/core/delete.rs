@@ -22,7 +22,10 @@ impl Home {
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Other, &url.to_string(), false))?;
-        self.registry.mark_object_deleted(conn, url)?;
+        // In a bucket that keeps versions, a delete only adds a delete marker: the earlier
+        // versions stay on the server under their keys, which they still need.
+        let kept = super::bucket::versioning(&client, &url.bucket).await != Some(false);
+        self.registry.mark_object_deleted(conn, url, kept)?;
         self.registry
             .log_event("object_deleted", fp.as_ref(), None, &url.to_string())?;
         Ok(())

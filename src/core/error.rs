@@ -82,6 +82,10 @@ pub enum Error {
     /// (no upload id, another key's MD5).
     #[error("{0}")]
     Server(String),
+    /// The server's answer to a write was lost: it may hold the object. The registry keeps
+    /// the key protected (`in_doubt`) until `reconcile` asks the server.
+    #[error("{0}")]
+    InDoubt(String),
     /// A backup file cannot be made or read.
     #[error("{0}")]
     Backup(String),

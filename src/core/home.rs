@@ -44,6 +44,7 @@ impl Home {
         OsKeyring::check_reachable()?;
         let home = Self::open(dir)?;
         home.secrets()?;
+        home.tag_all_keys();
         Ok(home)
     }
 

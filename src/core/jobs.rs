@@ -417,8 +417,17 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
         } => {
             let conn = home.resolve_connection(Some(connection))?;
             let rec = transfer::upload(&job.ctx, home, &conn, src, dest, key_label).await?;
+            let since = match rec.state {
+                super::registry::ObjectState::Replaced => {
+                    "; another upload replaced it on the server since"
+                }
+                super::registry::ObjectState::OldVersion => {
+                    "; a later upload is the current version on the server"
+                }
+                _ => "",
+            };
             Ok(format!(
-                "uploaded {} to {} with key \"{key_label}\"",
+                "uploaded {} to {} with key \"{key_label}\"{since}",
                 super::human_bytes(rec.size.unwrap_or(0)),
                 rec.url()
             ))

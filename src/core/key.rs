@@ -24,10 +24,11 @@ pub const KEY_LEN: usize = 32;
 /// The algorithm name S3 expects in `x-amz-server-side-encryption-customer-algorithm`.
 pub const SSE_ALGORITHM: &str = "AES256";
 
-/// A 32-byte customer key. Zeroized on drop; never printed.
+/// A 32-byte customer key. Locked in memory (never swapped) and zeroized on drop, where the
+/// OS allows (see `hardening`); never printed.
 #[derive(Clone)]
 pub struct SseKey {
-    bytes: Zeroizing<[u8; KEY_LEN]>,
+    bytes: super::hardening::Locked32,
 }
 
 impl fmt::Debug for SseKey {
@@ -40,7 +41,7 @@ impl PartialEq for SseKey {
     fn eq(&self, other: &Self) -> bool {
         // Not constant-time, and it need not be: keys are only compared against keys the
         // user already holds (dedup on import), never against attacker input.
-        self.bytes[..] == other.bytes[..]
+        self.bytes.bytes()[..] == other.bytes.bytes()[..]
     }
 }
 impl Eq for SseKey {}
@@ -120,12 +121,12 @@ impl SseKey {
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         getrandom::fill(&mut bytes[..])?;
-        Ok(Self { bytes })
+        Ok(Self::from_raw(&bytes))
     }
 
     pub fn from_raw(raw: &[u8; KEY_LEN]) -> Self {
         Self {
-            bytes: Zeroizing::new(*raw),
+            bytes: super::hardening::Locked32::new(raw),
         }
     }
 
@@ -236,17 +237,17 @@ impl SseKey {
 
     /// The raw key bytes, for the keyring and the cipher only.
     pub fn raw(&self) -> &[u8; KEY_LEN] {
-        &self.bytes
+        self.bytes.bytes()
     }
 
     pub fn fingerprint(&self) -> KeyFingerprint {
-        KeyFingerprint(B64.encode(Md5::digest(&self.bytes[..])))
+        KeyFingerprint(B64.encode(Md5::digest(&self.raw()[..])))
     }
 
     /// base64 of the raw key: the `x-amz-server-side-encryption-customer-key` header value,
     /// and the seed's key-file line (without its newline).
     pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(B64.encode(&self.bytes[..]))
+        Zeroizing::new(B64.encode(&self.raw()[..]))
     }
 
     /// The seed's key file: the base64 line plus a newline, as `openssl rand -base64 32` writes.

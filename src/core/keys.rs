@@ -9,10 +9,44 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::home::write_new_private_file;
+use super::key::KeyFingerprint;
 use super::key::SseKey;
-use super::keystore::SecretId;
-use super::registry::{KeyRecord, KeySummary, ObjectRecord};
+use super::keystore::{KeyTags, KeystoreError, SecretId, load_key};
+use super::registry::{Dependents, KeyRecord, KeySummary, ObjectRecord};
 use super::{Error, Home, Result};
+
+/// What the user confirmed when deleting a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteConfirmation {
+    /// Nothing: refused if any object depends on the key.
+    None,
+    /// Delete whatever depends on it (the command line's --force).
+    Force,
+    /// Exactly these objects (registry ids) of the key of this fingerprint were shown and
+    /// accepted as lost; refused if the set changed since, or the label names another key.
+    Shown {
+        fingerprint: KeyFingerprint,
+        ids: Vec<i64>,
+    },
+}
+
+/// What the keyring holds for a registered key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyringState {
+    Holds,
+    Missing,
+    /// Other bytes, in words ("holds another key (fingerprint ...)").
+    Other(String),
+}
+
+/// A key of this application found in the keyring whose registry is gone.
+pub struct OrphanedKey {
+    pub tags: KeyTags,
+    /// Its bytes match its fingerprint.
+    pub intact: bool,
+    /// The key, when intact (never serialized).
+    pub key: Option<SseKey>,
+}
 
 /// A key as listings show it: what it encrypts, and whether the keyring still holds it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -38,17 +72,165 @@ impl Home {
         Ok(record)
     }
 
-    /// Imports key bytes in any accepted form (see `SseKey::parse`).
+    /// Imports key bytes in any accepted form (see `SseKey::parse`). A key already
+    /// registered whose keyring entry is missing or holds other bytes is repaired instead
+    /// (the fingerprint proves these are its bytes).
     pub fn import_key(&self, label: &str, input: &[u8], origin: &str) -> Result<KeyRecord> {
         check_label(label)?;
         let key = SseKey::parse(input).map_err(|source| Error::KeyInput {
             what: format!("{origin} is not an SSE-C key"),
             source,
         })?;
+        if let Some(record) = self.repair_entry(&key, origin)? {
+            return Ok(record);
+        }
         let record = self.store_and_register(label, &key, "imported", origin)?;
         self.registry
             .log_event("imported", Some(&record.fingerprint), None, origin)?;
         Ok(record)
+    }
+
+    /// What the keyring holds for a registered key.
+    pub fn keyring_state(&self, fp: &KeyFingerprint) -> Result<KeyringState> {
+        match load_key(self.secrets()?, fp) {
+            Ok(Some(_)) => Ok(KeyringState::Holds),
+            Ok(None) => Ok(KeyringState::Missing),
+            Err(KeystoreError::Corrupt { found, .. }) => Ok(KeyringState::Other(found)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Puts `key` back in the keyring when it is registered (live) and its entry is missing
+    /// or holds other bytes: Some(record) then. None when it is not registered; an error
+    /// when the keyring already holds it.
+    pub(crate) fn repair_entry(&self, key: &SseKey, origin: &str) -> Result<Option<KeyRecord>> {
+        let fp = key.fingerprint();
+        let Some(record) = self
+            .registry
+            .key_by_fingerprint(&fp)?
+            .filter(|r| r.deleted_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let was = match self.keyring_state(&fp)? {
+            KeyringState::Holds => {
+                return Err(super::registry::RegistryError::KeyKnown {
+                    label: record.label,
+                    fingerprint: fp,
+                }
+                .into());
+            }
+            KeyringState::Missing => "missing".to_string(),
+            KeyringState::Other(found) => found,
+        };
+        self.secrets()?
+            .put(&SecretId::SseKey(fp.clone()), key.raw())?;
+        self.tag_key(&record)?;
+        self.registry.log_event(
+            "repaired",
+            Some(&fp),
+            None,
+            &format!("keyring entry was {was}; put back from {origin}"),
+        )?;
+        Ok(Some(record))
+    }
+
+    /// Makes a key's keyring entry findable without the registry (see `KeyTags`).
+    pub(crate) fn tag_key(&self, record: &KeyRecord) -> Result<()> {
+        let tags = KeyTags {
+            fingerprint: record.fingerprint.to_string(),
+            label: record.label.clone(),
+            home: self.home_id().to_string(),
+            registry: self.registry.path().display().to_string(),
+        };
+        self.secrets()?
+            .tag(&SecretId::SseKey(record.fingerprint.clone()), &tags)?;
+        Ok(())
+    }
+
+    /// Tags the entries of every registered key (entries written before tags existed).
+    /// Best effort: a keyring that cannot tag still holds the keys.
+    pub fn tag_all_keys(&self) {
+        if let Ok(keys) = self.registry.keys() {
+            for k in keys {
+                let _ = self.tag_key(&k.key);
+            }
+        }
+    }
+
+    /// Keys of this application in the keyring whose registry is gone: their entry names
+    /// this home's registry file under another home id (the file was lost and made anew),
+    /// or, with `anywhere`, a registry file elsewhere that no longer exists (a home moved
+    /// or deleted; a removable drive not mounted looks the same, hence not by default).
+    /// Keys this registry knows are left out.
+    pub fn orphaned_keys(&self, anywhere: bool) -> Result<Vec<OrphanedKey>> {
+        let here = self.registry.path().display().to_string();
+        let mut out: Vec<OrphanedKey> = Vec::new();
+        for found in self.secrets()?.find_keys()? {
+            let t = &found.tags;
+            let gone = (t.registry == here && t.home != self.home_id())
+                || (anywhere
+                    && !t.registry.is_empty()
+                    && !std::path::Path::new(&t.registry).exists());
+            let fp = KeyFingerprint::from_stored(t.fingerprint.clone());
+            let known = self
+                .registry
+                .key_by_fingerprint(&fp)?
+                .is_some_and(|r| r.deleted_at.is_none());
+            let bytes: Option<&[u8; 32]> = found.secret.as_slice().try_into().ok();
+            let intact = bytes.is_some_and(|b| SseKey::from_raw(b).fingerprint() == fp);
+            if gone && !known && !out.iter().any(|o| o.tags.fingerprint == t.fingerprint) {
+                out.push(OrphanedKey {
+                    tags: t.clone(),
+                    intact,
+                    key: bytes.filter(|_| intact).map(SseKey::from_raw),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.tags.label.cmp(&b.tags.label));
+        Ok(out)
+    }
+
+    /// Registers orphaned keys (all, or the one labelled `label`) in this home: each goes
+    /// into this home's keyring namespace under its label (made unique if taken). The old
+    /// entries stay where they are: key material is never deleted unasked.
+    pub fn adopt_keys(&self, label: Option<&str>, anywhere: bool) -> Result<Vec<KeyRecord>> {
+        let orphans = self.orphaned_keys(anywhere)?;
+        let chosen: Vec<&OrphanedKey> = orphans
+            .iter()
+            .filter(|o| label.is_none_or(|l| o.tags.label == l))
+            .collect();
+        if let (Some(l), true) = (label, chosen.is_empty()) {
+            return Err(Error::NotFound(format!(
+                "no orphaned key is labelled \"{l}\"; `ssec-manager key list --orphaned` lists them"
+            )));
+        }
+        let mut adopted = Vec::new();
+        for o in chosen {
+            let Some(key) = &o.key else {
+                continue;
+            };
+            let mut name = if o.tags.label.is_empty() {
+                format!(
+                    "adopted-{}",
+                    &o.tags.fingerprint[..8.min(o.tags.fingerprint.len())]
+                )
+            } else {
+                o.tags.label.clone()
+            };
+            if self.registry.key_by_label(&name)?.is_some() {
+                name = format!("{name}-adopted");
+            }
+            let origin = format!(
+                "keyring entry of home {} ({})",
+                o.tags.home, o.tags.registry
+            );
+            let record = self.store_and_register(&name, key, "adopted", &origin)?;
+            self.registry
+                .log_event("adopted_key", Some(&record.fingerprint), None, &origin)?;
+            adopted.push(record);
+        }
+        Ok(adopted)
     }
 
     fn store_and_register(
@@ -75,10 +257,25 @@ impl Home {
         let id = SecretId::SseKey(fp.clone());
         secrets.put(&id, key.raw())?;
         match self.registry.insert_key(label, &fp, source, detail) {
-            Ok(record) => Ok(record),
+            Ok(record) => {
+                self.tag_key(&record)?;
+                Ok(record)
+            }
+            // Another process registered the same key at the same moment: the entry holds
+            // the same bytes and is that key's now; it stays.
+            Err(e @ super::registry::RegistryError::KeyKnown { .. }) => Err(e.into()),
             Err(e) => {
-                // Leave no unregistered key behind (nothing would ever list it).
-                let _ = secrets.delete(&id);
+                // Leave no unregistered key behind (nothing would ever list it), unless a
+                // registered key has those bytes.
+                let registered = self
+                    .registry
+                    .key_by_fingerprint(&fp)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| r.deleted_at.is_none());
+                if !registered {
+                    let _ = secrets.delete(&id);
+                }
                 Err(e.into())
             }
         }
@@ -110,17 +307,34 @@ impl Home {
         Ok(key.to_env_lines())
     }
 
-    /// Deletes a key from the keyring. Refused while objects depend on it, unless `force`,
-    /// in which case the event log records exactly which objects were given up.
-    pub fn delete_key(&self, label: &str, force: bool) -> Result<Vec<String>> {
+    /// Deletes a key. What it protects (every object that may be on the server under it,
+    /// see `Registry::dependent_objects`) is checked again in the transaction that marks it
+    /// deleted: refused while anything depends on it, unless `confirm` forces it or names
+    /// exactly the objects the user was shown (then a change since refuses). The keyring
+    /// entry goes after the mark; the event log records which objects were given up.
+    pub fn delete_key(&self, label: &str, confirm: DeleteConfirmation) -> Result<Vec<String>> {
         let record = self.key_record(label)?;
-        let dependents: Vec<String> = self
+        let (shown, force) = match &confirm {
+            DeleteConfirmation::None => (None, false),
+            DeleteConfirmation::Force => (None, true),
+            DeleteConfirmation::Shown { fingerprint, .. } if *fingerprint != record.fingerprint => {
+                return Err(Error::Refused(format!(
+                    "the key labelled \"{label}\" is not the one that was shown (it was \
+                     deleted and made again since); nothing was deleted"
+                )));
+            }
+            DeleteConfirmation::Shown { ids, .. } => (Some(ids.as_slice()), true),
+        };
+        let checked = self
             .registry
-            .dependent_objects(&record.fingerprint)?
-            .iter()
-            .map(|o| format!("{}:{}", o.connection, o.url()))
-            .collect();
-        if !dependents.is_empty() && !force {
+            .delete_key_checked(&record.fingerprint, label, shown, force)?;
+        let dependents: Vec<String> = match &checked {
+            Dependents::Refused(o) | Dependents::Deleted(o) => o
+                .iter()
+                .map(|o| format!("{}:{}", o.connection, o.url()))
+                .collect(),
+        };
+        if let Dependents::Refused(_) = checked {
             let mut list: Vec<&str> = dependents.iter().take(5).map(String::as_str).collect();
             let more = dependents.len().saturating_sub(5);
             let tail = format!("and {more} more");
@@ -133,14 +347,24 @@ impl Home {
                 list: list.join(", "),
             });
         }
-        self.secrets()?
-            .delete(&SecretId::SseKey(record.fingerprint.clone()))?;
-        self.registry.mark_key_deleted(&record.fingerprint)?;
+        let removed = self
+            .secrets()
+            .and_then(|s| Ok(s.delete(&SecretId::SseKey(record.fingerprint.clone()))?));
+        if let Err(e) = removed {
+            // The key is still in the keyring: it must not look deleted.
+            self.registry.unmark_key_deleted(&record.fingerprint)?;
+            return Err(e);
+        }
         let detail = if dependents.is_empty() {
             format!("{label}: encrypted no objects")
         } else {
             format!(
-                "{label}: FORCED with {} dependent object(s) now unrecoverable: {}",
+                "{label}: {} with {} dependent object(s) now unrecoverable: {}",
+                if shown.is_some() {
+                    "CONFIRMED"
+                } else {
+                    "FORCED"
+                },
                 dependents.len(),
                 dependents.join(", ")
             )
@@ -217,16 +441,24 @@ mod tests {
             .unwrap();
         let id = home
             .registry
-            .begin_upload(&conn, "b", "doc.pdf", &key.fingerprint, 1)
+            .reserve_upload(&conn, "b", "doc.pdf", &key.fingerprint, 1)
             .unwrap();
         home.registry
-            .finish_upload(id, &StoredObject::default(), false)
+            .finish_upload(
+                id,
+                &StoredObject::default(),
+                false,
+                home.registry.landing_mark().unwrap(),
+            )
             .unwrap();
-        let err = home.delete_key("prod", false).unwrap_err().to_string();
+        let err = home
+            .delete_key("prod", DeleteConfirmation::None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("s3://b/doc.pdf"), "{err}");
         assert!(home.key_in_keyring(&key.fingerprint).unwrap());
 
-        let lost = home.delete_key("prod", true).unwrap();
+        let lost = home.delete_key("prod", DeleteConfirmation::Force).unwrap();
         assert_eq!(lost, vec!["g:s3://b/doc.pdf".to_string()]);
         assert!(!home.key_in_keyring(&key.fingerprint).unwrap());
         let events = home.registry.events().unwrap();

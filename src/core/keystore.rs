@@ -37,12 +37,14 @@ pub enum KeystoreError {
     #[error("the OS keyring failed: {detail}")]
     Platform { detail: String },
     #[error(
-        "the keyring entry for key {fingerprint} holds {found} bytes instead of 32: it was \
-         changed outside ssec-manager. Restore the key from a backup or import it again"
+        "the keyring entry for key {fingerprint} {found}: it was changed outside \
+         ssec-manager. Restore the key from a backup (`ssec-manager restore FILE`) or import \
+         its key file again (`ssec-manager key import LABEL FILE`): both repair the entry"
     )]
     Corrupt {
         fingerprint: KeyFingerprint,
-        found: usize,
+        /// What the entry holds instead, in words ("holds 16 bytes instead of 32").
+        found: String,
     },
 }
 
@@ -63,6 +65,25 @@ impl SecretId {
     }
 }
 
+/// What an SSE-C key's keyring entry says of itself, besides its bytes: searchable
+/// attributes, so the keys can be found again without the registry that named them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyTags {
+    pub fingerprint: String,
+    pub label: String,
+    /// The home id whose namespace the entry is in.
+    pub home: String,
+    /// The registry file of that home, as it was when the entry was tagged.
+    pub registry: String,
+}
+
+/// An SSE-C key entry found by searching the store (any home).
+pub struct FoundKey {
+    pub tags: KeyTags,
+    /// The entry's bytes, as they are (checked against the fingerprint by the caller).
+    pub secret: Zeroizing<Vec<u8>>,
+}
+
 /// Storage for secret bytes. The OS keyring in the app; `MemoryStore` in unit tests.
 pub trait SecretStore: Send + Sync {
     fn put(&self, id: &SecretId, secret: &[u8]) -> Result<(), KeystoreError>;
@@ -72,7 +93,14 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, id: &SecretId) -> Result<(), KeystoreError>;
     /// Where the secrets live, in the user's words.
     fn describe(&self) -> String;
+    /// Sets the searchable attributes of an SSE-C key's entry.
+    fn tag(&self, id: &SecretId, tags: &KeyTags) -> Result<(), KeystoreError>;
+    /// Every SSE-C key entry of this application the store holds, whatever its home.
+    fn find_keys(&self) -> Result<Vec<FoundKey>, KeystoreError>;
 }
+
+/// The attribute every entry of this application carries, and its value.
+pub const APPLICATION: (&str, &str) = ("application", "ssec-manager");
 
 /// Reads an SSE-C key back and checks it is still the key of that fingerprint.
 pub fn load_key(
@@ -87,13 +115,13 @@ pub fn load_key(
         .try_into()
         .map_err(|_| KeystoreError::Corrupt {
             fingerprint: fingerprint.clone(),
-            found: bytes.len(),
+            found: format!("holds {} bytes instead of {KEY_LEN}", bytes.len()),
         })?;
     let key = SseKey::from_raw(raw);
     if &key.fingerprint() != fingerprint {
         return Err(KeystoreError::Corrupt {
             fingerprint: fingerprint.clone(),
-            found: bytes.len(),
+            found: format!("holds another key (fingerprint {})", key.fingerprint()),
         });
     }
     Ok(Some(key))
@@ -151,6 +179,49 @@ impl SecretStore for OsKeyring {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_error(&e)),
         }
+    }
+
+    fn tag(&self, id: &SecretId, tags: &KeyTags) -> Result<(), KeystoreError> {
+        let attrs = std::collections::HashMap::from([
+            APPLICATION,
+            ("ssec-fingerprint", tags.fingerprint.as_str()),
+            ("ssec-label", tags.label.as_str()),
+            ("ssec-home", tags.home.as_str()),
+            ("ssec-registry", tags.registry.as_str()),
+        ]);
+        self.entry(id)?
+            .inner
+            .update_attributes(&attrs)
+            .map_err(|e| map_error(&e))
+    }
+
+    fn find_keys(&self) -> Result<Vec<FoundKey>, KeystoreError> {
+        Self::check_reachable()?;
+        let spec = std::collections::HashMap::from([APPLICATION]);
+        let entries = keyring_core::Entry::search(&spec).map_err(|e| map_error(&e))?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let Ok(attrs) = entry.get_attributes() else {
+                continue;
+            };
+            let (Some(fp), Some(home)) = (attrs.get("ssec-fingerprint"), attrs.get("ssec-home"))
+            else {
+                continue;
+            };
+            let Ok(secret) = entry.get_secret() else {
+                continue;
+            };
+            found.push(FoundKey {
+                tags: KeyTags {
+                    fingerprint: fp.clone(),
+                    label: attrs.get("ssec-label").cloned().unwrap_or_default(),
+                    home: home.clone(),
+                    registry: attrs.get("ssec-registry").cloned().unwrap_or_default(),
+                },
+                secret: Zeroizing::new(secret),
+            });
+        }
+        Ok(found)
     }
 
     fn describe(&self) -> String {
@@ -222,6 +293,7 @@ fn error_from_text(text: &str) -> KeystoreError {
 #[derive(Default)]
 pub struct MemoryStore {
     entries: std::sync::Mutex<std::collections::HashMap<SecretId, Zeroizing<Vec<u8>>>>,
+    tags: std::sync::Mutex<std::collections::HashMap<SecretId, KeyTags>>,
 }
 
 #[cfg(test)]
@@ -259,6 +331,33 @@ impl SecretStore for MemoryStore {
 
     fn describe(&self) -> String {
         "memory (unit tests)".into()
+    }
+
+    fn tag(&self, id: &SecretId, tags: &KeyTags) -> Result<(), KeystoreError> {
+        if let Ok(mut t) = self.tags.lock() {
+            t.insert(id.clone(), tags.clone());
+        }
+        Ok(())
+    }
+
+    fn find_keys(&self) -> Result<Vec<FoundKey>, KeystoreError> {
+        let (entries, tags) = match (self.entries.lock(), self.tags.lock()) {
+            (Ok(e), Ok(t)) => (e, t),
+            _ => {
+                return Err(KeystoreError::Platform {
+                    detail: "poisoned".into(),
+                });
+            }
+        };
+        Ok(tags
+            .iter()
+            .filter_map(|(id, t)| {
+                Some(FoundKey {
+                    tags: t.clone(),
+                    secret: entries.get(id)?.clone(),
+                })
+            })
+            .collect())
     }
 }
 

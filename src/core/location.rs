@@ -30,9 +30,9 @@ pub struct S3Location {
 /// Why a text is not an S3 location, in words that show how to write one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LocationError {
-    #[error("\"{0}\" is not an S3 URL; write it as s3://BUCKET/KEY")]
+    #[error("\"{0}\" is not an S3 URL; write it as s3://BUCKET/KEY or s3://BUCKET/PREFIX/")]
     NotS3(String),
-    #[error("\"{0}\" names no bucket; write it as s3://BUCKET/KEY")]
+    #[error("\"{0}\" names no bucket; write it as s3://BUCKET/KEY or s3://BUCKET/PREFIX/")]
     NoBucket(String),
     #[error("\"{0}\" names no object; write it as s3://BUCKET/KEY")]
     NoObject(String),
@@ -109,10 +109,16 @@ impl std::str::FromStr for S3Location {
 impl std::str::FromStr for S3Url {
     type Err = LocationError;
 
+    /// Any non-empty key, a folder marker ending in '/' included (it is an object too).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        S3Location::parse(s)?
-            .object()
-            .ok_or_else(|| LocationError::NoObject(s.escape_debug().to_string()))
+        let at = S3Location::parse(s)?;
+        if at.path.is_empty() {
+            return Err(LocationError::NoObject(s.escape_debug().to_string()));
+        }
+        Ok(S3Url {
+            bucket: at.bucket,
+            key: at.path,
+        })
     }
 }
 
@@ -151,6 +157,8 @@ mod tests {
         assert_eq!(u.file_name(), "b c.txt");
         assert!("s3://b".parse::<S3Url>().is_err());
         assert!("s3://b/".parse::<S3Url>().is_err());
+        // A folder marker is an object too.
+        assert_eq!("s3://b/dir/".parse::<S3Url>().unwrap().key, "dir/");
         assert!("http://b/k".parse::<S3Url>().is_err());
 
         let bucket = S3Location::parse("s3://b").unwrap();

@@ -12,6 +12,7 @@
 //! | upload, download | `transfer::upload`, `transfer::download` (run as jobs: `jobs`) |
 //! | interrupted uploads: list, resume, abort | `uploads`, `transfer::upload` |
 //! | rotate (one, many, by key, by folder; settles interrupted ones first) | `rotate` |
+//! | reconcile: settle uploads in doubt and interrupted rotations with the server | `reconcile` |
 //! | verify | `verify` |
 //! | scan and adopt, check keys | `scan` |
 //! | delete an object | `delete` |
@@ -30,6 +31,7 @@ pub mod checksum;
 pub mod connections;
 pub mod delete;
 pub mod error;
+pub mod hardening;
 pub mod home;
 pub mod jobs;
 pub mod key;
@@ -38,6 +40,7 @@ pub mod keystore;
 pub mod location;
 pub mod preflight;
 pub mod presets;
+pub mod reconcile;
 pub mod registry;
 pub mod rotate;
 pub mod s3;

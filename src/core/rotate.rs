@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::key::{KeyFingerprint, SseKey};
 use super::location::{S3Location, S3Url};
 use super::registry::{ObjectRecord, ObjectState, PendingRotation};
-use super::s3::{Op, client_for, sdk_error};
+use super::s3::{Op, client_for, head_with_key, proves_not_under_key, sdk_error};
 use super::transfer::progress::{MIB, TransferOptions};
 use super::{Error, Home, Result};
 use crate::core::s3::{WithCopySourceSse as _, WithSse as _};
@@ -161,14 +161,21 @@ pub enum RotateOutcome {
     Skipped,
 }
 
+/// An object a rotation could not move.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotateFailure {
+    pub object: String,
+    pub error: String,
+}
+
 /// What a rotation did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RotateReport {
     /// The target key's label.
     pub to: String,
     pub rotated: Vec<Rotation>,
-    /// (object, error) for each object that could not be rotated.
-    pub failed: Vec<(String, String)>,
+    /// Each object that could not be rotated, and why.
+    pub failed: Vec<RotateFailure>,
     pub skipped: usize,
     /// Rotations interrupted earlier, settled before this one started.
     pub settled: Vec<Rotation>,
@@ -217,9 +224,11 @@ impl RotateReport {
         let summary = self.summary();
         match self.failed.first() {
             None => Ok(summary),
-            Some((object, error)) => Err(Error::Partial(format!(
-                "{summary}; {} failed, first: {object}: {error}",
-                self.failed.len()
+            Some(f) => Err(Error::Partial(format!(
+                "{summary}; {} failed, first: {}: {}",
+                self.failed.len(),
+                f.object,
+                f.error
             ))),
         }
     }
@@ -317,7 +326,26 @@ impl Home {
                 Err(e) if opts.reupload == Reupload::IfCopyRefused && copy_refused(&e) => {
                     Err(format!("the server refused the copy: {e}"))
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // What the server holds decides, not the error: a copy whose answer was
+                    // lost, or a retry refused after the first attempt landed, may be done.
+                    // Settled now when the server answers; else it stays pending,
+                    // protecting both keys.
+                    let pending = PendingRotation {
+                        object_id: object.id,
+                        from: from_rec.fingerprint.clone(),
+                        to: to_rec.fingerprint.clone(),
+                    };
+                    return match self.settle_rotation(&pending).await {
+                        Ok(Settled::Confirmed(mut r)) => {
+                            r.from = from_rec.label;
+                            r.method =
+                                format!("copy (its answer was lost: {e}; a HEAD confirmed it)");
+                            Ok(r)
+                        }
+                        _ => Err(e),
+                    };
+                }
             },
         };
         let size = match copied {
@@ -348,21 +376,27 @@ impl Home {
         from_label: &str,
         to_label: &str,
     ) -> Result<()> {
-        let h = to.headers();
-        let head = client
-            .head_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .sse(&h)
-            .send()
+        let head = head_with_key(client, &object.bucket, &object.key, None, to).await?;
+        self.record_rotation(client, object, to, head.version_id(), from_label, to_label)
             .await
-            .map_err(|e| sdk_error(e, Op::Read, &object.url(), true))?;
-        // A versioned bucket keeps the previous version, still under the old key.
-        // Only a definite "versions are kept" records one: a wrong old-version row could later
-        // be offered for deletion. (A row without a version id predates versioning: its
-        // version is S3's "null" one.)
-        let keeps_old = head.version_id() != object.version_id.as_deref()
-            && crate::core::bucket::versioning(client, &object.bucket).await == Some(true);
+    }
+
+    /// The server holds the object under the new key (at `version`): the registry moves it
+    /// there. In a bucket that keeps versions (or may: unknown counts as yes, a dependency
+    /// is kept rather than dropped), the previous version stays recorded under the old key;
+    /// deleting it later needs a definite yes. (A row without a version id predates
+    /// versioning: its version is S3's "null" one.)
+    async fn record_rotation(
+        &self,
+        client: &Client,
+        object: &ObjectRecord,
+        to: &SseKey,
+        version: Option<&str>,
+        from_label: &str,
+        to_label: &str,
+    ) -> Result<()> {
+        let keeps_old = version != object.version_id.as_deref()
+            && crate::core::bucket::keeps_versions(client, &object.bucket).await;
         let detail = format!(
             "{}: {from_label} -> {to_label} (previous version {}{})",
             object.url(),
@@ -373,13 +407,8 @@ impl Home {
                 ""
             }
         );
-        self.registry.finish_rotation(
-            object.id,
-            &to.fingerprint(),
-            head.version_id(),
-            &detail,
-            keeps_old,
-        )?;
+        self.registry
+            .finish_rotation(object.id, &to.fingerprint(), version, &detail, keeps_old)?;
         Ok(())
     }
 
@@ -459,6 +488,11 @@ impl Home {
         to: &KeyFingerprint,
     ) -> Result<Vec<ObjectRecord>> {
         let rows = match selection {
+            RotateSelection::Key { from, .. } if from == to => {
+                return Err(Error::Refused(
+                    "the new key is the key the objects are under already; choose another".into(),
+                ));
+            }
             RotateSelection::Key { from, .. } => self.registry.dependent_objects(from)?,
             RotateSelection::Ids(ids) => {
                 let mut rows = Vec::new();
@@ -481,6 +515,13 @@ impl Home {
                 if row.key_fingerprint == *to {
                     return Err(Error::Refused(format!(
                         "{url} is already encrypted with that key"
+                    )));
+                }
+                if row.state != ObjectState::Stored {
+                    return Err(Error::Refused(format!(
+                        "{url} is not confirmed stored yet ({}): `ssec-manager reconcile` \
+                         asks the server first",
+                        row.state.as_str()
                     )));
                 }
                 vec![row]
@@ -511,15 +552,22 @@ impl Home {
             cancel: ctx.cancel.clone(),
             ..opts.clone()
         };
+        let to = self.key_record(to_label)?;
+        self.load_key(&to)?;
         let mut report = RotateReport {
             to: to_label.to_string(),
             ..RotateReport::default()
         };
+        // What the registry does not know for sure is asked first: uploads in doubt, then
+        // rotations left pending (done again when their copy never happened).
+        let mut doubts = super::reconcile::ReconcileReport::default();
+        if let Err(e) = self.reconcile_uploads(&ctx.step(), &mut doubts).await {
+            report.settle_error = Some(e.to_string());
+        }
         match self.resume_rotations(opts).await {
             Ok(settled) => report.settled = settled,
             Err(e) => report.settle_error = Some(e.to_string()),
         }
-        let to = self.key_record(to_label)?;
         let targets = self.rotation_targets(selection, &to.fingerprint)?;
         if let RotateSelection::Ids(ids) = selection {
             report.skipped = ids.len().saturating_sub(targets.len());
@@ -548,7 +596,9 @@ impl Home {
             on_object(&outcome);
             match outcome {
                 RotateOutcome::Rotated(r) => report.rotated.push(r),
-                RotateOutcome::Failed { object, error } => report.failed.push((object, error)),
+                RotateOutcome::Failed { object, error } => {
+                    report.failed.push(RotateFailure { object, error })
+                }
                 RotateOutcome::Skipped => report.skipped += 1,
             }
             ctx.progress.add(1);
@@ -610,44 +660,123 @@ impl Home {
         Ok(deleted)
     }
 
-    /// Settles rotations that were interrupted: confirmed under the new key, or done again.
+    /// Settles rotations interrupted earlier (their owner process is gone), then does again
+    /// those whose copy did not happen. One that cannot be settled (server unreachable, key
+    /// gone) stays pending, protecting both keys; the others still are settled.
     pub async fn resume_rotations(&self, opts: &RotateOptions) -> Result<Vec<Rotation>> {
         let mut done = Vec::new();
-        for p in self.registry.pending_rotations()? {
-            let Some(object) = self.registry.object_by_id(p.object_id)? else {
-                continue;
-            };
-            let to_rec = self.registry.key_by_fingerprint(&p.to)?.ok_or_else(|| {
-                Error::NotFound(format!("the target key {} is not registered", p.to))
+        let mut failures = Vec::new();
+        for p in self.registry.abandoned_rotations()? {
+            match self.settle_rotation(&p).await {
+                Ok(Settled::Confirmed(r)) => done.push(r),
+                Ok(Settled::NotDone(object)) => match self.rotate_to_fp(&object, &p.to, opts).await
+                {
+                    Ok(r) => done.push(r),
+                    Err(e) => failures.push(format!("{}: {e}", object.url())),
+                },
+                Ok(Settled::Nothing) => {}
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        match failures.first() {
+            None => Ok(done),
+            Some(first) => Err(Error::Partial(format!(
+                "{} interrupted rotation(s) settled, {} not: {first}",
+                done.len(),
+                failures.len()
+            ))),
+        }
+    }
+
+    /// Rotates `object` to the key of fingerprint `to`.
+    async fn rotate_to_fp(
+        &self,
+        object: &ObjectRecord,
+        to: &KeyFingerprint,
+        opts: &RotateOptions,
+    ) -> Result<Rotation> {
+        let to_rec = self
+            .registry
+            .key_by_fingerprint(to)?
+            .filter(|r| r.deleted_at.is_none())
+            .ok_or_else(|| Error::NotFound(format!("the target key {to} is not registered")))?;
+        self.rotate_object(object, &to_rec.label, opts).await
+    }
+
+    /// Asks the server where one pending rotation stands: under the new key (the registry
+    /// moves the object there), still under the old key (the rotation did not happen and is
+    /// no longer pending), or not known (it stays pending).
+    pub async fn settle_rotation(&self, p: &PendingRotation) -> Result<Settled> {
+        let Some(object) = self.registry.object_by_id(p.object_id)? else {
+            self.registry
+                .drop_stale_rotation(p.object_id, "its object is no longer in the registry")?;
+            return Ok(Settled::Nothing);
+        };
+        if object.state != ObjectState::Stored {
+            self.registry.drop_stale_rotation(
+                object.id,
+                &format!("{}: the row is {} now", object.url(), object.state.as_str()),
+            )?;
+            return Ok(Settled::Nothing);
+        }
+        let key_of = |fp: &KeyFingerprint| -> Result<(super::registry::KeyRecord, SseKey)> {
+            let rec = self.registry.key_by_fingerprint(fp)?.ok_or_else(|| {
+                Error::NotFound(format!("{}: key {fp} is not registered", object.url()))
             })?;
-            let to = self.load_key(&to_rec)?;
-            let conn = self
-                .registry
-                .connection_of_object(object.id)?
-                .ok_or_else(|| {
-                    Error::NotFound(format!("object {} has no connection", object.id))
-                })?;
-            let client = client_for(&conn, self.secrets().ok()).await?;
-            let from_label = object.key_label.clone().unwrap_or_default();
-            // Landed already? Then only the registry is behind.
-            if self
-                .confirm_rotation(&client, &object, &to, &from_label, &to_rec.label)
-                .await
-                .is_ok()
-            {
-                done.push(Rotation {
+            let key = self.load_key(&rec)?;
+            Ok((rec, key))
+        };
+        let (to_rec, to) = key_of(&p.to)?;
+        let conn = self
+            .registry
+            .connection_of_object(object.id)?
+            .ok_or_else(|| Error::NotFound(format!("object {} has no connection", object.id)))?;
+        let client = client_for(&conn, self.secrets().ok()).await?;
+        let from_label = object.key_label.clone().unwrap_or_default();
+        let (bucket, key) = (&object.bucket, &object.key);
+        match head_with_key(&client, bucket, key, None, &to).await {
+            Ok(head) => {
+                let version = head.version_id();
+                self.record_rotation(&client, &object, &to, version, &from_label, &to_rec.label)
+                    .await?;
+                return Ok(Settled::Confirmed(Rotation {
                     object: format!("{}:{}", object.connection, object.url()),
                     from: from_label,
                     to: to_rec.label,
                     size: object.size,
                     method: "confirmed".into(),
-                });
-                continue;
+                }));
             }
-            done.push(self.rotate_object(&object, &to_rec.label, opts).await?);
+            Err(e) => {
+                if proves_not_under_key(&client, bucket, key, None, &e).await != Some(true) {
+                    return Err(e.into());
+                }
+            }
         }
-        Ok(done)
+        // Not under the new key. Under the old one: the copy never happened.
+        let (_, from) = key_of(&p.from)?;
+        head_with_key(&client, bucket, key, None, &from).await?;
+        self.registry.abandon_rotation(
+            object.id,
+            &p.to,
+            &format!(
+                "{}: still under key \"{from_label}\" (a HEAD with it opens the object)",
+                object.url()
+            ),
+        )?;
+        Ok(Settled::NotDone(Box::new(object)))
     }
+}
+
+/// Where a pending rotation was found to stand.
+#[derive(Debug)]
+pub enum Settled {
+    /// The object is under the new key; the registry moved it there.
+    Confirmed(Rotation),
+    /// The object is still under the old key; the rotation is no longer pending.
+    NotDone(Box<ObjectRecord>),
+    /// There was nothing left to settle (the row is gone or no longer stored).
+    Nothing,
 }
 
 /// The copy itself: returns the object's size.

@@ -53,13 +53,28 @@ pub enum S3ErrorKind {
 pub struct S3Error {
     pub kind: S3ErrorKind,
     pub message: String,
+    /// Whether the request's outcome is known: the server answered it, or it was never sent.
+    /// A write that failed otherwise (timeout, connection lost, answer unreadable) may still
+    /// have been done by the server: its outcome is in doubt.
+    pub outcome_known: bool,
 }
 
 impl S3Error {
+    /// A failure the server stated (or that this program concluded from its answers).
     pub fn new(kind: S3ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
+            outcome_known: true,
+        }
+    }
+
+    /// A failure without a readable answer: the request may or may not have been done.
+    fn unanswered(kind: S3ErrorKind, message: String) -> Self {
+        Self {
+            kind,
+            message,
+            outcome_known: false,
         }
     }
 }
@@ -110,7 +125,7 @@ where
     let cause = innermost_cause(&err);
     match &err {
         SdkError::TimeoutError(_) => {
-            return S3Error::new(
+            return S3Error::unanswered(
                 S3ErrorKind::Timeout,
                 format!(
                     "{target}: the server did not answer in time; check the endpoint and the network"
@@ -118,7 +133,7 @@ where
             );
         }
         SdkError::DispatchFailure(_) => {
-            return S3Error::new(
+            return S3Error::unanswered(
                 S3ErrorKind::Network,
                 format!(
                     "{target}: could not reach the server ({cause}); check that the endpoint is right and the server is up"
@@ -151,7 +166,13 @@ where
     };
     let kind = error_kind(op, status, code.as_deref(), message.as_deref(), sent_key);
     let text = describe(&kind, status, code.as_deref(), message.as_deref(), target);
-    S3Error::new(kind, text)
+    // A response that could not be read (cut off mid-way) is no answer to rely on.
+    let outcome_known = err.as_service_error().is_some();
+    S3Error {
+        kind,
+        message: text,
+        outcome_known,
+    }
 }
 
 /// A failure of `kind` in the user's words.
@@ -196,6 +217,59 @@ fn describe(
             code.unwrap_or(""),
             message.map(|m| format!(": {m}")).unwrap_or_default()
         ),
+    }
+}
+
+/// A HEAD of an object (at `version`, else the current one) with an SSE-C key. An answer
+/// that echoes another key's MD5 is refused: that server does not do SSE-C right.
+pub async fn head_with_key(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    sse: &super::key::SseKey,
+) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput, S3Error> {
+    let h = sse.headers();
+    let target = format!("s3://{bucket}/{key}");
+    let head = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_string))
+        .sse(&h)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, Op::Read, &target, true))?;
+    match head.sse_customer_key_md5() {
+        Some(m) if m != h.key_md5 => Err(S3Error::new(
+            S3ErrorKind::WrongKey,
+            format!("{target}: the server answered with another key's MD5 ({m})"),
+        )),
+        _ => Ok(head),
+    }
+}
+
+/// Whether a refused HEAD with a key proves the object is not under that key: true when it
+/// is missing, plain, or refused with the key while a keyless HEAD says it needs one; None
+/// when the refusal may mean something else (a 403 of missing permission, an expired token,
+/// a server error): nothing is learned then.
+pub async fn proves_not_under_key(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    err: &S3Error,
+) -> Option<bool> {
+    match err.kind {
+        S3ErrorKind::NoSuchObject | S3ErrorKind::NotEncrypted => Some(true),
+        S3ErrorKind::WrongKey if err.outcome_known => {
+            let target = format!("s3://{bucket}/{key}");
+            match head_without_key(client, bucket, key, version, &target).await {
+                Keyless::NeedsKey | Keyless::Served | Keyless::Missing(_) => Some(true),
+                Keyless::Denied(_) | Keyless::Failed(_) => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -186,6 +186,10 @@ impl Home {
         prefix: &str,
         adopt: bool,
     ) -> Result<Vec<ScannedObject>> {
+        if adopt {
+            // Rows in doubt are settled first: what the server says is then adopted on top.
+            self.reconcile(ctx).await?;
+        }
         let client = client_for(conn, self.secrets().ok()).await?;
         let listed = ctx
             .or_cancel(super::bucket::list_all(&client, bucket, prefix))
@@ -212,7 +216,9 @@ impl Home {
         Ok(out)
     }
 
-    /// Records an object found under one of our keys, unless the registry knows it already.
+    /// Records an object found under one of our keys, unless the registry already records
+    /// it under that key. A row that names another key is wrong (the object was rewritten
+    /// behind the registry's back): it is retired, with what the server said as evidence.
     fn adopt(
         &self,
         conn: &ConnectionRecord,
@@ -223,33 +229,33 @@ impl Home {
         let ObjectKind::KnownKey { label } = kind else {
             return Ok(false);
         };
-        if self
-            .registry
-            .current_object(conn, bucket, &listed.key)?
-            .is_some()
-        {
-            return Ok(false);
-        }
         let rec = self.key_record(label)?;
-        let id =
-            self.registry
-                .begin_upload(conn, bucket, &listed.key, &rec.fingerprint, listed.size)?;
-        self.registry.finish_upload(
-            id,
+        let current = self.registry.current_object(conn, bucket, &listed.key)?;
+        let url = format!("s3://{bucket}/{}", listed.key);
+        match current {
+            Some(row) if row.key_fingerprint == rec.fingerprint => return Ok(false),
+            // Running or in doubt: its owner, or `reconcile`, settles it.
+            Some(row) if row.state != super::registry::ObjectState::Stored => return Ok(false),
+            Some(row) => self.registry.retire_row(
+                row.id,
+                &format!("{url}: a scan found it under key \"{label}\", not this row's key"),
+            )?,
+            None => {}
+        }
+        let id = self.registry.adopt_object(
+            conn,
+            bucket,
+            &listed.key,
+            &rec.fingerprint,
             &StoredObject {
                 size: listed.size,
                 blake3: None,
                 etag: listed.etag.clone(),
                 version_id: None,
             },
-            true,
         )?;
-        self.registry.log_event(
-            "adopted",
-            Some(&rec.fingerprint),
-            Some(id),
-            &format!("s3://{bucket}/{}", listed.key),
-        )?;
+        self.registry
+            .log_event("adopted", Some(&rec.fingerprint), Some(id), &url)?;
         Ok(true)
     }
 }

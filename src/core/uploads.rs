@@ -35,7 +35,10 @@ pub struct OnServer {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UploadsReport {
+    /// Uploads whose process is gone: resumable, or to abort.
     pub interrupted: Vec<InterruptedUpload>,
+    /// Uploads another live process is sending: not to be touched.
+    pub running: Vec<InterruptedUpload>,
     /// Filled when the server was asked (`uploads --stale`).
     pub on_server: Vec<OnServer>,
 }
@@ -47,25 +50,13 @@ impl Home {
         &self,
         server: Option<&ConnectionRecord>,
     ) -> Result<UploadsReport> {
-        let mut report = UploadsReport::default();
         let recorded = self.registry.interrupted_uploads()?;
-        for m in &recorded {
-            let o = self.registry.object_by_id(m.object_id)?;
-            report.interrupted.push(InterruptedUpload {
-                id: m.object_id,
-                object: o.as_ref().map(|o| o.url()),
-                connection: o.as_ref().map(|o| o.connection.clone()),
-                key: o.as_ref().map(|o| {
-                    o.key_label
-                        .clone()
-                        .unwrap_or_else(|| o.key_fingerprint.to_string())
-                }),
-                source: m.source_path.clone(),
-                size: m.source_size,
-                started_at: m.started_at.clone(),
-                upload_id: m.upload_id.clone(),
-            });
-        }
+        let running = self.registry.running_uploads()?;
+        let mut report = UploadsReport {
+            interrupted: self.describe_uploads(&recorded)?,
+            running: self.describe_uploads(&running)?,
+            on_server: Vec::new(),
+        };
         let Some(conn) = server else {
             return Ok(report);
         };
@@ -83,10 +74,36 @@ impl Home {
             for upload in super::bucket::multipart_uploads(&client, &bucket).await? {
                 let known = recorded
                     .iter()
+                    .chain(&running)
                     .any(|m| upload.upload_id.as_deref() == Some(m.upload_id.as_str()));
                 report.on_server.push(OnServer { upload, known });
             }
         }
         Ok(report)
+    }
+
+    fn describe_uploads(
+        &self,
+        records: &[super::registry::MultipartRecord],
+    ) -> Result<Vec<InterruptedUpload>> {
+        let mut out = Vec::new();
+        for m in records {
+            let o = self.registry.object_by_id(m.object_id)?;
+            out.push(InterruptedUpload {
+                id: m.object_id,
+                object: o.as_ref().map(|o| o.url()),
+                connection: o.as_ref().map(|o| o.connection.clone()),
+                key: o.as_ref().map(|o| {
+                    o.key_label
+                        .clone()
+                        .unwrap_or_else(|| o.key_fingerprint.to_string())
+                }),
+                source: m.source_path.clone(),
+                size: m.source_size,
+                started_at: m.started_at.clone(),
+                upload_id: m.upload_id.clone(),
+            });
+        }
+        Ok(out)
     }
 }

@@ -223,6 +223,8 @@ impl Home {
     /// Verifies every stored object (of one key, if asked). Fails only when the registry
     /// cannot be read; each object's outcome, including "could not ask", is in the report.
     pub async fn verify(&self, ctx: &TransferCtx, opts: &VerifyOptions) -> Result<VerifyReport> {
+        // Settle what is in doubt first: a verify reports on what the ledger claims.
+        self.reconcile(&ctx.step()).await?;
         let only = match &opts.key_label {
             Some(l) => Some(self.key_record(l)?.fingerprint),
             None => None,

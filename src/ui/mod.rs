@@ -126,6 +126,8 @@ pub struct App {
     pub opened: Option<Result<PathBuf, String>>,
     pub keyring: Option<Result<String, String>>,
     pub keys: Vec<KeyRow>,
+    /// Keys in the keyring whose registry is gone (label, fingerprint), offered for adoption.
+    pub orphans: Vec<(String, String)>,
     pub connections: Vec<ConnectionRecord>,
     pub objects: Vec<ObjectRecord>,
     /// (connection, bucket, object key) -> index in `objects` of its newest stored row, so the
@@ -175,6 +177,7 @@ impl App {
             opened: None,
             keyring: None,
             keys: Vec::new(),
+            orphans: Vec::new(),
             connections: Vec::new(),
             objects: Vec::new(),
             stored_index: std::collections::HashMap::new(),
@@ -279,11 +282,19 @@ impl App {
         }
         self.toasts.retain(|t| t.until > now);
         let running = self.jobs().map(|j| j.running()).unwrap_or(0);
-        if ctx.input(|i| i.viewport().close_requested()) && running > 0 && !self.close_allowed {
+        let close_requested = ctx.input(|i| i.viewport().close_requested());
+        if close_requested && running > 0 && !self.close_allowed {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
             self.dialog = Some(Dialog::ConfirmClose(dialogs::ConfirmClose));
-        }
-        if self.closing && running == 0 {
+        } else if close_requested && self.clipboard_clear_at.is_some() {
+            // Key lines copied by this window must not outlive it on the clipboard: clear
+            // it, and close in the next frame, once the clearing has reached the system.
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            ctx.copy_text(String::new());
+            self.clipboard_clear_at = None;
+            self.closing = true;
+            ctx.request_repaint();
+        } else if self.closing && running == 0 {
             self.close_allowed = true;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
@@ -309,6 +320,7 @@ impl App {
             }
             Event::Keyring(r) => self.keyring = Some(r),
             Event::Keys(k) => self.keys = k,
+            Event::Orphans(o) => self.orphans = o,
             Event::Connections(c) => self.set_connections(c),
             Event::Audit(a) => self.audit = Some(Arc::from(a)),
             Event::Preflight(result) => {
@@ -564,6 +576,35 @@ impl App {
         });
     }
 
+    /// Keys found in the keyring without their registry, with the button that adopts them.
+    fn orphans_banner(&mut self, ui: &mut egui::Ui) {
+        if self.orphans.is_empty() {
+            return;
+        }
+        let labels: Vec<&str> = self.orphans.iter().map(|(l, _)| l.as_str()).collect();
+        let mut adopt = false;
+        panel(ui, WARN_FILL, |ui| {
+            ui.label(
+                RichText::new(format!(
+                    "{} key(s) of ssec-manager are in the keyring but not in this registry (it \
+                     was lost or made anew): {}",
+                    labels.len(),
+                    labels.join(", ")
+                ))
+                .color(Color32::WHITE),
+            );
+            adopt = ui
+                .button("Adopt them")
+                .on_hover_text(
+                    "Register them here; then Scan and adopt in Objects finds their objects",
+                )
+                .clicked();
+        });
+        if adopt {
+            self.backend.send(Command::AdoptKeys);
+        }
+    }
+
     fn banners(&self, ui: &mut egui::Ui) {
         if let Some(Err(e)) = &self.keyring {
             banner(ui, true, &format!("The OS keyring is unavailable: {e}"));
@@ -646,6 +687,9 @@ impl eframe::App for App {
             .show(ui, |ui| self.nav(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.banners(ui);
+            if matches!(self.prefs.screen, Screen::Keys | Screen::Connections) {
+                self.orphans_banner(ui);
+            }
             screens::show(self, ui);
         });
         if let Some(d) = self.dialog.take() {

@@ -19,6 +19,8 @@ pub struct Inputs<'a> {
     pub stale_before: Option<&'a str>,
     /// Stored objects by key fingerprint.
     pub stored_by_key: BTreeMap<String, Vec<&'a ObjectRecord>>,
+    /// Rows whose outcome must be asked of the server (None: every in-doubt or pending row).
+    pub unsettled: Option<std::collections::HashSet<i64>>,
 }
 
 impl<'a> Inputs<'a> {
@@ -43,6 +45,7 @@ impl<'a> Inputs<'a> {
             interrupted,
             stale_before,
             stored_by_key,
+            unsettled: None,
         }
     }
 
@@ -288,27 +291,50 @@ pub fn old_versions(inputs: &Inputs) -> Vec<Finding> {
         .collect()
 }
 
-/// MEDIUM: uploads that did not end as stored, and unfinished multipart uploads.
-pub fn unfinished_uploads(inputs: &Inputs) -> Vec<Finding> {
-    let unfinished: Vec<&ObjectRecord> = inputs
+/// MEDIUM: uploads whose outcome is not known (their answer was lost, or their process is
+/// gone): the server may hold them, so their keys stay protected until reconciled.
+pub fn unsettled_uploads(inputs: &Inputs) -> Vec<Finding> {
+    let unsettled: Vec<&ObjectRecord> = inputs
         .objects
         .iter()
-        .filter(|o| matches!(o.state, ObjectState::Pending | ObjectState::Failed))
+        .filter(|o| match &inputs.unsettled {
+            Some(ids) => ids.contains(&o.id),
+            None => matches!(o.state, ObjectState::Pending | ObjectState::InDoubt),
+        })
         .collect();
-    if unfinished.is_empty() && inputs.interrupted == 0 {
+    if unsettled.is_empty() {
         return vec![];
     }
     vec![Finding {
         severity: Severity::Medium,
         title: format!(
-            "{} upload(s) pending or failed, {} interrupted multipart upload(s)",
-            unfinished.len(),
+            "{} upload(s) in doubt: the server may hold them, so their keys stay protected",
+            unsettled.len()
+        ),
+        key_label: None,
+        key_fingerprint: None,
+        objects: unsettled.iter().map(|o| name(o)).collect(),
+        fix: Some("ssec-manager reconcile (asks the server and records its answer)".into()),
+        unrecoverable: false,
+        action: Some(FixAction::Reconcile),
+    }]
+}
+
+/// MEDIUM: multipart uploads left unfinished by a process that is gone.
+pub fn interrupted_uploads(inputs: &Inputs) -> Vec<Finding> {
+    if inputs.interrupted == 0 {
+        return vec![];
+    }
+    vec![Finding {
+        severity: Severity::Medium,
+        title: format!(
+            "{} interrupted multipart upload(s) can be resumed or aborted",
             inputs.interrupted
         ),
         key_label: None,
         key_fingerprint: None,
-        objects: unfinished.iter().map(|o| name(o)).collect(),
-        fix: Some("ssec-manager uploads (then resume or --abort)".into()),
+        objects: vec![],
+        fix: Some("ssec-manager uploads (then ssec-manager resume, or uploads --abort ID)".into()),
         unrecoverable: false,
         action: Some(FixAction::ResumeUploads),
     }]

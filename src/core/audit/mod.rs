@@ -78,6 +78,8 @@ pub enum FixAction {
     ResumeUploads,
     /// Delete the old versions a versioned bucket kept under a rotated-away key (asks first).
     DeleteOldVersions,
+    /// Ask the server about uploads in doubt (reconcile).
+    Reconcile,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,14 +123,34 @@ pub fn audit(
     stale_before: Option<&str>,
 ) -> AuditReport {
     let inputs = findings::Inputs::new(keys, in_keyring, objects, interrupted, stale_before);
-    let kinds: [fn(&findings::Inputs) -> Vec<Finding>; 7] = [
+    audit_inputs(inputs)
+}
+
+/// `audit` with the rows to reconcile named (the registry knows which pending rows belong
+/// to a process that is gone; by default every `in_doubt` and `pending` row is one).
+pub fn audit_with_unsettled(
+    keys: &[KeySummary],
+    in_keyring: &HashMap<String, Option<bool>>,
+    objects: &[ObjectRecord],
+    interrupted: usize,
+    stale_before: Option<&str>,
+    unsettled: std::collections::HashSet<i64>,
+) -> AuditReport {
+    let mut inputs = findings::Inputs::new(keys, in_keyring, objects, interrupted, stale_before);
+    inputs.unsettled = Some(unsettled);
+    audit_inputs(inputs)
+}
+
+fn audit_inputs(inputs: findings::Inputs) -> AuditReport {
+    let kinds: [fn(&findings::Inputs) -> Vec<Finding>; 8] = [
         findings::keys_unavailable,
         findings::never_backed_up,
         findings::unused_keys,
         findings::server_answers,
         findings::stale_confirmations,
         findings::old_versions,
-        findings::unfinished_uploads,
+        findings::unsettled_uploads,
+        findings::interrupted_uploads,
     ];
     let mut all: Vec<Finding> = kinds.iter().flat_map(|kind| kind(&inputs)).collect();
     all.sort_by_key(|f| f.severity);

@@ -84,6 +84,14 @@ pub fn plan_upload(
         )));
     }
     plan.sort_by(|a, b| a.dest.key.cmp(&b.dest.key));
+    if let Some(pair) = plan.windows(2).find(|w| w[0].dest.key == w[1].dest.key) {
+        return Err(Error::Refused(format!(
+            "{} and {} would both become {}; upload them under different names or prefixes",
+            pair[0].src.display(),
+            pair[1].src.display(),
+            pair[0].dest
+        )));
+    }
     Ok(plan)
 }
 
@@ -208,6 +216,23 @@ mod tests {
         let folder = S3Location::parse("s3://bk/x/").unwrap();
         let plan = plan_upload(&[file], &folder, Placement::As).unwrap();
         assert_eq!(keys(&plan), ["x/top.txt"]);
+    }
+
+    #[test]
+    fn two_sources_that_would_name_one_object_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["a", "b"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+            std::fs::write(dir.path().join(d).join("x.txt"), d).unwrap();
+        }
+        let dest = S3Location::parse("s3://bk/in/").unwrap();
+        let files = [dir.path().join("a/x.txt"), dir.path().join("b/x.txt")];
+        let err = plan_upload(&files, &dest, Placement::Into).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("would both become s3://bk/in/x.txt"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -175,6 +175,15 @@ impl TransferCtx {
         }
     }
 
+    /// A context for a step of this one (a reconcile before a rotation): the same cancel,
+    /// its own progress, so the step's counts never land in this one's.
+    pub fn step(&self) -> Self {
+        Self {
+            progress: Default::default(),
+            ..self.clone()
+        }
+    }
+
     /// Runs `work` unless the transfer is cancelled first. For the steps before data moves
     /// (preflight, HEAD): the data phases handle cancellation themselves, with cleanup.
     pub async fn or_cancel<T>(

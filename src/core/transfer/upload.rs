@@ -20,13 +20,13 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures_util::{StreamExt as _, stream};
 
 use super::progress::TransferCtx;
-use crate::core::key::{KeyFingerprint, SseKey};
+use crate::core::key::SseKey;
 use crate::core::location::S3Url;
 use crate::core::registry::{
-    ConnectionRecord, MultipartRecord, ObjectRecord, ObjectState, StoredObject, now,
+    ConnectionRecord, Landing, MultipartRecord, ObjectRecord, ObjectState, StoredObject, now,
 };
 use crate::core::s3::WithSse as _;
-use crate::core::s3::{Op, client_for, sdk_error};
+use crate::core::s3::{Op, S3ErrorKind, client_for, head_with_key, sdk_error};
 use crate::core::{Error, Home, Result};
 
 /// What the server confirmed.
@@ -96,28 +96,29 @@ pub async fn upload_with_meta(
     let mut source = SourceFile::open(src)?;
     source.meta = meta;
     ctx.progress.set_total(source.size);
-    let client = client_for(conn, home.secrets().ok()).await?;
-    // Before the first upload to a bucket: does it take SSE-C, and does it enforce it?
-    if !home.registry.has_stored_in(conn, &dest.bucket)? {
-        let report = ctx
-            .or_cancel(crate::core::preflight::preflight(home, conn, &dest.bucket))
-            .await?;
-        if !report.ok() {
-            return Err(Error::Refused(format!(
-                "preflight of s3://{} refused the upload: {}",
-                dest.bucket,
-                report.problems.join("; ")
-            )));
-        }
-    }
-    let id = home.registry.begin_upload(
+    // The key is reserved before anything is sent (the preflight included): from here a key
+    // delete sees this upload, and a key deleted before makes this refuse.
+    let id = home.registry.reserve_upload(
         conn,
         &dest.bucket,
         &dest.key,
         &record.fingerprint,
         source.size,
     )?;
-    let result = if source.size <= ctx.options.multipart_threshold {
+    let upload = Upload {
+        home,
+        id,
+        dest,
+        key: &key,
+    };
+    let client = match client_for(conn, home.secrets().ok()).await {
+        Ok(c) => c,
+        Err(e) => return upload.unsent(e.into()),
+    };
+    if let Err(e) = preflight_first_upload(ctx, home, conn, &dest.bucket).await {
+        return upload.unsent(e);
+    }
+    let sent = if source.size <= ctx.options.multipart_threshold {
         single_put(ctx, &client, &source, dest, &key).await
     } else {
         let part_size = ctx.options.part_size_for(source.size);
@@ -127,11 +128,34 @@ pub async fn upload_with_meta(
         )
         .await
     };
-    finish(home, &client, id, dest, &record.fingerprint, result).await
+    upload.settle(&client, sent).await
+}
+
+/// Before the first upload to a bucket: does it take SSE-C, and does it enforce it?
+async fn preflight_first_upload(
+    ctx: &TransferCtx,
+    home: &Home,
+    conn: &ConnectionRecord,
+    bucket: &str,
+) -> Result<()> {
+    if home.registry.has_stored_in(conn, bucket)? {
+        return Ok(());
+    }
+    let report = ctx
+        .or_cancel(crate::core::preflight::preflight(home, conn, bucket))
+        .await?;
+    if report.ok() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "preflight of s3://{bucket} refused the upload: {}",
+        report.problems.join("; ")
+    )))
 }
 
 /// Resumes an interrupted multipart upload: asks the server which parts it holds, sends
-/// the missing ones with the same key, and completes it.
+/// the missing ones with the same key, and completes it. Only an upload whose owner process
+/// is gone can be resumed; it is claimed first, so two resumes never race.
 pub async fn resume(ctx: &TransferCtx, home: &Home, object_id: i64) -> Result<ObjectRecord> {
     let (m, object, conn) = interrupted(home, object_id)?;
     let fp = object.key_fingerprint.clone();
@@ -154,14 +178,14 @@ pub async fn resume(ctx: &TransferCtx, home: &Home, object_id: i64) -> Result<Ob
     };
     ctx.progress.set_total(source.size);
     let client = client_for(&conn, home.secrets().ok()).await?;
-    home.registry.reopen_upload(object_id)?;
+    home.registry.claim_upload(object_id)?;
     home.registry.log_event(
         "upload_resumed",
         Some(&fp),
         Some(object_id),
         &dest.to_string(),
     )?;
-    let result = multipart(
+    let sent = multipart(
         ctx,
         home,
         &client,
@@ -174,19 +198,37 @@ pub async fn resume(ctx: &TransferCtx, home: &Home, object_id: i64) -> Result<Ob
         signs_payload(&conn),
     )
     .await;
-    finish(home, &client, object_id, &dest, &fp, result).await
+    let upload = Upload {
+        home,
+        id: object_id,
+        dest: &dest,
+        key: &key,
+    };
+    upload.settle(&client, sent).await
 }
 
-/// An interrupted upload with its object and connection.
+/// An interrupted upload (its owner gone) with its object and connection.
 fn interrupted(
     home: &Home,
     object_id: i64,
 ) -> Result<(MultipartRecord, ObjectRecord, ConnectionRecord)> {
     let missing = || {
         Error::NotFound(format!(
-            "no interrupted upload with id {object_id}; `ssec-manager uploads` lists them"
+            "no interrupted upload with id {object_id}; `ssec-manager uploads` lists them \
+             (an upload another ssec-manager is still sending is not one)"
         ))
     };
+    if home
+        .registry
+        .running_uploads()?
+        .iter()
+        .any(|m| m.object_id == object_id)
+    {
+        return Err(Error::Refused(format!(
+            "upload #{object_id} is being sent by another ssec-manager that is still running; \
+             nothing was touched"
+        )));
+    }
     let m = home
         .registry
         .interrupted_uploads()?
@@ -201,19 +243,25 @@ fn interrupted(
     Ok((m, object, conn))
 }
 
-/// Aborts an interrupted multipart upload on the server and forgets it.
+/// Aborts an interrupted multipart upload on the server and forgets it (claimed first, so
+/// an upload another process is sending is never aborted under it).
 pub async fn abort_interrupted(home: &Home, object_id: i64) -> Result<()> {
     let (m, object, conn) = interrupted(home, object_id)?;
+    home.registry.claim_upload(object_id)?;
     let client = client_for(&conn, home.secrets().ok()).await?;
     let url = object.url();
-    client
+    let aborted = client
         .abort_multipart_upload()
         .bucket(&object.bucket)
         .key(&object.key)
         .upload_id(&m.upload_id)
         .send()
         .await
-        .map_err(|e| sdk_error(e, Op::Other, &url, false))?;
+        .map_err(|e| sdk_error(e, Op::Other, &url, false));
+    if let Err(e) = aborted {
+        home.registry.release_multipart(object_id)?;
+        return Err(e.into());
+    }
     home.registry.clear_multipart(object_id)?;
     home.registry
         .fail_upload(object_id, ObjectState::Cancelled, "aborted by the user")?;
@@ -226,55 +274,272 @@ pub async fn abort_interrupted(home: &Home, object_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Records the outcome: `stored` with what the server said, or `failed`/`cancelled`.
-async fn finish(
-    home: &Home,
-    client: &Client,
+/// How an upload that did not land ended.
+enum Unlanded {
+    /// The server answered no, or nothing was sent: it does not hold this upload.
+    Absent(Error),
+    /// The answer was lost (timeout, connection lost, cancelled while the request was out):
+    /// the server may hold it. The BLAKE3 of the content sent, to record with it.
+    Doubt(Error, String),
+}
+
+impl Unlanded {
+    /// The failure of a request that writes the object (PutObject, CompleteMultipartUpload)
+    /// whose content has this BLAKE3. Only a refusal that no earlier attempt can have beaten
+    /// proves it absent (the SDK retries: a first attempt may have landed before a retry
+    /// failed); a server error, a lost answer or a cancel leaves the outcome to the server.
+    fn of_write(e: Error, blake3: &str) -> Self {
+        use crate::core::s3::S3ErrorKind as K;
+        match &e {
+            Error::S3(s3)
+                if s3.outcome_known
+                    && matches!(
+                        s3.kind,
+                        K::WriteDenied
+                            | K::AccessDenied
+                            | K::Credentials
+                            | K::KeyMd5Mismatch
+                            | K::NoSuchBucket
+                    ) =>
+            {
+                Unlanded::Absent(e)
+            }
+            Error::S3(_) | Error::Cancelled | Error::Server(_) => {
+                Unlanded::Doubt(e, blake3.to_string())
+            }
+            _ => Unlanded::Absent(e),
+        }
+    }
+
+    /// The failure of a CompleteMultipartUpload. "No such upload" may answer a retry whose
+    /// first attempt completed it (its answer lost), so it proves nothing either.
+    fn of_complete(e: Error, blake3: &str) -> Self {
+        match &e {
+            Error::S3(s3) if s3.kind == S3ErrorKind::NoSuchObject => {
+                Unlanded::Doubt(e, blake3.to_string())
+            }
+            _ => Self::of_write(e, blake3),
+        }
+    }
+}
+
+/// One upload's registry row and what it needs to record its outcome.
+struct Upload<'a> {
+    home: &'a Home,
     id: i64,
-    dest: &S3Url,
-    fp: &KeyFingerprint,
-    result: Result<(Uploaded, u64)>,
-) -> Result<ObjectRecord> {
-    let url = dest.to_string();
-    match result {
-        Ok((up, size)) => {
-            let versioned = crate::core::bucket::keeps_versions(client, &dest.bucket).await;
-            home.registry.finish_upload(
-                id,
-                &StoredObject {
-                    size,
-                    blake3: Some(up.blake3),
-                    etag: up.etag,
-                    version_id: up.version_id,
-                },
-                versioned,
+    dest: &'a S3Url,
+    key: &'a SseKey,
+}
+
+impl Upload<'_> {
+    /// Records the outcome: `stored` (or superseded, when the server already holds a later
+    /// upload), `failed`/`cancelled` when proved absent, `in_doubt` when the answer was lost.
+    async fn settle(
+        &self,
+        client: &Client,
+        sent: std::result::Result<(Uploaded, u64), Unlanded>,
+    ) -> Result<ObjectRecord> {
+        match sent {
+            Ok((up, size)) => self.landed(client, up, size).await,
+            Err(Unlanded::Absent(e)) => self.failed(e),
+            Err(Unlanded::Doubt(e, blake3)) => self.doubt(client, e, blake3).await,
+        }
+    }
+
+    /// The server took it. Where it stands among the object's versions comes from the
+    /// server (a HEAD with the key), not from when this process heard back: another upload
+    /// to the same object may have landed after it.
+    async fn landed(&self, client: &Client, up: Uploaded, size: u64) -> Result<ObjectRecord> {
+        let url = self.dest.to_string();
+        let since = self.home.registry.landing_mark()?;
+        let landing = landing(client, self.dest, self.key, &up).await;
+        let versioned = crate::core::bucket::keeps_versions(client, &self.dest.bucket).await;
+        let stored = StoredObject {
+            size,
+            blake3: Some(up.blake3),
+            etag: up.etag,
+            version_id: up.version_id,
+        };
+        let registry = &self.home.registry;
+        let fp = self.key.fingerprint();
+        match landing {
+            Landing::Current => {
+                let kind = match registry.finish_upload(self.id, &stored, versioned, since)? {
+                    true => "uploaded",
+                    false => "upload_superseded",
+                };
+                registry.log_event(kind, Some(&fp), Some(self.id), &url)?;
+            }
+            other => {
+                let kept = other == Landing::OlderVersion;
+                let evidence = if kept {
+                    "the server holds a later version as the current one; this one is kept as an older version"
+                } else {
+                    "another upload replaced it on the server before this one was checked"
+                };
+                registry.supersede_upload(self.id, &stored, kept, evidence)?;
+                registry.log_event(
+                    "upload_superseded",
+                    Some(&fp),
+                    Some(self.id),
+                    &format!("{url}: {evidence}"),
+                )?;
+            }
+        }
+        registry.clear_multipart(self.id)?;
+        registry
+            .object_by_id(self.id)?
+            .ok_or_else(|| Error::Internal(format!("{url}: the registry lost row {}", self.id)))
+    }
+
+    /// Nothing was sent under this key (no client, or the preflight refused): the
+    /// reservation goes, and no row claims anything.
+    fn unsent(&self, e: Error) -> Result<ObjectRecord> {
+        self.home.registry.drop_reservation(self.id)?;
+        Err(e)
+    }
+
+    /// Proved absent: `failed`, or `cancelled`. A multipart upload left on the server (its
+    /// abort failed) is released to be resumed or aborted later.
+    fn failed(&self, e: Error) -> Result<ObjectRecord> {
+        let registry = &self.home.registry;
+        let (state, kind) = match &e {
+            Error::Cancelled => (ObjectState::Cancelled, "upload_cancelled"),
+            _ => (ObjectState::Failed, "upload_failed"),
+        };
+        let resumable = registry.release_multipart(self.id)?;
+        let text = if resumable {
+            format!(
+                "{e} (interrupted: `ssec-manager resume {}` continues it)",
+                self.id
+            )
+        } else {
+            e.to_string()
+        };
+        registry.fail_upload(self.id, state, &text)?;
+        registry.log_event(
+            kind,
+            Some(&self.key.fingerprint()),
+            Some(self.id),
+            &self.dest.to_string(),
+        )?;
+        Err(e)
+    }
+
+    /// The answer was lost. The row becomes `in_doubt` (its key stays protected); one HEAD
+    /// with the key may settle it at once: the object opens with our key at our size. A
+    /// "not ours" answer proves nothing yet (the request may still be landing): that is
+    /// left to `reconcile`.
+    async fn doubt(&self, client: &Client, e: Error, blake3: String) -> Result<ObjectRecord> {
+        let registry = &self.home.registry;
+        let url = self.dest.to_string();
+        let fp = self.key.fingerprint();
+        registry.doubt_upload(self.id, &e.to_string(), &blake3)?;
+        registry.log_event("upload_in_doubt", Some(&fp), Some(self.id), &url)?;
+        let row = registry.object_by_id(self.id)?;
+        let size = row.as_ref().and_then(|o| o.size);
+        if let Some(mut found) = head_with(client, self.dest, self.key).await
+            && size.is_none_or(|s| s == found.size)
+            && !self.earlier_upload_is(row.as_ref(), &found)?
+        {
+            found.uploaded.blake3 = blake3;
+            let settled = self.landed(client, found.uploaded, found.size).await?;
+            registry.log_event(
+                "reconciled",
+                Some(&fp),
+                Some(self.id),
+                &format!("{url}: the answer was lost; a HEAD with the key found it stored"),
             )?;
-            home.registry.clear_multipart(id)?;
-            home.registry
-                .log_event("uploaded", Some(fp), Some(id), &url)?;
-            home.registry
-                .object_by_id(id)?
-                .ok_or_else(|| Error::Internal(format!("{url}: the registry lost row {id}")))
-        }
-        Err(e) => {
-            let (state, kind) = match &e {
-                Error::Cancelled => (ObjectState::Cancelled, "upload_cancelled"),
-                _ => (ObjectState::Failed, "upload_failed"),
+            return match e {
+                Error::Cancelled => Err(e),
+                _ => Ok(settled),
             };
-            let resumable = home
+        }
+        match e {
+            Error::Cancelled => Err(e),
+            other => Err(Error::InDoubt(format!(
+                "{other}. The answer was lost, so the server may hold this upload under key \
+                 {fp}, which stays protected; `ssec-manager reconcile` asks the server and \
+                 records what it holds"
+            ))),
+        }
+    }
+}
+
+impl Upload<'_> {
+    /// Whether what a HEAD found is an earlier upload of this object with the same key (the
+    /// stored row's ETag): then it proves nothing about this one.
+    fn earlier_upload_is(&self, row: Option<&ObjectRecord>, found: &Found) -> Result<bool> {
+        let (Some(row), Some(etag)) = (row, found.uploaded.etag.as_deref()) else {
+            return Ok(false);
+        };
+        let conn = self.home.registry.connection_by_name(&row.connection)?;
+        let stored = match conn {
+            Some(c) => self
+                .home
                 .registry
-                .interrupted_uploads()?
-                .iter()
-                .any(|m| m.object_id == id);
-            let text = if resumable {
-                format!("{e} (interrupted: `ssec-manager resume {id}` continues it)")
-            } else {
-                e.to_string()
-            };
-            home.registry.fail_upload(id, state, &text)?;
-            home.registry.log_event(kind, Some(fp), Some(id), &url)?;
-            Err(e)
+                .current_object(&c, &row.bucket, &row.key)?,
+            None => None,
+        };
+        Ok(stored.is_some_and(|s| {
+            s.id != row.id
+                && s.state == ObjectState::Stored
+                && s.key_fingerprint == row.key_fingerprint
+                && s.etag.as_deref() == Some(etag)
+        }))
+    }
+}
+
+/// What a HEAD with the key found.
+struct Found {
+    size: u64,
+    uploaded: Uploaded,
+}
+
+/// A HEAD of the current object with `key`: Some when it opens with it (and the server
+/// echoes that key's MD5). The content checksum is not on the server: it stays the one the
+/// row recorded (this is only reached for a row whose content we sent).
+async fn head_with(client: &Client, dest: &S3Url, key: &SseKey) -> Option<Found> {
+    let head = head_with_key(client, &dest.bucket, &dest.key, None, key)
+        .await
+        .ok()?;
+    Some(Found {
+        size: head.content_length().unwrap_or(0).max(0) as u64,
+        uploaded: Uploaded {
+            blake3: String::new(),
+            etag: head.e_tag().map(str::to_string),
+            version_id: head.version_id().map(str::to_string),
+        },
+    })
+}
+
+/// Whether the upload that just landed is still the server's current object.
+async fn landing(client: &Client, dest: &S3Url, key: &SseKey, up: &Uploaded) -> Landing {
+    let head = head_with_key(client, &dest.bucket, &dest.key, None, key).await;
+    let other = match head {
+        // The same key may have written again since: compare what names the write.
+        Ok(head) => match (head.version_id(), up.version_id.as_deref()) {
+            (Some(now), Some(ours)) => now != ours,
+            _ => match (head.e_tag(), up.etag.as_deref()) {
+                (Some(now), Some(ours)) => now != ours,
+                _ => false,
+            },
+        },
+        // Another key or nothing there now, but only when that is proved: a 403 may as
+        // well be a missing read permission, and then the server's word that it took the
+        // upload stands.
+        Err(err) => {
+            crate::core::s3::proves_not_under_key(client, &dest.bucket, &dest.key, None, &err).await
+                == Some(true)
         }
+    };
+    if !other {
+        Landing::Current
+    } else if crate::core::bucket::keeps_versions(client, &dest.bucket).await {
+        // Kept as a version (or maybe: unknown counts as yes, so its key stays protected).
+        Landing::OlderVersion
+    } else {
+        Landing::Replaced
     }
 }
 
@@ -310,51 +575,55 @@ impl SourceFile {
     }
 }
 
+/// One PutObject. Reading the file fails before anything is sent (absent); the request's
+/// failure, or a cancel while it is out, leaves the outcome to the server (see `Unlanded`).
 async fn single_put(
     ctx: &TransferCtx,
     client: &Client,
     source: &SourceFile,
     dest: &S3Url,
     key: &SseKey,
-) -> Result<(Uploaded, u64)> {
-    let work = async {
-        let body = tokio::fs::read(&source.path)
-            .await
-            .map_err(|e| Error::io(&source.path, "cannot read the file", e))?;
-        let size = body.len() as u64;
-        let blake3 = crate::core::checksum::blake3_hex(&body);
-        ctx.throttle(size).await;
-        let h = key.headers();
-        let count = super::counting::CountPart::new(ctx.progress.clone());
-        let out = client
-            .put_object()
-            .bucket(&dest.bucket)
-            .key(&dest.key)
-            .body(ByteStream::from(body))
-            .content_length(size as i64)
-            .set_content_type(source.meta.content_type.clone())
-            .set_metadata(source.meta.metadata.clone())
-            .sse(&h)
-            .customize()
-            .interceptor(count.clone())
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, Op::Write, &dest.to_string(), true))?;
-        check_echo(dest, out.sse_customer_key_md5(), &h.key_md5)?;
-        count.finish(size);
-        Ok((
-            Uploaded {
-                blake3,
-                etag: out.e_tag().map(str::to_string),
-                version_id: out.version_id().map(str::to_string),
-            },
-            size,
-        ))
-    };
+) -> std::result::Result<(Uploaded, u64), Unlanded> {
+    let body = tokio::fs::read(&source.path)
+        .await
+        .map_err(|e| Unlanded::Absent(Error::io(&source.path, "cannot read the file", e)))?;
+    let size = body.len() as u64;
+    let blake3 = crate::core::checksum::blake3_hex(&body);
     tokio::select! {
-        r = work => r,
-        () = ctx.cancel.cancelled() => Err(Error::Cancelled),
+        () = ctx.throttle(size) => {}
+        () = ctx.cancel.cancelled() => return Err(Unlanded::Absent(Error::Cancelled)),
     }
+    let h = key.headers();
+    let count = super::counting::CountPart::new(ctx.progress.clone());
+    let put = client
+        .put_object()
+        .bucket(&dest.bucket)
+        .key(&dest.key)
+        .body(ByteStream::from(body))
+        .content_length(size as i64)
+        .set_content_type(source.meta.content_type.clone())
+        .set_metadata(source.meta.metadata.clone())
+        .sse(&h)
+        .customize()
+        .interceptor(count.clone())
+        .send();
+    let out = tokio::select! {
+        r = put => r.map_err(|e| {
+            Unlanded::of_write(sdk_error(e, Op::Write, &dest.to_string(), true).into(), &blake3)
+        })?,
+        () = ctx.cancel.cancelled() => return Err(Unlanded::Doubt(Error::Cancelled, blake3)),
+    };
+    check_echo(dest, out.sse_customer_key_md5(), &h.key_md5)
+        .map_err(|e| Unlanded::of_write(e, &blake3))?;
+    count.finish(size);
+    Ok((
+        Uploaded {
+            blake3,
+            etag: out.e_tag().map(str::to_string),
+            version_id: out.version_id().map(str::to_string),
+        },
+        size,
+    ))
 }
 
 /// A server that confirms an SSE-C write with another key's MD5 is not doing SSE-C right.
@@ -367,6 +636,10 @@ fn check_echo(dest: &S3Url, echo: Option<&str>, sent: &str) -> Result<()> {
     }
 }
 
+/// A multipart upload (new, or resumed with `resume_id`). A failure before the
+/// CompleteMultipartUpload is sent leaves no object (absent: the upload is aborted so no
+/// billed parts linger); the Complete's own failure without an answer, or a cancel while it
+/// is out, leaves the outcome to the server.
 #[allow(clippy::too_many_arguments)]
 async fn multipart(
     ctx: &TransferCtx,
@@ -379,59 +652,44 @@ async fn multipart(
     part_size: u64,
     resume_id: Option<String>,
     sign_payload: bool,
-) -> Result<(Uploaded, u64)> {
-    let url = dest.to_string();
-    let h = key.headers();
-    let (upload_id, on_server) = match resume_id {
-        Some(id) => {
-            let parts = list_parts(client, dest, &id, key).await?;
-            (id, parts)
-        }
-        None => {
-            let out = client
-                .create_multipart_upload()
-                .bucket(&dest.bucket)
-                .key(&dest.key)
-                .set_content_type(source.meta.content_type.clone())
-                .set_metadata(source.meta.metadata.clone())
-                .sse(&h)
-                .send()
-                .await
-                .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
-            let id = out
-                .upload_id()
-                .ok_or_else(|| {
-                    Error::Server(format!("{url}: the server gave no multipart upload id"))
-                })?
-                .to_string();
-            home.registry.record_multipart(&MultipartRecord {
-                object_id,
-                upload_id: id.clone(),
-                source_path: source.path.display().to_string(),
-                source_size: source.size,
-                source_mtime: source.mtime.clone(),
-                part_size,
-                started_at: now(),
-            })?;
-            (id, BTreeMap::new())
-        }
-    };
-    let work = send_parts_and_complete(
-        ctx,
-        client,
-        source,
-        dest,
-        key,
-        part_size,
-        &upload_id,
-        on_server,
-        sign_payload,
+) -> std::result::Result<(Uploaded, u64), Unlanded> {
+    let resuming = resume_id.is_some();
+    let started = start_multipart(
+        home, client, object_id, source, dest, key, part_size, resume_id,
     );
-    let result = tokio::select! {
-        r = work => r,
+    let (upload_id, on_server) = tokio::select! {
+        r = started => r.map_err(|e| match &e {
+            // The upload id is gone: aborted, or completed by an attempt whose answer was
+            // lost. Only the object itself can tell.
+            Error::S3(s3) if resuming && s3.kind == S3ErrorKind::NoSuchObject => {
+                Unlanded::Doubt(e, String::new())
+            }
+            _ => Unlanded::Absent(e),
+        })?,
+        () = ctx.cancel.cancelled() => return Err(Unlanded::Absent(Error::Cancelled)),
+    };
+    let target = Arc::new(PartTarget {
+        client: client.clone(),
+        dest: dest.clone(),
+        upload_id: upload_id.clone(),
+        headers: key.headers(),
+        sign_payload,
+    });
+    let parts = tokio::select! {
+        r = send_parts(ctx, source, part_size, &target, on_server) => r,
         () = ctx.cancel.cancelled() => Err(Error::Cancelled),
     };
-    if result.is_err() {
+    let completed = match parts {
+        Ok((parts, blake3)) => {
+            let complete = complete(&target, parts, blake3.clone(), source.size);
+            tokio::select! {
+                r = complete => r.map_err(|e| Unlanded::of_complete(e, &blake3)),
+                () = ctx.cancel.cancelled() => Err(Unlanded::Doubt(Error::Cancelled, blake3)),
+            }
+        }
+        Err(e) => Err(Unlanded::Absent(e)),
+    };
+    if let Err(Unlanded::Absent(_)) = &completed {
         // Abort so no invisible parts linger on the server (they are billed). When the
         // server cannot be reached, the upload stays recorded and can be resumed later.
         let aborted = client
@@ -443,10 +701,56 @@ async fn multipart(
             .await
             .is_ok();
         if aborted {
-            home.registry.clear_multipart(object_id)?;
+            home.registry
+                .clear_multipart(object_id)
+                .map_err(|e| Unlanded::Absent(e.into()))?;
         }
     }
-    result
+    completed
+}
+
+/// The upload id and the parts the server holds already: a new multipart upload (recorded
+/// at once, so a crash leaves it resumable), or the one being resumed.
+#[allow(clippy::too_many_arguments)]
+async fn start_multipart(
+    home: &Home,
+    client: &Client,
+    object_id: i64,
+    source: &SourceFile,
+    dest: &S3Url,
+    key: &SseKey,
+    part_size: u64,
+    resume_id: Option<String>,
+) -> Result<(String, BTreeMap<i32, CompletedPart>)> {
+    if let Some(id) = resume_id {
+        let parts = list_parts(client, dest, &id, key).await?;
+        return Ok((id, parts));
+    }
+    let url = dest.to_string();
+    let out = client
+        .create_multipart_upload()
+        .bucket(&dest.bucket)
+        .key(&dest.key)
+        .set_content_type(source.meta.content_type.clone())
+        .set_metadata(source.meta.metadata.clone())
+        .sse(&key.headers())
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
+    let id = out
+        .upload_id()
+        .ok_or_else(|| Error::Server(format!("{url}: the server gave no multipart upload id")))?
+        .to_string();
+    home.registry.record_multipart(&MultipartRecord {
+        object_id,
+        upload_id: id.clone(),
+        source_path: source.path.display().to_string(),
+        source_size: source.size,
+        source_mtime: source.mtime.clone(),
+        part_size,
+        started_at: now(),
+    })?;
+    Ok((id, BTreeMap::new()))
 }
 
 /// The parts a multipart upload already holds on the server.
@@ -655,19 +959,15 @@ fn completed_part(n: i32, etag: Option<&str>) -> CompletedPart {
         .build()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send_parts_and_complete(
+/// Sends every part the server does not hold yet (`concurrency` at a time), reading and
+/// hashing the file in order; returns the parts and the content's BLAKE3.
+async fn send_parts(
     ctx: &TransferCtx,
-    client: &Client,
     source: &SourceFile,
-    dest: &S3Url,
-    key: &SseKey,
     part_size: u64,
-    upload_id: &str,
+    target: &Arc<PartTarget>,
     mut done: BTreeMap<i32, CompletedPart>,
-    sign_payload: bool,
-) -> Result<(Uploaded, u64)> {
-    let url = dest.to_string();
+) -> Result<(BTreeMap<i32, CompletedPart>, String)> {
     let file = std::fs::File::open(&source.path)
         .map_err(|e| Error::io(&source.path, "cannot read the file", e))?;
     let file_and_hash = Arc::new(Mutex::new((file, blake3::Hasher::new())));
@@ -681,13 +981,6 @@ async fn send_parts_and_complete(
         on_server: Arc::new(done.keys().copied().collect()),
         pool: Arc::default(),
     };
-    let target = Arc::new(PartTarget {
-        client: client.clone(),
-        dest: dest.clone(),
-        upload_id: upload_id.to_string(),
-        headers: key.headers(),
-        sign_payload,
-    });
     // unfold polls one read at a time, so parts are read (and hashed) in order while up
     // to `concurrency` of them are being sent.
     let sends = stream::unfold(reader, PartReader::read_next)
@@ -701,23 +994,33 @@ async fn send_parts_and_complete(
             done.insert(n, part);
         }
     }
-
     let blake3 = {
         let guard = file_and_hash.lock().unwrap_or_else(|p| p.into_inner());
         guard.1.finalize().to_hex().to_string()
     };
-    let h = &target.headers;
-    let out = client
+    Ok((done, blake3))
+}
+
+/// CompleteMultipartUpload with the parts sent: the request that makes the object exist.
+async fn complete(
+    target: &PartTarget,
+    parts: BTreeMap<i32, CompletedPart>,
+    blake3: String,
+    size: u64,
+) -> Result<(Uploaded, u64)> {
+    let url = target.dest.to_string();
+    let out = target
+        .client
         .complete_multipart_upload()
-        .bucket(&dest.bucket)
-        .key(&dest.key)
-        .upload_id(upload_id)
+        .bucket(&target.dest.bucket)
+        .key(&target.dest.key)
+        .upload_id(&target.upload_id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .set_parts(Some(done.into_values().collect()))
+                .set_parts(Some(parts.into_values().collect()))
                 .build(),
         )
-        .sse(h)
+        .sse(&target.headers)
         .send()
         .await
         .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
@@ -727,6 +1030,6 @@ async fn send_parts_and_complete(
             etag: out.e_tag().map(str::to_string),
             version_id: out.version_id().map(str::to_string),
         },
-        source.size,
+        size,
     ))
 }

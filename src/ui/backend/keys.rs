@@ -8,8 +8,38 @@ use zeroize::Zeroizing;
 
 use super::{Event, Worker};
 use crate::core::Home;
+use crate::core::keys::DeleteConfirmation;
 
 impl Worker {
+    /// Looks for keys whose registry is gone, and offers them (an empty list is sent too).
+    pub(super) async fn orphans(&self, home: &Arc<Home>) {
+        let found = self
+            .blocking(home, |h| {
+                h.tag_all_keys();
+                Ok(h.orphaned_keys(false)?
+                    .into_iter()
+                    .filter(|o| o.intact)
+                    .map(|o| (o.tags.label, o.tags.fingerprint))
+                    .collect::<Vec<_>>())
+            })
+            .await;
+        if let Ok(list) = found {
+            self.send(Event::Orphans(list));
+        }
+    }
+
+    pub(super) async fn adopt_keys(&self, home: &Arc<Home>) {
+        let adopted = self.blocking(home, |h| h.adopt_keys(None, false)).await;
+        self.report(adopted, |keys| {
+            format!(
+                "Adopted {} key(s) from the keyring. Scan and adopt in Objects finds what they encrypt.",
+                keys.len()
+            )
+        });
+        self.refresh(home).await;
+        self.orphans(home).await;
+    }
+
     pub(super) async fn generate_key(&self, home: &Arc<Home>, label: String) {
         let l = label.clone();
         match self.blocking(home, move |h| h.generate_key(&l)).await {
@@ -94,7 +124,7 @@ impl Worker {
             .blocking(home, move |h| {
                 Ok(h.key_dependents(&l)?
                     .iter()
-                    .map(|o| format!("{}: {}", o.connection, o.url()))
+                    .map(|o| (o.id, format!("{}: {}", o.connection, o.url())))
                     .collect::<Vec<_>>())
             })
             .await;
@@ -104,10 +134,22 @@ impl Worker {
         }
     }
 
-    pub(super) async fn delete_key(&self, home: &Arc<Home>, label: String, force: bool) {
+    pub(super) async fn delete_key(
+        &self,
+        home: &Arc<Home>,
+        label: String,
+        fingerprint: crate::core::key::KeyFingerprint,
+        shown: Vec<i64>,
+    ) {
         let done = format!("Deleted key \"{label}\"");
-        self.simple(home, done, move |h| h.delete_key(&label, force).map(|_| ()))
-            .await;
+        let confirm = DeleteConfirmation::Shown {
+            fingerprint,
+            ids: shown,
+        };
+        self.simple(home, done, move |h| {
+            h.delete_key(&label, confirm).map(|_| ())
+        })
+        .await;
     }
 
     pub(super) async fn backup_keys(

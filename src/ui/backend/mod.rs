@@ -32,6 +32,10 @@ pub type KeyRow = crate::core::keys::KeyListing;
 #[derive(Debug)]
 pub enum Command {
     Refresh,
+    /// Register the keys found in the keyring whose registry is gone.
+    AdoptKeys,
+    /// Ask the server about uploads in doubt and interrupted rotations (reconcile).
+    Reconcile,
     GenerateKey {
         label: String,
     },
@@ -56,9 +60,12 @@ pub enum Command {
     RevealKey {
         label: String,
     },
+    /// Delete a key, accepting as lost exactly the objects the dialog showed (registry ids);
+    /// the core refuses if they changed since.
     DeleteKey {
         label: String,
-        force: bool,
+        fingerprint: crate::core::key::KeyFingerprint,
+        shown: Vec<i64>,
     },
     /// Objects a key still protects, for the delete dialog.
     KeyDependents {
@@ -148,6 +155,8 @@ pub enum Event {
     /// The keyring answered, or why it cannot.
     Keyring(Result<String, String>),
     Keys(Vec<KeyRow>),
+    /// Keys of this application in the keyring whose registry is gone: (label, fingerprint).
+    Orphans(Vec<(String, String)>),
     Connections(Vec<ConnectionRecord>),
     Objects(Vec<ObjectRecord>),
     Preflight(Result<Box<crate::core::preflight::PreflightReport>, String>),
@@ -165,9 +174,10 @@ pub enum Event {
         label: String,
         base64: Zeroizing<String>,
     },
+    /// What a key protects: registry id and "connection: s3://bucket/key".
     Dependents {
         label: String,
-        objects: Vec<String>,
+        objects: Vec<(i64, String)>,
     },
     KeyCreated {
         label: String,
@@ -297,8 +307,40 @@ impl Worker {
         let _ = self.home.set(home.clone());
         self.send(Event::Opened(Ok(home_dir)));
         let keyring = self.blocking(&home, |h| Ok(h.secrets()?.describe())).await;
+        let found = keyring.is_ok();
         self.send(Event::Keyring(keyring));
         self.refresh(&home).await;
+        if found {
+            self.orphans(&home).await;
+        }
+        // What the registry does not know for sure is asked of the server at start-up.
+        self.reconcile(&home, false).await;
+    }
+
+    /// Reconciles; says what it settled (or, when `always_say`, that nothing needed it).
+    async fn reconcile(&self, home: &Arc<Home>, always_say: bool) {
+        let pending = self
+            .blocking(home, |h| {
+                Ok(!h.registry.unsettled()?.is_empty()
+                    || !h.registry.abandoned_rotations()?.is_empty())
+            })
+            .await;
+        if !matches!(pending, Ok(true)) && !always_say {
+            return;
+        }
+        let ctx = crate::core::transfer::TransferCtx::new(TransferOptions::default());
+        match home.reconcile(&ctx).await {
+            Ok(r) if r.unsettled.is_empty() => {
+                self.send(Event::Info(format!("Asked the server: {}", r.summary())))
+            }
+            Ok(r) => self.send(Event::Error(format!(
+                "Asked the server: {}; their keys stay protected. First: {}",
+                r.summary(),
+                r.unsettled[0]
+            ))),
+            Err(e) => self.send(Event::Error(e.to_string())),
+        }
+        self.refresh(home).await;
     }
 
     /// Runs blocking core work (SQLite, keyring) off the async threads.
@@ -360,6 +402,8 @@ impl Worker {
         use Command as C;
         match command {
             C::Refresh => self.refresh(&home).await,
+            C::Reconcile => self.reconcile(&home, true).await,
+            C::AdoptKeys => self.adopt_keys(&home).await,
             C::GenerateKey { label } => self.generate_key(&home, label).await,
             C::ImportKey {
                 label,
@@ -371,7 +415,11 @@ impl Worker {
             C::KeyEnvLines { label } => self.key_env_lines(&home, label).await,
             C::RevealKey { label } => self.reveal_key(&home, label).await,
             C::KeyDependents { label } => self.key_dependents(&home, label).await,
-            C::DeleteKey { label, force } => self.delete_key(&home, label, force).await,
+            C::DeleteKey {
+                label,
+                fingerprint,
+                shown,
+            } => self.delete_key(&home, label, fingerprint, shown).await,
             C::BackupKeys { path, passphrase } => self.backup_keys(&home, path, passphrase).await,
             C::RestoreKeys { path, passphrase } => self.restore_keys(&home, path, passphrase).await,
             C::AddConnection { spec, secret } => self.add_connection(&home, spec, secret).await,

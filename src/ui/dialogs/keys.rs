@@ -149,9 +149,13 @@ impl DialogUi for Export {
 #[derive(Debug)]
 pub struct DeleteKey {
     pub label: String,
+    /// The key the dialog is about (a key deleted and made again under the label since is
+    /// another one: the core refuses then).
+    pub fingerprint: Option<crate::core::key::KeyFingerprint>,
     pub typed: String,
-    /// None while the worker looks them up.
-    pub dependents: Option<Vec<String>>,
+    /// What the key protects (registry id, and its name), None while the worker looks it
+    /// up. Exactly this set is sent with the delete: the core refuses if it changed.
+    pub dependents: Option<Vec<(i64, String)>>,
 }
 
 impl DialogUi for DeleteKey {
@@ -177,7 +181,7 @@ impl DialogUi for DeleteKey {
                 egui::ScrollArea::vertical()
                     .max_height(160.0)
                     .show(ui, |ui| {
-                        for o in d {
+                        for (_, o) in d {
                             ui.monospace(o);
                         }
                     });
@@ -195,9 +199,20 @@ impl DialogUi for DeleteKey {
     }
 
     fn confirm(self, app: &mut App) {
+        let shown = self
+            .dependents
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let Some(fingerprint) = self.fingerprint else {
+            app.error(format!("key \"{}\" is no longer listed", self.label));
+            return;
+        };
         app.backend.send(Command::DeleteKey {
             label: self.label,
-            force: true,
+            fingerprint,
+            shown,
         });
     }
 }

@@ -134,6 +134,11 @@ impl Dialog {
         });
         Dialog::DeleteKey(DeleteKey {
             label: label.to_string(),
+            fingerprint: app
+                .keys
+                .iter()
+                .find(|k| k.summary.key.label == label)
+                .map(|k| k.summary.key.fingerprint.clone()),
             typed: String::new(),
             dependents: None,
         })

@@ -86,6 +86,7 @@ impl DialogUi for Rotate {
         ui.label(format!("Re-encrypt {} with another key, on the server: each object is copied onto itself, read with its current key and written with the new one. Nothing is downloaded, unless the server refuses the copy: then that object comes through this computer (downloaded with the old key, uploaded with the new one) and the job says so. A HEAD with the new key confirms each copy before the registry moves the object.", self.what));
         ui.add_space(6.0);
         combo(ui, "New key", &mut self.to, keys);
+        let mut bad_prefix = false;
         if matches!(self.selection, RotateSelection::Key { .. }) {
             field(
                 ui,
@@ -93,6 +94,12 @@ impl DialogUi for Rotate {
                 &mut self.prefix,
                 "s3://BUCKET/PREFIX (optional)",
             );
+            if !self.prefix.trim().is_empty()
+                && let Err(e) = S3Location::parse(self.prefix.trim())
+            {
+                ui.label(RichText::new(e.to_string()).color(ui.visuals().error_fg_color));
+                bad_prefix = true;
+            }
         }
         let targets = self.targets(app);
         ui.add_space(6.0);
@@ -109,7 +116,8 @@ impl DialogUi for Rotate {
             ui.label(format!("… and {} more", targets.len() - 6));
         }
         ui.label(RichText::new("Keep the old key until the audit shows nothing depends on it: a versioned bucket keeps old versions under it.").weak());
-        buttons(ui, "Rotate", !self.to.is_empty() && !targets.is_empty())
+        let ok = !self.to.is_empty() && !targets.is_empty() && !bad_prefix;
+        buttons(ui, "Rotate", ok)
     }
 
     fn confirm(self, app: &mut App) {

@@ -340,6 +340,7 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
             Some(FixAction::Scan) => Some("Open in Objects"),
             Some(FixAction::ResumeUploads) => Some("Open Transfers"),
             Some(FixAction::DeleteOldVersions) => Some("Delete old versions…"),
+            Some(FixAction::Reconcile) => Some("Ask the server now"),
             None => None,
         };
         if let (Some(label), Some(action)) = (button, f.action)
@@ -357,6 +358,7 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
                     }
                 }
                 FixAction::Scan => app.prefs.screen = Screen::Objects,
+                FixAction::Reconcile => app.backend.send(crate::ui::Command::Reconcile),
                 FixAction::ResumeUploads => app.prefs.screen = Screen::Transfers,
                 FixAction::DeleteOldVersions => {
                     let ids = app

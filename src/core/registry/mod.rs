@@ -19,6 +19,12 @@ use serde::Serialize;
 
 use super::key::KeyFingerprint;
 
+mod ledger;
+mod owners;
+
+pub use ledger::{Dependents, Landing};
+pub use owners::{HEARTBEAT, Lease, OWNER_TTL, pid_alive};
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("the registry at {path} could not be used: {source}")]
@@ -51,6 +57,34 @@ pub enum RegistryError {
     },
     #[error("a connection named \"{0}\" already exists; choose another name")]
     ConnectionTaken(String),
+    #[error(
+        "the key {fingerprint} was deleted (or is being deleted) by another ssec-manager; \
+         nothing was sent with it. Choose another key, or import this one again"
+    )]
+    KeyGone { fingerprint: KeyFingerprint },
+    #[error(
+        "no interrupted upload with id {0}; `ssec-manager uploads` lists them (an upload another \
+         ssec-manager is still sending is not one)"
+    )]
+    NotInterrupted(i64),
+    #[error(
+        "upload #{0} is in doubt (its completion's answer was lost): `ssec-manager reconcile` \
+         asks the server whether it landed; nothing was touched"
+    )]
+    InDoubt(i64),
+    #[error(
+        "{what} belongs to another ssec-manager that is still running{pid}; nothing was touched"
+    )]
+    OwnedElsewhere { what: String, pid: String },
+    #[error(
+        "what key \"{label}\" protects changed since it was shown ({shown} object(s) shown, \
+         {now} now); nothing was deleted. Look at the list again"
+    )]
+    DependentsChanged {
+        label: String,
+        shown: usize,
+        now: usize,
+    },
 }
 
 type Result<T> = std::result::Result<T, RegistryError>;
@@ -151,7 +185,28 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE objects ADD COLUMN blake3 TEXT;
     "#,
+    // 7: the process that owns running work (a pending upload, a multipart upload, a
+    // rotation), and the owners with their heartbeats; `in_doubt` needs no schema change.
+    r#"
+    CREATE TABLE owners (
+        owner TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        heartbeat INTEGER NOT NULL
+    );
+    ALTER TABLE objects ADD COLUMN owner TEXT;
+    ALTER TABLE multipart_uploads ADD COLUMN owner TEXT;
+    ALTER TABLE rotations ADD COLUMN owner TEXT;
+    ALTER TABLE objects ADD COLUMN landed_seq INTEGER;
+    CREATE INDEX objects_state ON objects(state);
+    CREATE INDEX objects_landed ON objects(landed_seq);
+    CREATE INDEX rotations_to ON rotations(to_fingerprint);
+    "#,
 ];
+
+/// The states of a row whose object may be on the server under its key: such a row protects
+/// its key (with the target key of a pending rotation, see `dependent_objects`).
+pub const MAY_BE_ON_SERVER: &str = "('stored', 'pending', 'in_doubt', 'old_version')";
 
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -254,21 +309,26 @@ pub struct ConnectionRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectState {
-    /// Recorded before the upload; the server may or may not hold it yet.
+    /// Recorded before the upload, while it runs (its owner process settles it).
     Pending,
     /// The server confirmed it.
     Stored,
-    /// The upload failed or was cancelled; the server does not hold this version.
+    /// The upload failed: the server answered that it did not take it, or it was never
+    /// sent. The server does not hold this version.
     Failed,
     /// Deleted on purpose.
     Deleted,
     /// Overwritten by a later upload to the same key of an unversioned bucket.
     Replaced,
-    /// The user cancelled the upload; the server does not hold it.
+    /// The user cancelled the upload before it could land; the server does not hold it.
     Cancelled,
     /// A noncurrent version a versioned bucket keeps after a rotation: still on the server,
     /// still under the key it was written with (`version_id` names it).
     OldVersion,
+    /// The upload's outcome is not known: its answer was lost (timeout, reset, cancel while
+    /// the request was out). The server may hold it under this row's key, so the key stays
+    /// protected until `reconcile` has asked the server.
+    InDoubt,
 }
 
 impl ConnectionRecord {
@@ -301,6 +361,7 @@ impl ObjectState {
             ObjectState::Replaced => "replaced",
             ObjectState::Cancelled => "cancelled",
             ObjectState::OldVersion => "old_version",
+            ObjectState::InDoubt => "in_doubt",
         }
     }
     fn parse(s: &str) -> Self {
@@ -311,6 +372,7 @@ impl ObjectState {
             "replaced" => ObjectState::Replaced,
             "cancelled" => ObjectState::Cancelled,
             "old_version" => ObjectState::OldVersion,
+            "in_doubt" => ObjectState::InDoubt,
             _ => ObjectState::Pending,
         }
     }
@@ -471,6 +533,16 @@ pub struct StoredObject {
 pub struct Registry {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// This process, as the owner of the work it records (see `owners`).
+    owner: String,
+    /// Renews this owner's heartbeat while the registry is open.
+    _lease: Lease,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.release_owner();
+    }
 }
 
 const OBJECT_COLUMNS: &str = "o.id, c.name, o.bucket, o.object_key, o.version_id, o.size, \
@@ -492,18 +564,28 @@ impl Registry {
             source,
         };
         let mut conn = Connection::open(path).map_err(wrap)?;
+        // The busy timeout first: switching to WAL itself waits for other processes.
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(wrap)?;
         migrate(&mut conn, path)?;
+        let mut raw = [0u8; 8];
+        getrandom::fill(&mut raw).map_err(|e| RegistryError::CreateHome {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let owner = hex::encode(raw);
         let registry = Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            _lease: Lease::start(path.to_path_buf(), owner.clone()),
+            owner,
         };
         registry.ensure_home_id()?;
+        registry.register_owner()?;
         Ok(registry)
     }
 
@@ -557,8 +639,9 @@ impl Registry {
 
     // ---- keys ----
 
-    /// Registers a key's metadata. Refuses a taken label and a fingerprint already live;
-    /// a fingerprint whose key was deleted comes back to life under the new label.
+    /// Registers a key's metadata. Refuses a taken label and a fingerprint already live (in
+    /// one IMMEDIATE transaction, so two processes importing at once cannot both win); a
+    /// fingerprint whose key was deleted comes back to life under the new label.
     pub fn insert_key(
         &self,
         label: &str,
@@ -566,29 +649,47 @@ impl Registry {
         source: &str,
         source_detail: &str,
     ) -> Result<KeyRecord> {
-        if let Some(existing) = self.key_by_fingerprint(fingerprint)?
-            && existing.deleted_at.is_none()
         {
-            return Err(RegistryError::KeyKnown {
-                label: existing.label,
-                fingerprint: fingerprint.clone(),
-            });
-        }
-        if self.key_by_label(label)?.is_some() {
-            return Err(RegistryError::LabelTaken(label.to_string()));
-        }
-        let now = now();
-        self.db()
-            .execute(
+            let mut db = self.db();
+            let tx = db
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| self.err(e))?;
+            let existing: Option<(String, Option<String>)> = tx
+                .query_row(
+                    "SELECT label, deleted_at FROM keys WHERE fingerprint = ?1",
+                    [fingerprint.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some((existing, None)) = existing {
+                return Err(RegistryError::KeyKnown {
+                    label: existing,
+                    fingerprint: fingerprint.clone(),
+                });
+            }
+            let taken: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM keys WHERE label = ?1 AND deleted_at IS NULL)",
+                    [label],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?;
+            if taken {
+                return Err(RegistryError::LabelTaken(label.to_string()));
+            }
+            tx.execute(
                 "INSERT INTO keys(label, fingerprint, created_at, source, source_detail)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(fingerprint) DO UPDATE SET label = excluded.label,
                     created_at = excluded.created_at, source = excluded.source,
                     source_detail = excluded.source_detail, deleted_at = NULL,
                     backup_status = 'never', last_backup_at = NULL, backup_location = NULL",
-                params![label, fingerprint.as_str(), now, source, source_detail],
+                params![label, fingerprint.as_str(), now(), source, source_detail],
             )
             .map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))?;
+        }
         self.key_by_fingerprint(fingerprint)?
             .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
     }
@@ -623,8 +724,9 @@ impl Registry {
         let mut stmt = db
             .prepare(&format!(
                 "SELECT {KEY_COLUMNS},
-                    (SELECT COUNT(*) FROM objects o WHERE o.key_fingerprint = keys.fingerprint
-                        AND o.state IN ('pending', 'stored', 'old_version')),
+                    (SELECT COUNT(*) FROM objects o WHERE (o.key_fingerprint = keys.fingerprint
+                        AND o.state IN {MAY_BE_ON_SERVER}) OR o.id IN (SELECT object_id
+                        FROM rotations r WHERE r.to_fingerprint = keys.fingerprint)),
                     (SELECT COALESCE(SUM(size), 0) FROM objects o
                         WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'stored')
                  FROM keys WHERE deleted_at IS NULL ORDER BY label"
@@ -643,11 +745,12 @@ impl Registry {
             .map_err(|e| self.err(e))
     }
 
-    pub fn mark_key_deleted(&self, fp: &KeyFingerprint) -> Result<()> {
+    /// Undoes a key's delete mark (the keyring refused to delete the entry).
+    pub fn unmark_key_deleted(&self, fp: &KeyFingerprint) -> Result<()> {
         self.db()
             .execute(
-                "UPDATE keys SET deleted_at = ?2 WHERE fingerprint = ?1",
-                params![fp.as_str(), now()],
+                "UPDATE keys SET deleted_at = NULL WHERE fingerprint = ?1",
+                params![fp.as_str()],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -668,13 +771,49 @@ impl Registry {
 
     // ---- connections ----
 
+    /// Adds a connection; refused when the name is taken, even by one added at the same
+    /// moment by another process (the name is unique in the table: no overwrite).
     pub fn add_connection(&self, c: &ConnectionRecord) -> Result<ConnectionRecord> {
-        if self.connection_by_name(&c.name)?.is_some() {
-            return Err(RegistryError::ConnectionTaken(c.name.clone()));
+        let inserted = self.db().execute(
+            "INSERT INTO connections(name, endpoint, region, path_style, credential_source,
+                profile, access_key_id, checksum_mode, created_at, allow_plain_http)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                c.name,
+                c.endpoint,
+                c.region,
+                c.path_style,
+                c.credential_source.as_str(),
+                c.profile,
+                c.access_key_id,
+                c.checksum_mode.as_str(),
+                now(),
+                c.allow_plain_http
+            ],
+        );
+        match inserted {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(RegistryError::ConnectionTaken(c.name.clone()));
+            }
+            Err(e) => return Err(self.err(e)),
         }
-        self.save_connection(c)?;
         self.connection_by_name(&c.name)?
             .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// Forgets a connection added a moment ago whose secret could not be stored.
+    pub fn forget_new_connection(&self, name: &str) -> Result<()> {
+        self.db()
+            .execute(
+                "DELETE FROM connections WHERE name = ?1
+                 AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.connection_id = connections.id)",
+                [name],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     pub fn connections(&self) -> Result<Vec<ConnectionRecord>> {
@@ -706,22 +845,12 @@ impl Registry {
 
     /// Saves a connection's settings (looked up by name; the name itself does not change).
     pub fn update_connection(&self, c: &ConnectionRecord) -> Result<()> {
-        self.save_connection(c)
-    }
-
-    /// Inserts or updates a connection by name (the creation time is kept).
-    fn save_connection(&self, c: &ConnectionRecord) -> Result<()> {
         self.db()
             .execute(
-                "INSERT INTO connections(name, endpoint, region, path_style, credential_source,
-                    profile, access_key_id, checksum_mode, created_at, allow_plain_http)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(name) DO UPDATE SET endpoint = excluded.endpoint,
-                    region = excluded.region, path_style = excluded.path_style,
-                    credential_source = excluded.credential_source, profile = excluded.profile,
-                    access_key_id = excluded.access_key_id,
-                    checksum_mode = excluded.checksum_mode,
-                    allow_plain_http = excluded.allow_plain_http",
+                "UPDATE connections SET endpoint = ?2, region = ?3, path_style = ?4,
+                    credential_source = ?5, profile = ?6, access_key_id = ?7,
+                    checksum_mode = ?8, allow_plain_http = ?9
+                 WHERE name = ?1",
                 params![
                     c.name,
                     c.endpoint,
@@ -731,7 +860,6 @@ impl Registry {
                     c.profile,
                     c.access_key_id,
                     c.checksum_mode.as_str(),
-                    now(),
                     c.allow_plain_http
                 ],
             )
@@ -739,13 +867,19 @@ impl Registry {
         Ok(())
     }
 
-    /// Forgets a connection. Refused while objects (other than failed ones) name it.
+    /// Forgets a connection, in one IMMEDIATE transaction. Refused (returning how many)
+    /// while objects that may be on its server name it, an upload under way included.
     pub fn remove_connection(&self, name: &str) -> Result<usize> {
-        let db = self.db();
-        let live: i64 = db
+        let mut db = self.db();
+        let tx = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let live: i64 = tx
             .query_row(
-                "SELECT COUNT(*) FROM objects o JOIN connections c ON c.id = o.connection_id
-                 WHERE c.name = ?1 AND o.state IN ('pending', 'stored', 'old_version')",
+                &format!(
+                    "SELECT COUNT(*) FROM objects o JOIN connections c ON c.id = o.connection_id
+                     WHERE c.name = ?1 AND o.state IN {MAY_BE_ON_SERVER}"
+                ),
                 [name],
                 |r| r.get(0),
             )
@@ -753,414 +887,18 @@ impl Registry {
         if live > 0 {
             return Ok(live as usize);
         }
-        db.execute(
+        for statement in [
             "DELETE FROM multipart_uploads WHERE object_id IN (SELECT o.id FROM objects o
                JOIN connections c ON c.id = o.connection_id WHERE c.name = ?1)",
-            [name],
-        )
-        .map_err(|e| self.err(e))?;
-        db.execute(
+            "DELETE FROM rotations WHERE object_id IN (SELECT o.id FROM objects o
+               JOIN connections c ON c.id = o.connection_id WHERE c.name = ?1)",
             "DELETE FROM objects WHERE connection_id = (SELECT id FROM connections WHERE name = ?1)",
-            [name],
-        )
-        .map_err(|e| self.err(e))?;
-        db.execute("DELETE FROM connections WHERE name = ?1", [name])
-            .map_err(|e| self.err(e))?;
+            "DELETE FROM connections WHERE name = ?1",
+        ] {
+            tx.execute(statement, [name]).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(0)
-    }
-
-    // ---- objects ----
-
-    /// The object was deleted on the server: its live rows become `deleted`.
-    pub fn mark_object_deleted(
-        &self,
-        connection: &ConnectionRecord,
-        url: &super::location::S3Url,
-    ) -> Result<()> {
-        self.db()
-            .execute(
-                "UPDATE objects SET state = 'deleted', updated_at = ?4
-                 WHERE connection_id = ?1 AND bucket = ?2 AND object_key = ?3
-                   AND state IN ('pending', 'stored')",
-                params![connection.id, url.bucket, url.key, now()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Records an upload about to start, with the key that will encrypt it (write-ahead).
-    pub fn begin_upload(
-        &self,
-        connection: &ConnectionRecord,
-        bucket: &str,
-        object_key: &str,
-        fingerprint: &KeyFingerprint,
-        size: u64,
-    ) -> Result<i64> {
-        let now = now();
-        let db = self.db();
-        db.execute(
-            "INSERT INTO objects(connection_id, bucket, object_key, size, key_fingerprint,
-                state, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-            params![
-                connection.id,
-                bucket,
-                object_key,
-                size as i64,
-                fingerprint.as_str(),
-                now
-            ],
-        )
-        .map_err(|e| self.err(e))?;
-        Ok(db.last_insert_rowid())
-    }
-
-    /// The server confirmed the upload: the row becomes `stored`, and unless the bucket
-    /// keeps versions the rows of earlier uploads to the same object key become `replaced`.
-    pub fn finish_upload(&self, id: i64, stored: &StoredObject, versioned: bool) -> Result<()> {
-        let now = now();
-        let mut db = self.db();
-        let tx = db.transaction().map_err(|e| self.err(e))?;
-        tx.execute(
-            "UPDATE objects SET state = 'stored', size = ?2, blake3 = ?3, etag = ?4,
-                version_id = ?5, error = NULL, updated_at = ?6, last_verified_at = ?6,
-                verify_status = 'ok', verify_detail = NULL
-             WHERE id = ?1",
-            params![
-                id,
-                stored.size as i64,
-                // Adopted objects have no recorded content hash: NULL, not an empty one.
-                stored.blake3.as_deref().filter(|h| !h.is_empty()),
-                stored.etag,
-                stored.version_id,
-                now
-            ],
-        )
-        .map_err(|e| self.err(e))?;
-        if !versioned {
-            tx.execute(
-                "UPDATE objects SET state = 'replaced', updated_at = ?2
-                 WHERE id != ?1 AND state IN ('stored', 'pending')
-                   AND (connection_id, bucket, object_key) =
-                       (SELECT connection_id, bucket, object_key FROM objects WHERE id = ?1)",
-                params![id, now],
-            )
-            .map_err(|e| self.err(e))?;
-        }
-        tx.commit().map_err(|e| self.err(e))
-    }
-
-    /// The upload ended without the object: `failed` or `cancelled`.
-    pub fn fail_upload(&self, id: i64, state: ObjectState, error: &str) -> Result<()> {
-        self.db()
-            .execute(
-                "UPDATE objects SET state = ?4, error = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, error, now(), state.as_str()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// An interrupted upload is being resumed: back to `pending`.
-    pub fn reopen_upload(&self, id: i64) -> Result<()> {
-        self.db()
-            .execute(
-                "UPDATE objects SET state = 'pending', error = NULL, updated_at = ?2 WHERE id = ?1",
-                params![id, now()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    pub fn object_by_id(&self, id: i64) -> Result<Option<ObjectRecord>> {
-        Ok(self.query_objects("WHERE o.id = ?1", &[&id])?.pop())
-    }
-
-    pub fn connection_of_object(&self, id: i64) -> Result<Option<ConnectionRecord>> {
-        let name = self.object_by_id(id)?.map(|o| o.connection);
-        match name {
-            Some(n) => self.connection_by_name(&n),
-            None => Ok(None),
-        }
-    }
-
-    // ---- multipart uploads ----
-
-    pub fn record_multipart(&self, m: &MultipartRecord) -> Result<()> {
-        self.db()
-            .execute(
-                "INSERT OR REPLACE INTO multipart_uploads(object_id, upload_id, source_path,
-                    source_size, source_mtime, part_size, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    m.object_id,
-                    m.upload_id,
-                    m.source_path,
-                    m.source_size as i64,
-                    m.source_mtime,
-                    m.part_size as i64,
-                    m.started_at
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    pub fn clear_multipart(&self, object_id: i64) -> Result<()> {
-        self.db()
-            .execute(
-                "DELETE FROM multipart_uploads WHERE object_id = ?1",
-                [object_id],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Multipart uploads begun and neither completed nor aborted (oldest first).
-    pub fn interrupted_uploads(&self) -> Result<Vec<MultipartRecord>> {
-        let db = self.db();
-        let mut stmt = db
-            .prepare(
-                "SELECT object_id, upload_id, source_path, source_size, source_mtime, part_size,
-                    started_at FROM multipart_uploads ORDER BY started_at, object_id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(MultipartRecord {
-                    object_id: r.get(0)?,
-                    upload_id: r.get(1)?,
-                    source_path: r.get(2)?,
-                    source_size: r.get::<_, i64>(3)?.max(0) as u64,
-                    source_mtime: r.get(4)?,
-                    part_size: r.get::<_, i64>(5)?.max(0) as u64,
-                    started_at: r.get(6)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))
-    }
-
-    fn query_objects(
-        &self,
-        filter: &str,
-        args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<ObjectRecord>> {
-        let db = self.db();
-        let mut stmt = db
-            .prepare(&format!(
-                "SELECT {OBJECT_COLUMNS} {OBJECT_FROM} {filter} ORDER BY o.id"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(args, object_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))
-    }
-
-    pub fn objects(&self) -> Result<Vec<ObjectRecord>> {
-        self.query_objects("", &[])
-    }
-
-    /// Records what a verify found: only the server's answers. "Could not ask" (no key,
-    /// unreachable) changes nothing, so a network blip never erases an earlier finding.
-    pub fn record_verification(
-        &self,
-        id: i64,
-        status: VerifyStatus,
-        detail: Option<&str>,
-    ) -> Result<()> {
-        if matches!(status, VerifyStatus::NoKey | VerifyStatus::Unreachable) {
-            return Ok(());
-        }
-        self.db()
-            .execute(
-                "UPDATE objects SET verify_status = ?2, verify_detail = ?3, last_verified_at = ?4
-                 WHERE id = ?1",
-                params![id, status.as_str(), detail, now()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// The newest live record of an object: what a download should use.
-    pub fn current_object(
-        &self,
-        connection: &ConnectionRecord,
-        bucket: &str,
-        object_key: &str,
-    ) -> Result<Option<ObjectRecord>> {
-        let mut rows = self.query_objects(
-            "WHERE o.connection_id = ?1 AND o.bucket = ?2 AND o.object_key = ?3
-               AND o.state IN ('stored', 'pending')",
-            &[&connection.id, &bucket, &object_key],
-        )?;
-        // Prefer the newest confirmed upload; fall back to a pending one (it may exist).
-        let stored = rows
-            .iter()
-            .rposition(|o| o.state == ObjectState::Stored)
-            .or_else(|| rows.len().checked_sub(1));
-        Ok(stored.map(|i| rows.swap_remove(i)))
-    }
-
-    /// Whether any upload to this bucket of this connection was ever confirmed.
-    pub fn has_stored_in(&self, connection: &ConnectionRecord, bucket: &str) -> Result<bool> {
-        self.db()
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM objects WHERE connection_id = ?1 AND bucket = ?2
-                    AND state IN ('stored', 'replaced', 'deleted'))",
-                params![connection.id, bucket],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
-    }
-
-    /// Objects that the key still protects (stored, or possibly stored).
-    pub fn dependent_objects(&self, fp: &KeyFingerprint) -> Result<Vec<ObjectRecord>> {
-        self.query_objects(
-            "WHERE o.key_fingerprint = ?1 AND o.state IN ('stored', 'pending', 'old_version')",
-            &[&fp.as_str()],
-        )
-    }
-
-    // ---- rotations ----
-
-    pub fn begin_rotation(&self, r: &PendingRotation) -> Result<()> {
-        self.db()
-            .execute(
-                "INSERT OR REPLACE INTO rotations(object_id, from_fingerprint, to_fingerprint,
-                    started_at) VALUES (?1, ?2, ?3, ?4)",
-                params![r.object_id, r.from.as_str(), r.to.as_str(), now()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// The server confirmed the object under the new key: move it there, in one transaction
-    /// with the event and the end of the pending rotation. With `keep_old_version` (a
-    /// versioned bucket kept the previous version), that version stays recorded under its
-    /// old key as an `old_version` row, so the old key is still known to be needed.
-    pub fn finish_rotation(
-        &self,
-        object_id: i64,
-        to: &KeyFingerprint,
-        version_id: Option<&str>,
-        detail: &str,
-        keep_old_version: bool,
-    ) -> Result<()> {
-        let now = now();
-        let mut db = self.db();
-        let tx = db.transaction().map_err(|e| self.err(e))?;
-        if keep_old_version {
-            tx.execute(
-                "INSERT INTO objects (connection_id, bucket, object_key, version_id, size, sha256,
-                    blake3, etag, key_fingerprint, state, error, created_at, updated_at,
-                    last_verified_at, verify_status, verify_detail)
-                 SELECT connection_id, bucket, object_key, COALESCE(version_id, 'null'), size,
-                    sha256, blake3, etag, key_fingerprint, 'old_version', NULL, created_at, ?2,
-                    last_verified_at,
-                    verify_status, verify_detail
-                 FROM objects WHERE id = ?1",
-                params![object_id, now],
-            )
-            .map_err(|e| self.err(e))?;
-        }
-        tx.execute(
-            "UPDATE objects SET key_fingerprint = ?2, version_id = COALESCE(?3, version_id),
-                updated_at = ?4, last_verified_at = ?4, verify_status = 'ok',
-                verify_detail = NULL WHERE id = ?1",
-            params![object_id, to.as_str(), version_id, now],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.execute("DELETE FROM rotations WHERE object_id = ?1", [object_id])
-            .map_err(|e| self.err(e))?;
-        tx.execute(
-            "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
-             VALUES (?1, 'rotated', ?2, ?3, ?4)",
-            params![now, to.as_str(), object_id, detail],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))
-    }
-
-    /// A rotation that ended another way (the object was uploaded again under the new key,
-    /// as a new row): no longer pending, the old row becomes `replaced` (or `old_version`
-    /// when the bucket keeps it), and the event says how.
-    pub fn drop_rotation(
-        &self,
-        object_id: i64,
-        to: &KeyFingerprint,
-        detail: &str,
-        old_version_kept: bool,
-    ) -> Result<()> {
-        let mut db = self.db();
-        let tx = db.transaction().map_err(|e| self.err(e))?;
-        tx.execute(
-            "UPDATE objects SET state = ?2, version_id = COALESCE(version_id, ?3),
-                updated_at = ?4 WHERE id = ?1 AND state = 'stored'",
-            params![
-                object_id,
-                if old_version_kept {
-                    "old_version"
-                } else {
-                    "replaced"
-                },
-                old_version_kept.then_some("null"),
-                now()
-            ],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.execute("DELETE FROM rotations WHERE object_id = ?1", [object_id])
-            .map_err(|e| self.err(e))?;
-        tx.execute(
-            "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
-             VALUES (?1, 'rotated_by_reupload', ?2, ?3, ?4)",
-            params![now(), to.as_str(), object_id, detail],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))
-    }
-
-    /// An old version was deleted on request: its row says so.
-    pub fn mark_old_version_deleted(&self, id: i64, detail: &str) -> Result<()> {
-        let mut db = self.db();
-        let tx = db.transaction().map_err(|e| self.err(e))?;
-        tx.execute(
-            "UPDATE objects SET state = 'deleted', updated_at = ?2 WHERE id = ?1 AND state = 'old_version'",
-            params![id, now()],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.execute(
-            "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
-             SELECT ?1, 'old_version_deleted', key_fingerprint, id, ?3 FROM objects WHERE id = ?2",
-            params![now(), id, detail],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))
-    }
-
-    pub fn pending_rotations(&self) -> Result<Vec<PendingRotation>> {
-        let db = self.db();
-        let mut stmt = db
-            .prepare(
-                "SELECT object_id, from_fingerprint, to_fingerprint FROM rotations
-                 ORDER BY started_at",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(PendingRotation {
-                    object_id: r.get(0)?,
-                    from: KeyFingerprint::from_stored(r.get::<_, String>(1)?),
-                    to: KeyFingerprint::from_stored(r.get::<_, String>(2)?),
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))
     }
 
     // ---- events ----
@@ -1208,10 +946,15 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let version: i64 = conn
+    let known = MIGRATIONS.len() as i64;
+    // One IMMEDIATE transaction reads the version and applies what is missing, so two
+    // processes opening a new registry at once never apply a step twice.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(wrap)?;
+    let version: i64 = tx
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(wrap)?;
-    let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(RegistryError::TooNew {
             path: path.to_path_buf(),
@@ -1220,13 +963,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         });
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(wrap)?;
         tx.execute_batch(step).map_err(wrap)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(wrap)?;
-        tx.commit().map_err(wrap)?;
     }
-    Ok(())
+    tx.commit().map_err(wrap)
 }
 
 /// Creates a directory (and parents) readable by the user only.
@@ -1335,7 +1076,7 @@ mod tests {
             Err(RegistryError::LabelTaken(_))
         ));
         // A deleted key frees its label, and re-importing it revives the row.
-        reg.mark_key_deleted(&fp).unwrap();
+        reg.delete_key_checked(&fp, "prod", None, true).unwrap();
         reg.insert_key("prod", &KeyFingerprint::from_stored("def"), "imported", "")
             .unwrap();
         reg.insert_key("prod-old", &fp, "imported", "").unwrap();
@@ -1347,7 +1088,8 @@ mod tests {
         let (_d, reg) = temp_registry();
         let conn = connection(&reg);
         let fp = KeyFingerprint::from_stored("k1");
-        let first = reg.begin_upload(&conn, "b", "o", &fp, 3).unwrap();
+        reg.insert_key("k1", &fp, "generated", "").unwrap();
+        let first = reg.reserve_upload(&conn, "b", "o", &fp, 3).unwrap();
         assert_eq!(reg.objects().unwrap()[0].state, ObjectState::Pending);
         reg.finish_upload(
             first,
@@ -1357,9 +1099,10 @@ mod tests {
                 ..Default::default()
             },
             false,
+            reg.landing_mark().unwrap(),
         )
         .unwrap();
-        let second = reg.begin_upload(&conn, "b", "o", &fp, 4).unwrap();
+        let second = reg.reserve_upload(&conn, "b", "o", &fp, 4).unwrap();
         // Until the second upload is confirmed, the first one is what the server holds.
         assert_eq!(
             reg.current_object(&conn, "b", "o").unwrap().unwrap().id,
@@ -1373,6 +1116,7 @@ mod tests {
                 ..Default::default()
             },
             false,
+            reg.landing_mark().unwrap(),
         )
         .unwrap();
         let objs = reg.objects().unwrap();
@@ -1391,7 +1135,9 @@ mod tests {
             KeyFingerprint::from_stored("old"),
             KeyFingerprint::from_stored("new"),
         );
-        let id = reg.begin_upload(&conn, "b", "o", &old, 3).unwrap();
+        reg.insert_key("old", &old, "generated", "").unwrap();
+        reg.insert_key("new", &new, "generated", "").unwrap();
+        let id = reg.reserve_upload(&conn, "b", "o", &old, 3).unwrap();
         reg.finish_upload(
             id,
             &StoredObject {
@@ -1401,6 +1147,7 @@ mod tests {
                 ..Default::default()
             },
             true,
+            reg.landing_mark().unwrap(),
         )
         .unwrap();
         reg.begin_rotation(&PendingRotation {
@@ -1445,9 +1192,15 @@ mod tests {
         let (_d, reg) = temp_registry();
         let conn = connection(&reg);
         let fp = KeyFingerprint::from_stored("k");
-        let id = reg.begin_upload(&conn, "b", "o", &fp, 1).unwrap();
-        reg.finish_upload(id, &StoredObject::default(), false)
-            .unwrap();
+        reg.insert_key("k", &fp, "generated", "").unwrap();
+        let id = reg.reserve_upload(&conn, "b", "o", &fp, 1).unwrap();
+        reg.finish_upload(
+            id,
+            &StoredObject::default(),
+            false,
+            reg.landing_mark().unwrap(),
+        )
+        .unwrap();
         reg.record_verification(id, VerifyStatus::Missing, Some("gone"))
             .unwrap();
         let checked = reg.object_by_id(id).unwrap().unwrap().last_verified_at;
