@@ -312,25 +312,30 @@ fn the_next_many_object_rotation_settles_an_interrupted_one_first() {
           --copy-source-sse-customer-key-md5 "$OLD_MD5" \
           --sse-customer-algorithm AES256 --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" >/dev/null"#
     ));
-    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
-    let s1 = registry
-        .objects()
-        .unwrap()
-        .into_iter()
-        .find(|o| o.key.ends_with("/s1.bin"))
-        .unwrap();
     let fp =
         |label: &str| ssec_manager::core::key::KeyFingerprint::from_stored(h.fingerprint(label));
-    registry
-        .begin_rotation(&ssec_manager::core::registry::PendingRotation {
-            object_id: s1.id,
-            from: fp("old"),
-            to: fp("new"),
-        })
-        .unwrap();
+    {
+        // Recorded by a process that is gone: this registry handle closes at the end of the
+        // block, and its ownership of the rotation with it.
+        let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+        let s1 = registry
+            .objects()
+            .unwrap()
+            .into_iter()
+            .find(|o| o.key.ends_with("/s1.bin"))
+            .unwrap();
+        registry
+            .begin_rotation(&ssec_manager::core::registry::PendingRotation {
+                object_id: s1.id,
+                from: fp("old"),
+                to: fp("new"),
+            })
+            .unwrap();
+    }
 
     let out = h.ok(&["rotate", "--from", "old", "--to", "new"]);
     assert!(out.contains("settled first: 1"), "{out}");
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
     assert!(registry.pending_rotations().unwrap().is_empty());
     check_rotated(&h, "s1.bin", &a, "old", "new");
     check_rotated(&h, "s2.bin", &b, "old", "new");

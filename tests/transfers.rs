@@ -274,7 +274,7 @@ fn client_killed_mid_upload_resumes_to_a_byte_identical_object_under_the_same_ke
     let interrupted =
         || -> serde_json::Value { serde_json::from_str(&h.ok(&["uploads", "--json"])).unwrap() };
     wait_until(20, "the multipart upload to start", || {
-        !interrupted()["interrupted"].as_array().unwrap().is_empty()
+        !interrupted()["running"].as_array().unwrap().is_empty()
     });
     std::thread::sleep(Duration::from_millis(2500));
     child.kill().unwrap(); // SIGKILL: nothing runs after this.
@@ -368,7 +368,7 @@ fn an_upload_cut_off_by_the_server_is_failed_in_the_registry_and_listed_as_inter
     let interrupted =
         || -> serde_json::Value { serde_json::from_str(&h.ok(&["uploads", "--json"])).unwrap() };
     wait_until(20, "the multipart upload to start", || {
-        !interrupted()["interrupted"].as_array().unwrap().is_empty()
+        !interrupted()["running"].as_array().unwrap().is_empty()
     });
     std::thread::sleep(Duration::from_millis(1500));
     garage.kill();

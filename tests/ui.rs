@@ -818,3 +818,85 @@ fn a_dropped_folder_and_the_cli_upload_of_it_name_the_same_objects() {
     ]);
     assert!(std::fs::read(&back).unwrap() == brulee);
 }
+
+/// Issue 12: key lines copied by the window do not outlive it on the clipboard: closing it
+/// within the 30 s clears the clipboard first, then closes.
+#[test]
+fn closing_the_window_clears_the_key_lines_it_copied() {
+    use egui::{OutputCommand, ViewportCommand, ViewportEvent, ViewportId};
+    let h = TestHome::new("ui-clipboard");
+    h.ok(&["key", "generate", "k"]);
+    let mut ui = Ui::open(&h.home);
+    ui.until("the key row", |h| h.state().keys.len() == 1);
+    ui.harness.get_by_label("Copy env").click();
+    let copied = |h: &Harness<'static, App>, what: &dyn Fn(&str) -> bool| {
+        h.output()
+            .platform_output
+            .commands
+            .iter()
+            .any(|c| matches!(c, OutputCommand::CopyText(t) if what(t)))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        ui.harness.step();
+        if copied(&ui.harness, &|t| t.contains("SSE_KEY")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the env lines were never copied");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ui.harness
+        .input_mut()
+        .viewports
+        .entry(ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(ViewportEvent::Close);
+    ui.harness.step();
+    assert!(
+        copied(&ui.harness, &|t| t.is_empty()),
+        "the clipboard was not cleared on close"
+    );
+    let commands = |h: &Harness<'static, App>| {
+        h.output()
+            .viewport_output
+            .get(&ViewportId::ROOT)
+            .map(|v| v.commands.clone())
+            .unwrap_or_default()
+    };
+    assert!(commands(&ui.harness).contains(&ViewportCommand::CancelClose));
+    ui.harness.step();
+    assert!(commands(&ui.harness).contains(&ViewportCommand::Close));
+}
+
+/// Issue 12: the delete dialog sends exactly the objects it showed; an object added under
+/// the key since (by another process) makes the core refuse, and the key stays.
+#[test]
+fn the_delete_dialog_refuses_when_what_it_showed_has_changed() {
+    let h = TestHome::with_connection("ui-delete-changed");
+    h.ok(&["key", "generate", "kept"]);
+    random_file(&h.path("one.bin"), 1000);
+    h.upload("one.bin", "kept");
+    let mut ui = Ui::open(&h.home);
+    ui.until("the key row", |h| h.state().keys.len() == 1);
+    ui.click("Delete…");
+    ui.until("the dependent objects", |h| {
+        h.query_by_label_contains("These 1 object(s) become UNRECOVERABLE")
+            .is_some()
+    });
+    // Meanwhile another process encrypts one more object with it.
+    random_file(&h.path("two.bin"), 1000);
+    h.upload("two.bin", "kept");
+    ui.type_text("kept");
+    ui.click("Delete key");
+    ui.until("the refusal", |h| {
+        h.state()
+            .toasts
+            .iter()
+            .any(|t| t.error && t.text.contains("changed since it was shown"))
+    });
+    let listed = h.ok(&["key", "list", "--json"]);
+    assert!(listed.contains("\"kept\""), "{listed}");
+    let back = h.p("two.back");
+    h.ok(&["download", &h.url("two.bin"), &back]);
+}

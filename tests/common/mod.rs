@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod relay;
+
 pub struct Bench {
     pub endpoint: String,
     pub bucket: String,
