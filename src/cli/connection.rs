@@ -13,6 +13,8 @@ use crate::core::{Error, Home};
 pub enum ConnectionCommand {
     /// Add an S3 endpoint.
     Add(ConnectionAdd),
+    /// Change a connection's settings (those given; the rest stay).
+    Edit(ConnectionEdit),
     /// Forget a connection and its stored secret; refused while registered objects live on
     /// its server.
     Remove { name: String },
@@ -55,12 +57,35 @@ pub struct ConnectionAdd {
     /// trusted network path).
     #[arg(long)]
     allow_plain_http: bool,
+    /// Trust the CA(s) in this PEM file for the endpoint's TLS certificate, instead of the
+    /// system's (as the aws CLI's --ca-bundle; else AWS_CA_BUNDLE, else the profile's
+    /// ca_bundle apply).
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectionEdit {
+    name: String,
+    /// Trust the CA(s) in this PEM file for the endpoint's TLS certificate.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_ca_bundle")]
+    ca_bundle: Option<std::path::PathBuf>,
+    /// Trust the system's CAs again (or AWS_CA_BUNDLE / the profile's ca_bundle).
+    #[arg(long)]
+    no_ca_bundle: bool,
+    /// Endpoint URL.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// Region.
+    #[arg(long)]
+    region: Option<String>,
 }
 
 pub fn exec(dir: &Path, command: ConnectionCommand) -> anyhow::Result<()> {
     match command {
         ConnectionCommand::Add(a) => add(dir, a),
         ConnectionCommand::List { json } => list(dir, json),
+        ConnectionCommand::Edit(e) => edit(dir, e),
         ConnectionCommand::Remove { name } => {
             Home::open(dir)?.remove_connection(&name)?;
             println!("removed connection \"{name}\"");
@@ -96,6 +121,7 @@ fn add(dir: &Path, a: ConnectionAdd) -> anyhow::Result<()> {
         access_key_id: a.access_key_id,
         checksums: a.checksums,
         allow_plain_http: a.allow_plain_http,
+        ca_bundle: a.ca_bundle,
     }
     .record()?;
     let c = home.add_connection(record, secret.as_deref().map(String::as_str))?;
@@ -104,6 +130,26 @@ fn add(dir: &Path, a: ConnectionAdd) -> anyhow::Result<()> {
         c.name,
         c.endpoint.as_deref().unwrap_or("AWS")
     );
+    Ok(())
+}
+
+fn edit(dir: &Path, e: ConnectionEdit) -> anyhow::Result<()> {
+    let home = Home::open(dir)?;
+    let mut conn = home.resolve_connection(Some(&e.name))?;
+    if let Some(path) = e.ca_bundle {
+        conn.ca_bundle = Some(path.to_string_lossy().into_owned());
+    }
+    if e.no_ca_bundle {
+        conn.ca_bundle = None;
+    }
+    if let Some(endpoint) = e.endpoint {
+        conn.endpoint = Some(endpoint);
+    }
+    if let Some(region) = e.region {
+        conn.region = region;
+    }
+    home.update_connection(conn, None)?;
+    println!("changed connection \"{}\"", e.name);
     Ok(())
 }
 
@@ -132,11 +178,15 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<()> {
     }
     for c in conns {
         println!(
-            "{:<16} {:<32} region {:<12} {}{}",
+            "{:<16} {:<32} region {:<12} {}{}{}",
             c.name,
             c.endpoint.as_deref().unwrap_or("AWS"),
             c.region,
             if c.path_style { "path-style " } else { "" },
+            c.ca_bundle
+                .as_deref()
+                .map(|p| format!("CA {p} "))
+                .unwrap_or_default(),
             match c.credential_source {
                 CredentialSource::AwsChain => "credentials: AWS chain".to_string(),
                 CredentialSource::Profile =>

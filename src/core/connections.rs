@@ -23,6 +23,8 @@ pub struct NewConnection {
     pub access_key_id: Option<String>,
     pub checksums: Option<ChecksumMode>,
     pub allow_plain_http: bool,
+    /// A PEM file of the private CA that signed the endpoint's certificate.
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl NewConnection {
@@ -55,6 +57,10 @@ impl NewConnection {
             access_key_id: self.access_key_id.clone(),
             checksum_mode: self.checksums.unwrap_or(base.checksum_mode),
             allow_plain_http: self.allow_plain_http,
+            ca_bundle: self
+                .ca_bundle
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
             ..base
         })
     }
@@ -71,6 +77,7 @@ impl Home {
     ) -> Result<ConnectionRecord> {
         check_endpoint(conn.endpoint.as_deref())?;
         super::preflight::check_transport(&conn)?;
+        check_ca_bundle(&mut conn)?;
         conn.endpoint = conn.endpoint.map(|e| e.trim_end_matches('/').to_string());
         let secret = match (conn.credential_source, secret_access_key) {
             (CredentialSource::Keyring, None) => {
@@ -104,12 +111,13 @@ impl Home {
     /// Saves new settings for an existing connection; a given secret replaces the stored one.
     pub fn update_connection(
         &self,
-        conn: ConnectionRecord,
+        mut conn: ConnectionRecord,
         secret_access_key: Option<&str>,
     ) -> Result<()> {
         let old = self.resolve_connection(Some(&conn.name))?;
         check_endpoint(conn.endpoint.as_deref())?;
         super::preflight::check_transport(&conn)?;
+        check_ca_bundle(&mut conn)?;
         let id = SecretId::S3Secret {
             connection: conn.name.clone(),
         };
@@ -187,6 +195,24 @@ impl Home {
         let conn = self.resolve_connection(Some(name))?;
         super::bucket::list_buckets(self, &conn).await
     }
+}
+
+/// A connection's CA bundle must be a readable PEM file; it is kept as an absolute path (a
+/// relative one would change meaning with the working directory).
+fn check_ca_bundle(conn: &mut ConnectionRecord) -> Result<()> {
+    let Some(path) = conn.ca_bundle.as_deref().filter(|p| !p.is_empty()) else {
+        conn.ca_bundle = None;
+        return Ok(());
+    };
+    let bundle = super::tls::CaBundle {
+        path: std::path::PathBuf::from(path),
+        origin: super::tls::CaOrigin::Connection,
+    };
+    super::tls::read_bundle(&bundle).map_err(Error::Refused)?;
+    let absolute = std::fs::canonicalize(path)
+        .map_err(|e| Error::io(path, "cannot resolve the CA bundle's path", e))?;
+    conn.ca_bundle = Some(absolute.to_string_lossy().into_owned());
+    Ok(())
 }
 
 fn check_endpoint(endpoint: Option<&str>) -> Result<()> {

@@ -3,20 +3,19 @@
 //!   clear (AWS refuses it outright), so it is refused unless the connection allows it;
 //! - bucket encryption: since April 2026 new AWS buckets block SSE-C writes with the rule
 //!   `BlockedEncryptionTypes = SSE-C`, which users meet as a bare 403;
-//! - enforcement: some servers silently ignore SSE-C and store plaintext (moto, seaweedfs).
-//!   Only a probe tells: write a tiny object with a throwaway key, then a GET without the key
-//!   must fail and a GET with it must return the bytes.
+//! - enforcement: some servers silently ignore SSE-C and store plaintext (moto, old
+//!   SeaweedFS). Only a probe tells (`probe`): write a tiny object with a throwaway key, then a
+//!   GET without the key must fail and a GET with it must return the bytes. The same probe
+//!   learns what the server does differently (re-keying in place, parts without the key):
+//!   kept per connection and bucket, used by rotations, reported as findings.
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{EncryptionType, ServerSideEncryptionRule};
 use serde::Serialize;
 
-use super::key::SseKey;
-use super::registry::ConnectionRecord;
-use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
+use super::registry::{BucketTraits, ConnectionRecord, Rekey};
+use super::s3::{Op, S3Error, S3ErrorKind, client_for, sdk_error};
 use super::{Error, Home, Result};
-use crate::core::s3::WithSse as _;
 
 /// Whether the endpoint is this machine (http there exposes nothing on a network).
 pub fn is_loopback_endpoint(url: &str) -> bool {
@@ -104,11 +103,7 @@ pub async fn allow_sse_c(home: &Home, conn: &ConnectionRecord, bucket: &str) -> 
             let err = sdk_error(e, Op::Other, &target, false);
             // No rules at all, or a server without bucket encryption rules (Garage, MinIO
             // without KMS): nothing can block SSE-C there.
-            if err
-                .message
-                .contains("ServerSideEncryptionConfigurationNotFound")
-                || not_implemented(&err.message)
-            {
+            if no_encryption_rules(&err) || not_implemented(&err.message) {
                 return Ok(());
             }
             return Err(err.into());
@@ -182,8 +177,12 @@ pub struct PreflightReport {
     pub bucket: String,
     pub bucket_encryption: BucketEncryption,
     pub enforcement: Enforcement,
-    /// What to do, for each problem found.
+    /// What the probe learned of the server's SSE-C (kept per connection and bucket).
+    pub traits: BucketTraits,
+    /// What to do, for each problem found: uploads are refused while any stands.
     pub problems: Vec<String>,
+    /// What the user should know of this server, that does not stop uploads.
+    pub findings: Vec<String>,
 }
 
 impl PreflightReport {
@@ -200,16 +199,55 @@ pub async fn preflight(
 ) -> Result<PreflightReport> {
     check_transport(conn)?;
     let client = client_for(conn, home.secrets().ok()).await?;
-    let bucket_encryption = bucket_encryption(&client, bucket).await;
-    let enforcement = probe(&client, bucket).await;
+    let bucket_encryption = bucket_encryption(&client, bucket).await?;
+    let (enforcement, traits) = super::probe::probe(&client, bucket).await;
+    let mut findings = Vec::new();
+    if enforcement == Enforcement::Enforced {
+        home.registry
+            .save_bucket_traits(&conn.name, bucket, &traits)?;
+        findings = self::findings(bucket, &traits);
+    }
     let problems = problems(bucket, &bucket_encryption, &enforcement);
     Ok(PreflightReport {
         connection: conn.name.clone(),
         bucket: bucket.to_string(),
         bucket_encryption,
         enforcement,
+        traits,
         problems,
+        findings,
     })
+}
+
+/// What the probe found that works, but differently from AWS.
+fn findings(bucket: &str, t: &BucketTraits) -> Vec<String> {
+    let mut out = Vec::new();
+    if t.keyless_part_accepted == Some(true) {
+        out.push(format!(
+            "PARTIAL ENFORCEMENT: s3://{bucket} accepted a part without the key into an SSE-C \
+             multipart upload. ssec-manager sends the key with every part, but another client \
+             that forgets it may store parts that are not encrypted with the object's key"
+        ));
+    }
+    match t.rekey {
+        Some(Rekey::Replace) => out.push(format!(
+            "s3://{bucket} re-keys an object onto itself only with MetadataDirective=REPLACE: \
+             rotations send the content type, encoding, disposition, language, cache control, \
+             storage class and user metadata they read (tags and ACLs are not carried over)"
+        )),
+        None => out.push(format!(
+            "s3://{bucket} refused to copy an object onto itself with a new key: rotations \
+             there must go through this computer (rotate --reupload always)"
+        )),
+        Some(Rekey::Copy) => {}
+    }
+    if t.part_copy == Some(false) {
+        out.push(format!(
+            "s3://{bucket} refuses UploadPartCopy with SSE-C: rotations copy objects up to \
+             5 GiB in one CopyObject, and larger ones through this computer"
+        ));
+    }
+    out
 }
 
 /// The rule AWS documents for allowing SSE-C again (the aws CLI's JSON).
@@ -236,88 +274,49 @@ fn problems(bucket: &str, encryption: &BucketEncryption, enforcement: &Enforceme
     problems
 }
 
-async fn bucket_encryption(client: &Client, bucket: &str) -> BucketEncryption {
-    match client.get_bucket_encryption().bucket(bucket).send().await {
-        Ok(out) => {
-            let rules = out
-                .server_side_encryption_configuration()
-                .map(|c| c.rules())
-                .unwrap_or_default();
-            if blocks_sse_c(rules) {
-                BucketEncryption::BlocksSseC
-            } else {
-                BucketEncryption::Allows
-            }
-        }
-        Err(e) => {
-            let err = sdk_error(e, Op::Other, &format!("s3://{bucket}"), false);
-            if err
-                .message
-                .contains("ServerSideEncryptionConfigurationNotFound")
-            {
-                BucketEncryption::Allows
-            } else {
-                BucketEncryption::Unknown(err.message)
-            }
-        }
-    }
-}
-
-/// Writes a tiny object with a throwaway key, reads it without and with the key, deletes it.
-async fn probe(client: &Client, bucket: &str) -> Enforcement {
-    let key = match SseKey::generate() {
-        Ok(k) => k,
-        Err(e) => return Enforcement::Failed(format!("no random key: {e}")),
-    };
-    let mut id = [0u8; 6];
-    let _ = getrandom::fill(&mut id);
-    let object = format!(".ssec-manager-probe-{}", hex::encode(id));
-    let url = format!("s3://{bucket}/{object}");
-    let payload = b"ssec-manager SSE-C enforcement probe".to_vec();
-    let h = key.headers();
-    let put = client
-        .put_object()
-        .bucket(bucket)
-        .key(&object)
-        .body(ByteStream::from(payload.clone()))
-        .sse(&h)
-        .send()
-        .await;
-    if let Err(e) = put {
-        return Enforcement::Failed(sdk_error(e, Op::Write, &url, true).message);
-    }
-    let keyless = client.get_object().bucket(bucket).key(&object).send().await;
-    let result = match keyless {
-        Ok(_) => Enforcement::Ignored,
-        Err(e) => {
-            let err = sdk_error(e, Op::Read, &url, false);
-            if err.kind != S3ErrorKind::KeyRequired {
-                Enforcement::Failed(format!("a keyless GET failed oddly: {}", err.message))
-            } else {
-                let with_key = client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(&object)
-                    .sse(&h)
-                    .send()
-                    .await;
-                match with_key {
-                    Ok(out) => match out.body.collect().await.map(|b| b.into_bytes()) {
-                        Ok(b) if b.as_ref() == payload.as_slice() => Enforcement::Enforced,
-                        _ => Enforcement::Failed("the probe object came back changed".into()),
-                    },
-                    Err(e) => Enforcement::Failed(sdk_error(e, Op::Read, &url, true).message),
+/// The bucket's encryption rules; Err when the server could not be reached at all (TLS,
+/// network): nothing else of the preflight can work then.
+async fn bucket_encryption(client: &Client, bucket: &str) -> Result<BucketEncryption> {
+    Ok(
+        match client.get_bucket_encryption().bucket(bucket).send().await {
+            Ok(out) => {
+                let rules = out
+                    .server_side_encryption_configuration()
+                    .map(|c| c.rules())
+                    .unwrap_or_default();
+                if blocks_sse_c(rules) {
+                    BucketEncryption::BlocksSseC
+                } else {
+                    BucketEncryption::Allows
                 }
             }
-        }
-    };
-    let _ = client
-        .delete_object()
-        .bucket(bucket)
-        .key(&object)
-        .send()
-        .await;
-    result
+            Err(e) => {
+                let err = sdk_error(e, Op::Other, &format!("s3://{bucket}"), false);
+                if matches!(
+                    err.kind,
+                    S3ErrorKind::Tls
+                        | S3ErrorKind::Network
+                        | S3ErrorKind::Timeout
+                        | S3ErrorKind::Credentials
+                ) {
+                    return Err(err.into());
+                }
+                if no_encryption_rules(&err) {
+                    BucketEncryption::Allows
+                } else {
+                    BucketEncryption::Unknown(err.message)
+                }
+            }
+        },
+    )
+}
+
+/// The answer of a bucket without encryption rules: AWS's code (with or without the "Error"
+/// suffix SeaweedFS adds), sent with a 404 that is not "no such bucket".
+fn no_encryption_rules(err: &S3Error) -> bool {
+    err.code
+        .as_deref()
+        .is_some_and(|c| c.starts_with("ServerSideEncryptionConfigurationNotFound"))
 }
 
 #[cfg(test)]

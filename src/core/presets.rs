@@ -1,7 +1,10 @@
 //! Provider presets: the endpoint pattern, addressing style and checksum setting each S3
 //! provider needs, so users pick a name instead of looking these up. The checksum setting
-//! follows PROTOCOL.md: providers that reject the SDK's default CRC32 checksums (R2, OVH and
-//! older MinIO among them) get `WhenRequired`.
+//! follows PROTOCOL.md: providers that reject the SDK's default CRC32 checksums (R2, OVH, B2
+//! and older MinIO among them) get `WhenRequired`. docs/PROVIDERS.md checks each setting
+//! against the provider's documentation. What a server does differently with SSE-C itself
+//! (re-keying in place, part copies) is not guessed here: the preflight probe learns it per
+//! bucket (`registry::BucketTraits`).
 
 use super::registry::{ChecksumMode, ConnectionRecord};
 
@@ -16,6 +19,11 @@ pub enum Provider {
     Minio,
     Ceph,
     Garage,
+    Seaweedfs,
+    /// The ministack AWS emulator (a test bench, not a place for data).
+    Ministack,
+    Hetzner,
+    Digitalocean,
     Custom,
 }
 
@@ -29,7 +37,14 @@ impl Provider {
             Provider::Wasabi => Some("https://s3.{region}.wasabisys.com"),
             Provider::Ovh => Some("https://s3.{region}.io.cloud.ovh.net"),
             Provider::Scaleway => Some("https://s3.{region}.scw.cloud"),
-            Provider::Minio | Provider::Ceph | Provider::Garage | Provider::Custom => None,
+            Provider::Hetzner => Some("https://{region}.your-objectstorage.com"),
+            Provider::Digitalocean => Some("https://{region}.digitaloceanspaces.com"),
+            Provider::Minio
+            | Provider::Ceph
+            | Provider::Garage
+            | Provider::Seaweedfs
+            | Provider::Ministack
+            | Provider::Custom => None,
         }
     }
 
@@ -42,12 +57,27 @@ impl Provider {
             Provider::Ovh => "gra",
             Provider::Scaleway => "fr-par",
             Provider::Garage => "garage",
-            Provider::Minio | Provider::Ceph | Provider::Custom => "us-east-1",
+            Provider::Hetzner => "fsn1",
+            Provider::Digitalocean => "nyc3",
+            Provider::Minio
+            | Provider::Ceph
+            | Provider::Seaweedfs
+            | Provider::Ministack
+            | Provider::Custom => "us-east-1",
         }
     }
 
     pub fn path_style(self) -> bool {
-        matches!(self, Provider::Minio | Provider::Ceph | Provider::Garage)
+        // Wasabi takes both, and recommends path-style (docs/PROVIDERS.md).
+        matches!(
+            self,
+            Provider::Wasabi
+                | Provider::Minio
+                | Provider::Ceph
+                | Provider::Garage
+                | Provider::Seaweedfs
+                | Provider::Ministack
+        )
     }
 
     pub fn checksums(self) -> ChecksumMode {
@@ -118,7 +148,12 @@ mod tests {
             wasabi.endpoint.as_deref(),
             Some("https://s3.eu-central-1.wasabisys.com")
         );
-        assert!(!wasabi.path_style);
+        assert!(wasabi.path_style);
+        let hetzner = Provider::Hetzner.connection("h", None, None, None).unwrap();
+        assert_eq!(
+            hetzner.endpoint.as_deref(),
+            Some("https://fsn1.your-objectstorage.com")
+        );
 
         let garage = Provider::Garage
             .connection("g", None, Some("http://127.0.0.1:3900"), None)

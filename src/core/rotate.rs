@@ -7,15 +7,20 @@
 //! so an interrupted run can be settled afterwards: a HEAD with the new key tells whether the
 //! copy landed, a HEAD with the old key whether the object is still as it was. Only after a
 //! HEAD with the new key confirmed the copy does the registry move the object to the new key.
+//!
+//! A copy onto itself is made with `MetadataDirective=COPY` where the server allows it, else
+//! with `REPLACE` and the headers a HEAD read (SeaweedFS): what the preflight or an earlier
+//! rotation learned of the bucket (`BucketTraits::rekey`) decides, and a refusal teaches it.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use serde::Serialize;
 
-use super::key::{KeyFingerprint, SseKey};
+use super::key::{KeyFingerprint, SseHeaders, SseKey};
 use super::location::{S3Location, S3Url};
-use super::registry::{ObjectRecord, ObjectState, PendingRotation};
-use super::s3::{Op, client_for, head_with_key, proves_not_under_key, sdk_error};
+use super::meta::{ObjectMeta, WithMeta as _};
+use super::registry::{BucketTraits, ObjectRecord, ObjectState, PendingRotation, Rekey};
+use super::s3::{Op, S3Error, client_for, head_with_key, proves_not_under_key, sdk_error};
 use super::transfer::progress::{MIB, TransferOptions};
 use super::{Error, Home, Result};
 use crate::core::s3::{WithCopySourceSse as _, WithSse as _};
@@ -314,6 +319,7 @@ impl Home {
             .connection_of_object(object.id)?
             .ok_or_else(|| Error::NotFound(format!("object {} has no connection", object.id)))?;
         let client = client_for(&conn, self.secrets().ok()).await?;
+        let traits = self.registry.bucket_traits(&conn.name, &object.bucket)?;
         self.registry.begin_rotation(&PendingRotation {
             object_id: object.id,
             from: from_rec.fingerprint.clone(),
@@ -321,8 +327,11 @@ impl Home {
         })?;
         let copied = match opts.reupload {
             Reupload::Always => Err("re-upload asked for".to_string()),
-            _ => match copy_with_new_key(&client, object, &from, &to, opts).await {
-                Ok(size) => Ok(size),
+            _ => match copy_with_new_key(&client, object, &from, &to, opts, &traits).await {
+                Ok(done) => {
+                    self.learn_from_copy(&conn.name, &object.bucket, &traits, &done)?;
+                    Ok(done)
+                }
                 Err(e) if opts.reupload == Reupload::IfCopyRefused && copy_refused(&e) => {
                     Err(format!("the server refused the copy: {e}"))
                 }
@@ -348,8 +357,8 @@ impl Home {
                 }
             },
         };
-        let size = match copied {
-            Ok(size) => size,
+        let done = match copied {
+            Ok(done) => done,
             Err(why) => {
                 return self
                     .rotate_by_reupload(object, &conn, &from_rec.label, &to_rec, &why, opts)
@@ -358,13 +367,35 @@ impl Home {
         };
         self.confirm_rotation(&client, object, &to, &from_rec.label, &to_rec.label)
             .await?;
+        let method = if done.parts_refused {
+            "copy (one CopyObject: the server refuses UploadPartCopy with SSE-C)".to_string()
+        } else {
+            method(done.size, opts)
+        };
         Ok(Rotation {
             object: format!("{}:{}", object.connection, object.url()),
             from: from_rec.label,
             to: to_rec.label,
-            size: Some(size),
-            method: method(size, opts),
+            size: Some(done.size),
+            method,
         })
+    }
+
+    /// Keeps what a copy taught of the bucket's server, for the next rotation there.
+    fn learn_from_copy(
+        &self,
+        connection: &str,
+        bucket: &str,
+        known: &BucketTraits,
+        done: &CopyDone,
+    ) -> Result<()> {
+        if Some(done.rekey) != known.rekey {
+            self.registry.learn_rekey(connection, bucket, done.rekey)?;
+        }
+        if done.parts_refused && known.part_copy != Some(false) {
+            self.registry.learn_no_part_copy(connection, bucket)?;
+        }
+        Ok(())
     }
 
     /// HEAD with the new key; only then the registry moves the object to it.
@@ -443,10 +474,7 @@ impl Home {
             .send()
             .await
             .map_err(|e| sdk_error(e, Op::Read, &url.to_string(), true))?;
-        let meta = super::transfer::upload::ObjectMeta {
-            content_type: head.content_type().map(str::to_string),
-            metadata: head.metadata().cloned().filter(|m| !m.is_empty()),
-        };
+        let meta = ObjectMeta::from_head(&head);
         let mut ctx = super::transfer::TransferCtx::new(TransferOptions::default());
         ctx.cancel = opts.cancel.child_token();
         super::transfer::download(&ctx, self, conn, &url, &file, Some(from_label)).await?;
@@ -779,14 +807,26 @@ pub enum Settled {
     Nothing,
 }
 
-/// The copy itself: returns the object's size.
+/// How a copy went, and what it taught of the server.
+struct CopyDone {
+    size: u64,
+    /// The way of re-keying in place that worked.
+    rekey: Rekey,
+    /// The server refused UploadPartCopy with SSE-C: one CopyObject did it instead.
+    parts_refused: bool,
+}
+
+/// The copy itself, the way the bucket's server does it (`traits`; learned again when the
+/// server refuses): in parts above the copy threshold, else (or where the server refuses
+/// UploadPartCopy, up to S3's 5 GiB) one CopyObject.
 async fn copy_with_new_key(
     client: &Client,
     object: &ObjectRecord,
     from: &SseKey,
     to: &SseKey,
     opts: &RotateOptions,
-) -> Result<u64> {
+    traits: &BucketTraits,
+) -> Result<CopyDone> {
     let url = object.url();
     let (old, new) = (from.headers(), to.headers());
     let head = client
@@ -798,31 +838,76 @@ async fn copy_with_new_key(
         .await
         .map_err(|e| sdk_error(e, Op::Read, &url, true))?;
     let size = head.content_length().unwrap_or(0).max(0) as u64;
-    let source = copy_source(&object.bucket, &object.key);
-    if size <= opts.copy_threshold {
-        client
-            .copy_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .copy_source(&source)
-            .metadata_directive(MetadataDirective::Copy)
-            .copy_source_sse(&old)
-            .sse(&new)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, Op::Write, &url, true))?;
-        return Ok(size);
+    let meta = ObjectMeta::from_head(&head);
+    let rekey = traits.rekey.unwrap_or(Rekey::Copy);
+    let mut parts_refused = traits.part_copy == Some(false) && size <= MAX_SINGLE_COPY;
+    if size > opts.copy_threshold && !parts_refused {
+        match multipart_copy(client, object, &meta, &old, &new, opts, size).await {
+            Ok(()) => {
+                return Ok(CopyDone {
+                    size,
+                    rekey,
+                    parts_refused,
+                });
+            }
+            Err(e) if size <= MAX_SINGLE_COPY && super::quirks::refuses_part_copy(&e) => {
+                parts_refused = true;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    multipart_copy(client, object, &head, &old, &new, opts, size).await?;
-    Ok(size)
+    let (bucket, key) = (&object.bucket, &object.key);
+    let used = match rekey_copy(client, bucket, key, &old, &new, rekey, &meta).await {
+        Ok(()) => rekey,
+        Err(e) if rekey == Rekey::Copy && super::quirks::refuses_self_copy(&e) => {
+            rekey_copy(client, bucket, key, &old, &new, Rekey::Replace, &meta).await?;
+            Rekey::Replace
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(CopyDone {
+        size,
+        rekey: used,
+        parts_refused: parts_refused && size > opts.copy_threshold,
+    })
 }
 
-/// The copy in parts (UploadPartCopy ranges), aborted if any part fails. Content type and
-/// user metadata are not copied by UploadPartCopy, so they go on the new upload explicitly.
+/// One CopyObject of an object onto itself from key `old` to key `new`: with
+/// `MetadataDirective=COPY`, or `REPLACE` sending `meta` (what a HEAD read).
+pub(crate) async fn rekey_copy(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    old: &SseHeaders,
+    new: &SseHeaders,
+    rekey: Rekey,
+    meta: &ObjectMeta,
+) -> std::result::Result<(), S3Error> {
+    let copy = client
+        .copy_object()
+        .bucket(bucket)
+        .key(key)
+        .copy_source(copy_source(bucket, key))
+        .copy_source_sse(old)
+        .sse(new);
+    let copy = match rekey {
+        Rekey::Copy => copy.metadata_directive(MetadataDirective::Copy),
+        Rekey::Replace => copy
+            .metadata_directive(MetadataDirective::Replace)
+            .meta(meta),
+    };
+    copy.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk_error(e, Op::Write, &format!("s3://{bucket}/{key}"), true))
+}
+
+/// The copy in parts (UploadPartCopy ranges), aborted if any part fails. UploadPartCopy
+/// copies bytes only, so what the object carries goes on the new upload explicitly.
 async fn multipart_copy(
     client: &Client,
     object: &ObjectRecord,
-    head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    meta: &ObjectMeta,
     old: &super::key::SseHeaders,
     new: &super::key::SseHeaders,
     opts: &RotateOptions,
@@ -833,8 +918,7 @@ async fn multipart_copy(
         .create_multipart_upload()
         .bucket(&object.bucket)
         .key(&object.key)
-        .set_content_type(head.content_type().map(str::to_string))
-        .set_metadata(head.metadata().cloned())
+        .meta(meta)
         .sse(new)
         .send()
         .await

@@ -44,6 +44,8 @@ pub enum S3ErrorKind {
     AccessDenied,
     Network,
     Timeout,
+    /// The TLS handshake failed: an untrusted or mismatched certificate, or no TLS there.
+    Tls,
     Credentials,
     Service,
 }
@@ -57,6 +59,8 @@ pub struct S3Error {
     /// A write that failed otherwise (timeout, connection lost, answer unreadable) may still
     /// have been done by the server: its outcome is in doubt.
     pub outcome_known: bool,
+    /// The server's error code (`NoSuchKey`, `InvalidRequest`...), when it sent one.
+    pub code: Option<String>,
 }
 
 impl S3Error {
@@ -66,7 +70,13 @@ impl S3Error {
             kind,
             message: message.into(),
             outcome_known: true,
+            code: None,
         }
+    }
+
+    /// Whether the server answered with this error code.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
     }
 
     /// A failure without a readable answer: the request may or may not have been done.
@@ -75,6 +85,7 @@ impl S3Error {
             kind,
             message,
             outcome_known: false,
+            code: None,
         }
     }
 }
@@ -132,7 +143,22 @@ where
                 ),
             );
         }
+        SdkError::DispatchFailure(_) if is_credentials_failure(&detail) => {
+            // Nothing was sent: the credentials could not be had (no variables, no profile,
+            // and the instance metadata service said no).
+            return S3Error::new(
+                S3ErrorKind::Credentials,
+                format!(
+                    "{target}: no credentials to sign the request with ({cause}); give the \
+                     connection credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE, a --profile, or \
+                     an access key kept in the keyring)"
+                ),
+            );
+        }
         SdkError::DispatchFailure(_) => {
+            if let Some(tls) = super::tls::handshake_failure(&err) {
+                return S3Error::unanswered(S3ErrorKind::Tls, format!("{target}: {tls}"));
+            }
             return S3Error::unanswered(
                 S3ErrorKind::Network,
                 format!(
@@ -157,6 +183,20 @@ where
         _ => {}
     }
     let status = err.raw_response().map(HttpStatus::status_code);
+    // An answer that arrived but could not be read (a malformed header, a body cut off):
+    // the SDK reports a success status it failed to parse as an error. Say what could not be
+    // read, not the status as if it were the error; a write may have been done.
+    if matches!(err, SdkError::ResponseError(_)) || status.is_some_and(|s| (200..300).contains(&s))
+    {
+        return S3Error::unanswered(
+            S3ErrorKind::Service,
+            format!(
+                "{target}: the server's answer{} could not be read: {}",
+                status.map(|s| format!(" ({s})")).unwrap_or_default(),
+                error_chain(&err)
+            ),
+        );
+    }
     let (code, message) = match err.as_service_error() {
         Some(e) => (
             e.code().map(str::to_string),
@@ -172,7 +212,14 @@ where
         kind,
         message: text,
         outcome_known,
+        code,
     }
+}
+
+/// Whether a request failed before it was sent because no credentials could be loaded.
+fn is_credentials_failure(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("credentials") || d.contains("imds")
 }
 
 /// A failure of `kind` in the user's words.
@@ -328,6 +375,25 @@ impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
     }
 }
 
+/// Every distinct message of an error chain, outermost first ("failed to parse
+/// SSECustomerKeyMD5 from header `x-amz-...`: ..."), without the SDK's generic wrappers.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !matches!(
+            text.as_str(),
+            "response error" | "service error" | "unhandled error"
+        ) && !parts.iter().any(|p| p.contains(&text))
+        {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ").chars().take(400).collect()
+}
+
 /// The deepest error in the chain ("Connection refused (os error 111)"): the one that
 /// says what actually went wrong, without the SDK's wrapping.
 fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -342,6 +408,8 @@ fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
 pub enum ClientError {
     #[error("{0}")]
     Insecure(String),
+    #[error("connection \"{0}\": {1}")]
+    Tls(String, String),
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
     #[error(
@@ -359,8 +427,12 @@ pub async fn client_for(
 ) -> Result<Client, ClientError> {
     // Every client here sends SSE-C keys: refuse a transport that would expose them.
     super::preflight::check_transport(conn).map_err(|e| ClientError::Insecure(e.to_string()))?;
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(conn.region.clone()));
+    let http = super::tls::http_client(conn)
+        .await
+        .map_err(|e| ClientError::Tls(conn.name.clone(), e))?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(conn.region.clone()))
+        .http_client(http);
     match conn.credential_source {
         CredentialSource::AwsChain => {}
         CredentialSource::Profile => {
@@ -395,7 +467,9 @@ pub async fn client_for(
             .build(),
     );
     let shared = loader.load().await;
-    let mut builder = aws_sdk_s3::config::Builder::from(&shared).force_path_style(conn.path_style);
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(conn.path_style)
+        .interceptor(super::quirks::DuplicateSseHeaders);
     if let Some(endpoint) = &conn.endpoint {
         builder = builder.endpoint_url(endpoint);
     }

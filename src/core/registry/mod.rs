@@ -21,6 +21,9 @@ use super::key::KeyFingerprint;
 
 mod ledger;
 mod owners;
+mod traits;
+
+pub use traits::{BucketTraits, Rekey};
 
 pub use ledger::{Dependents, Landing};
 pub use owners::{HEARTBEAT, Lease, OWNER_TTL, pid_alive};
@@ -202,6 +205,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX objects_landed ON objects(landed_seq);
     CREATE INDEX rotations_to ON rotations(to_fingerprint);
     "#,
+    // 8: a connection's private CA (a path, as the aws CLI's --ca-bundle), and what the
+    // preflight learned about each bucket's server.
+    r#"
+    ALTER TABLE connections ADD COLUMN ca_bundle TEXT;
+    CREATE TABLE bucket_traits (
+        connection_id INTEGER NOT NULL REFERENCES connections(id),
+        bucket TEXT NOT NULL,
+        rekey TEXT,
+        part_copy INTEGER,
+        keyless_part_accepted INTEGER,
+        checked_at TEXT,
+        PRIMARY KEY (connection_id, bucket)
+    );
+    "#,
 ];
 
 /// The states of a row whose object may be on the server under its key: such a row protects
@@ -304,6 +321,8 @@ pub struct ConnectionRecord {
     pub created_at: String,
     /// SSE-C over plain http to a host other than this machine, explicitly allowed.
     pub allow_plain_http: bool,
+    /// A PEM file of the CA(s) to trust for this endpoint instead of the system's.
+    pub ca_bundle: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -347,6 +366,7 @@ impl ConnectionRecord {
             checksum_mode: ChecksumMode::WhenSupported,
             created_at: String::new(),
             allow_plain_http: false,
+            ca_bundle: None,
         }
     }
 }
@@ -776,8 +796,8 @@ impl Registry {
     pub fn add_connection(&self, c: &ConnectionRecord) -> Result<ConnectionRecord> {
         let inserted = self.db().execute(
             "INSERT INTO connections(name, endpoint, region, path_style, credential_source,
-                profile, access_key_id, checksum_mode, created_at, allow_plain_http)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                profile, access_key_id, checksum_mode, created_at, allow_plain_http, ca_bundle)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 c.name,
                 c.endpoint,
@@ -788,7 +808,8 @@ impl Registry {
                 c.access_key_id,
                 c.checksum_mode.as_str(),
                 now(),
-                c.allow_plain_http
+                c.allow_plain_http,
+                c.ca_bundle
             ],
         );
         match inserted {
@@ -821,7 +842,7 @@ impl Registry {
         let mut stmt = db
             .prepare(
                 "SELECT id, name, endpoint, region, path_style, credential_source, profile,
-                    access_key_id, checksum_mode, created_at, allow_plain_http FROM connections ORDER BY name",
+                    access_key_id, checksum_mode, created_at, allow_plain_http, ca_bundle FROM connections ORDER BY name",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -835,7 +856,7 @@ impl Registry {
         self.db()
             .query_row(
                 "SELECT id, name, endpoint, region, path_style, credential_source, profile,
-                    access_key_id, checksum_mode, created_at, allow_plain_http FROM connections WHERE name = ?1",
+                    access_key_id, checksum_mode, created_at, allow_plain_http, ca_bundle FROM connections WHERE name = ?1",
                 [name],
                 connection_from_row,
             )
@@ -849,7 +870,7 @@ impl Registry {
             .execute(
                 "UPDATE connections SET endpoint = ?2, region = ?3, path_style = ?4,
                     credential_source = ?5, profile = ?6, access_key_id = ?7,
-                    checksum_mode = ?8, allow_plain_http = ?9
+                    checksum_mode = ?8, allow_plain_http = ?9, ca_bundle = ?10
                  WHERE name = ?1",
                 params![
                     c.name,
@@ -860,7 +881,8 @@ impl Registry {
                     c.profile,
                     c.access_key_id,
                     c.checksum_mode.as_str(),
-                    c.allow_plain_http
+                    c.allow_plain_http,
+                    c.ca_bundle
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -893,6 +915,7 @@ impl Registry {
             "DELETE FROM rotations WHERE object_id IN (SELECT o.id FROM objects o
                JOIN connections c ON c.id = o.connection_id WHERE c.name = ?1)",
             "DELETE FROM objects WHERE connection_id = (SELECT id FROM connections WHERE name = ?1)",
+            "DELETE FROM bucket_traits WHERE connection_id = (SELECT id FROM connections WHERE name = ?1)",
             "DELETE FROM connections WHERE name = ?1",
         ] {
             tx.execute(statement, [name]).map_err(|e| self.err(e))?;
@@ -1015,6 +1038,7 @@ fn connection_from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
         checksum_mode: ChecksumMode::parse(&r.get::<_, String>(8)?),
         created_at: r.get(9)?,
         allow_plain_http: r.get(10)?,
+        ca_bundle: r.get(11)?,
     })
 }
 

@@ -22,6 +22,7 @@ use futures_util::{StreamExt as _, stream};
 use super::progress::TransferCtx;
 use crate::core::key::SseKey;
 use crate::core::location::S3Url;
+use crate::core::meta::{ObjectMeta, WithMeta as _};
 use crate::core::registry::{
     ConnectionRecord, Landing, MultipartRecord, ObjectRecord, ObjectState, StoredObject, now,
 };
@@ -58,26 +59,6 @@ pub async fn upload(
         ObjectMeta::guess(dest),
     )
     .await
-}
-
-/// What an object carries besides its bytes.
-#[derive(Debug, Clone, Default)]
-pub struct ObjectMeta {
-    pub content_type: Option<String>,
-    /// User metadata (`x-amz-meta-*`).
-    pub metadata: Option<std::collections::HashMap<String, String>>,
-}
-
-impl ObjectMeta {
-    /// The content type the object key's extension suggests, if any.
-    pub fn guess(dest: &S3Url) -> Self {
-        Self {
-            content_type: mime_guess::from_path(&dest.key)
-                .first()
-                .map(|m| m.essence_str().to_string()),
-            metadata: None,
-        }
-    }
 }
 
 /// `upload` with the object's content type and user metadata given (a rotation by re-upload
@@ -601,8 +582,7 @@ async fn single_put(
         .key(&dest.key)
         .body(ByteStream::from(body))
         .content_length(size as i64)
-        .set_content_type(source.meta.content_type.clone())
-        .set_metadata(source.meta.metadata.clone())
+        .meta(&source.meta)
         .sse(&h)
         .customize()
         .interceptor(count.clone())
@@ -731,8 +711,7 @@ async fn start_multipart(
         .create_multipart_upload()
         .bucket(&dest.bucket)
         .key(&dest.key)
-        .set_content_type(source.meta.content_type.clone())
-        .set_metadata(source.meta.metadata.clone())
+        .meta(&source.meta)
         .sse(&key.headers())
         .send()
         .await

@@ -3,7 +3,7 @@
 use egui::RichText;
 use zeroize::Zeroizing;
 
-use super::{Choice, DialogUi, buttons, field};
+use super::{Choice, DialogUi, PickPurpose, buttons, field, path_field};
 use crate::core::connections::NewConnection;
 use crate::core::registry::{ChecksumMode, ConnectionRecord, CredentialSource};
 use crate::ui::{App, Command};
@@ -32,6 +32,8 @@ pub struct ConnectionForm {
     /// Editing an existing connection (its name cannot change).
     pub editing: bool,
     pub allow_plain_http: bool,
+    /// A PEM file of the private CA that signed the endpoint's certificate (https only).
+    pub ca_bundle: String,
 }
 
 impl ConnectionForm {
@@ -60,6 +62,7 @@ impl ConnectionForm {
             when_required: c.checksum_mode == ChecksumMode::WhenRequired,
             editing: true,
             allow_plain_http: c.allow_plain_http,
+            ca_bundle: c.ca_bundle.clone().unwrap_or_default(),
         }
     }
 
@@ -85,6 +88,9 @@ impl ConnectionForm {
                 ChecksumMode::WhenSupported
             }),
             allow_plain_http: self.allow_plain_http,
+            ca_bundle: nonempty(&self.ca_bundle)
+                .filter(|_| self.endpoint.trim().starts_with("https://"))
+                .map(std::path::PathBuf::from),
             ..Default::default()
         }
     }
@@ -124,7 +130,11 @@ impl DialogUi for ConnectionForm {
         }
     }
 
-    fn ui(&mut self, _app: &mut App, ui: &mut egui::Ui) -> Choice {
+    fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
+        Some((PickPurpose::CaBundle, &mut self.ca_bundle))
+    }
+
+    fn ui(&mut self, app: &mut App, ui: &mut egui::Ui) -> Choice {
         ui.add_enabled_ui(!self.editing, |ui| {
             field(ui, "Name", &mut self.name, "e.g. garage, aws-prod")
         });
@@ -135,6 +145,21 @@ impl DialogUi for ConnectionForm {
             "https://s3.example.com (empty for AWS)",
         );
         field(ui, "Region", &mut self.region, "us-east-1");
+        if self.endpoint.trim().starts_with("https://") {
+            path_field(
+                app,
+                ui,
+                "CA bundle",
+                &mut self.ca_bundle,
+                "the system's CAs (or AWS_CA_BUNDLE)",
+                PickPurpose::CaBundle,
+                false,
+            )
+            .on_hover_text(
+                "A PEM file of the private CA that signed the server's certificate; it \
+                 replaces the system's CAs for this connection, as the aws CLI's --ca-bundle",
+            );
+        }
         ui.horizontal(|ui| {
             ui.add_sized([120.0, 20.0], egui::Label::new(""));
             ui.checkbox(

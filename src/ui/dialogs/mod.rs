@@ -34,6 +34,7 @@ pub enum PickPurpose {
     Backup,
     Restore,
     AuditReport,
+    CaBundle,
 }
 
 /// What the buttons at the bottom of a dialog asked for.
@@ -235,10 +236,10 @@ pub(crate) fn path_field(
     hint: &str,
     purpose: PickPurpose,
     save: bool,
-) {
+) -> egui::Response {
     ui.horizontal(|ui| {
         ui.add_sized([120.0, 20.0], egui::Label::new(label));
-        ui.add(
+        let edit = ui.add(
             egui::TextEdit::singleline(path)
                 .hint_text(hint)
                 .desired_width(270.0),
@@ -246,7 +247,9 @@ pub(crate) fn path_field(
         if ui.button("Browse…").clicked() {
             app.pick_file(purpose, save);
         }
-    });
+        edit
+    })
+    .inner
 }
 
 /// A password field (the text is never shown).
