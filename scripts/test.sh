@@ -1,28 +1,43 @@
 #!/usr/bin/env bash
-# Usage: scripts/test.sh [cargo test args...] — the one command that runs the whole test suite:
-# a fresh Garage S3 server, the aws CLI peer, an isolated XDG/AWS environment and a real
-# Secret Service (gnome-keyring in a private D-Bus session). Always tears it all down.
+# Usage: scripts/test.sh [cargo test args...] — the one command that runs the whole test suite
+# against every S3 server the tests know (SSEC_TEST_SERVERS, default "garage seaweedfs
+# ministack"), each over plain http and then over TLS (a front with a CA made for the run),
+# with the aws CLI peer, an isolated XDG/AWS environment and a real Secret Service
+# (gnome-keyring in a private D-Bus session). Always tears it all down.
+#
+# At the end it prints how each server does SSE-C (scripts/server-matrix.sh; also written to
+# SSEC_TEST_MATRIX_OUT if set), the tests skipped for a server's limitation, and each pass.
+#
+# Without arguments, the garage pass over http runs everything, unit tests and the window
+# suite included; the other passes run the suites that talk to a server. With arguments,
+# every pass runs `cargo test ARGS`.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 CACHE=${SSEC_CACHE:-/var/cache/ssec-manager}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+servers=${SSEC_TEST_SERVERS:-garage seaweedfs ministack}
+modes=${SSEC_TEST_MODES:-http tls}
 
-for tool in dbus-run-session gnome-keyring-daemon python3 openssl; do
+for tool in dbus-run-session gnome-keyring-daemon python3 openssl socat; do
   command -v "$tool" >/dev/null || {
     echo "test.sh: '$tool' not found; run scripts/install-deps.sh first" >&2; exit 1; }
+done
+for s in $servers; do
+  [ -x "$here/$s-up.sh" ] || { echo "test.sh: unknown server '$s' (no scripts/$s-up.sh)" >&2; exit 2; }
 done
 
 export GARAGE_BIN
 GARAGE_BIN=$("$here/ensure-garage.sh")
 aws=$("$here/ensure-awscli.sh")
+case " $servers " in *" seaweedfs "*|*" ministack "*) "$here/ensure-servers.sh" >/dev/null ;; esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssec-test.XXXXXX")
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
-  "$here/garage-down.sh" "$tmp/garage" || true
+  for d in "$tmp"/server-*; do [ -d "$d" ] && "$here/server-down.sh" "$d" || true; done
   rm -rf "$tmp"
   exit "$rc"
 }
@@ -42,21 +57,76 @@ trap 'stop_child; exit 129' HUP
 . "$here/lib/isolate.sh"
 isolate_desktop "$tmp"
 isolate_aws "$tmp"
-
-"$here/garage-up.sh" "$tmp/garage"
-# shellcheck source=/dev/null
-. "$tmp/garage/env"
 export SSEC_TEST_AWS="$aws"
-
+# Tests that a server cannot pass say why here (tests/common skip_on); listed at the end.
+export SSEC_TEST_SKIP_LOG="$tmp/skipped"
 cd "$root"
-# Run in the background in its own process group and `wait`, so a SIGTERM/SIGINT to this
-# script is handled at once (bash defers traps while a foreground command runs) and the
-# trap can stop every process of the run.
-setsid dbus-run-session -- sh -c \
-  'printf %s test-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec cargo test "$@"' \
-  sh "$@" &
-child=$!
-rc=0
-wait "$child" || rc=$?
-child=
-exit "$rc"
+
+# The suites that talk to a server (every tests/*.rs but the window's).
+server_suites=()
+for f in tests/*.rs; do
+  name=$(basename "$f" .rs)
+  [ "$name" = ui ] || server_suites+=(--test "$name")
+done
+
+# run_cargo ENV_FILE ARGS...: cargo test with ENV_FILE's variables, in its own process
+# group, in a D-Bus session with an unlocked gnome-keyring. In the background plus `wait`,
+# so a SIGTERM/SIGINT to this script is handled at once (bash defers traps while a
+# foreground command runs) and the trap can stop every process of the run.
+run_cargo() {
+  setsid dbus-run-session -- sh -c \
+    '. "$1"; shift; printf %s test-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec cargo test --no-fail-fast "$@"' \
+    sh "$@" &
+  child=$!
+  local rc=0
+  wait "$child" || rc=$?
+  child=
+  return "$rc"
+}
+
+failed=()
+summary=()
+for server in $servers; do
+  dir="$tmp/server-$server"
+  "$here/$server-up.sh" "$dir"
+  for mode in $modes; do
+    t0=$SECONDS
+    if [ $# -gt 0 ]; then args=("$@")
+    elif [ "$server/$mode" = garage/http ]; then args=()
+    else args=("${server_suites[@]}"); fi
+    echo "=== tests on $server over $mode: cargo test ${args[*]}" >&2
+    pass_env="$dir/pass-$mode.env"
+    cp "$dir/env" "$pass_env"
+    plain=$(sed -n 's/^export SSEC_TEST_ENDPOINT=//p' "$dir/env")
+    echo "export SSEC_TEST_PLAIN_ENDPOINT=$plain" >>"$pass_env"
+    if [ "$mode" = tls ]; then
+      https=$("$here/tls-front.sh" "$dir/tls" "${plain##*:}")
+      {
+        echo "export SSEC_TEST_ENDPOINT=$https"
+        echo "export SSEC_TEST_TLS=1"
+        echo "export AWS_CA_BUNDLE=$dir/tls/ca.pem"
+      } >>"$pass_env"
+    fi
+    rc=0
+    run_cargo "$pass_env" "${args[@]}" || rc=$?
+    [ "$mode" = tls ] && "$here/server-down.sh" "$dir/tls" >/dev/null 2>&1 || true
+    summary+=("$server/$mode: $([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)") in $((SECONDS - t0)) s")
+    [ $rc = 0 ] || failed+=("$server/$mode")
+  done
+  # How this server does SSE-C, asked with the aws CLI: docs/PROVIDERS.md's matrix.
+  mkdir -p "$tmp/matrix"
+  "$here/server-matrix.sh" probe "$dir/env" >"$tmp/matrix/$server.tsv" 2>"$tmp/matrix/$server.err" ||
+    echo "=== the matrix probe of $server failed: $(tail -3 "$tmp/matrix/$server.err")" >&2
+  "$here/server-down.sh" "$dir"
+done
+echo "=== SSE-C as each server does it (scripts/server-matrix.sh; docs/PROVIDERS.md):" >&2
+"$here/server-matrix.sh" render "$tmp"/matrix/*.tsv | tee "${SSEC_TEST_MATRIX_OUT:-/dev/null}" >&2
+if [ -s "$SSEC_TEST_SKIP_LOG" ]; then
+  echo "=== skipped, for a limitation of the server (docs/PROVIDERS.md):" >&2
+  sort "$SSEC_TEST_SKIP_LOG" | uniq -c | sed 's/^/    /' >&2
+fi
+printf '=== %s\n' "${summary[@]}" >&2
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "=== FAILED: ${failed[*]}" >&2
+  exit 1
+fi

@@ -363,22 +363,22 @@ fn deleting_a_key_that_encrypts_objects_is_refused_then_forced_and_recorded() {
 /// key, and writes nothing. The credentials here may write the bucket but not read it.
 #[test]
 fn a_download_refused_for_lack_of_permission_is_not_called_a_wrong_key() {
+    let (Ok(id), Ok(secret)) = (
+        std::env::var("SSEC_TEST_WRITE_ONLY_KEY_ID"),
+        std::env::var("SSEC_TEST_WRITE_ONLY_SECRET"),
+    ) else {
+        common::skip_on(
+            &[&common::bench().server],
+            "no per-credential permissions (any access key reads and writes every bucket), \
+             so no read can be refused for lack of permission",
+        );
+        return;
+    };
     let h = TestHome::with_connection("no-read");
     random_file(&h.path("n.bin"), 3000);
     h.ok(&["key", "generate", "k"]);
     h.upload("n.bin", "k");
 
-    let mut raw = [0u8; 44];
-    getrandom::fill(&mut raw).unwrap();
-    let (id, secret) = (
-        format!("GK{}", hex::encode(&raw[..12])),
-        hex::encode(&raw[12..]),
-    );
-    h.sh_ok(&format!(
-        r#"g() {{ "$SSEC_TEST_GARAGE_BIN" -c "$SSEC_TEST_GARAGE_CONFIG" "$@"; }}
-        g key import -n {id} --yes {id} {secret} >/dev/null
-        g bucket allow --write "$BUCKET" --key {id} >/dev/null"#
-    ));
     h.add_keyring_connection("write-only", &id, &secret);
 
     let target = h.path("out.bin");
@@ -458,7 +458,7 @@ fn connection_rules_single_default_and_clear_errors() {
         "--endpoint",
         &h.bench.endpoint,
         "--region",
-        "garage",
+        &h.bench.region,
         "--path-style",
     ]);
     h.ok(&[

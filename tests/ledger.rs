@@ -44,7 +44,7 @@ fn states(h: &TestHome, name: &str) -> Vec<(String, String)> {
 /// A home whose connection "relay" goes through a relay in front of the bench's Garage.
 fn through_relay(name: &str) -> (TestHome, Relay) {
     let h = TestHome::new(name);
-    let relay = Relay::start(&h.bench.endpoint);
+    let relay = Relay::start(&h.bench.plain_endpoint);
     h.add_connection("relay", &relay.endpoint);
     (h, relay)
 }
@@ -444,6 +444,12 @@ fn processes_racing_on_one_home_lose_no_row_and_no_keyring_entry() {
     );
     let key_file = h.path("shared.key");
     std::fs::write(&key_file, [0x11u8; 32]).unwrap();
+    // Whether a wrong secret is refused: ministack takes any.
+    let checks_signatures = !common::skip_on(
+        &["ministack"],
+        "request signatures are not checked (any secret access key is accepted), so which \
+         process's secret was kept cannot be seen from the server",
+    );
     for round in 0..4 {
         // The same connection name from two processes; only the first has the right secret.
         let name = format!("dup{round}");
@@ -452,7 +458,8 @@ fn processes_racing_on_one_home_lose_no_row_and_no_keyring_entry() {
             let mut c = h
                 .cmd()
                 .args(["connection", "add", &name, "--endpoint", &h.bench.endpoint])
-                .args(["--region", "garage", "--path-style", "--access-key-id", &id])
+                .args(["--region", &h.bench.region, "--path-style"])
+                .args(["--access-key-id", &id])
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -481,7 +488,9 @@ fn processes_racing_on_one_home_lose_no_row_and_no_keyring_entry() {
             .unwrap()
             .status
             .success();
-        assert_eq!(works, good.status.success(), "round {round}");
+        if checks_signatures {
+            assert_eq!(works, good.status.success(), "round {round}");
+        }
 
         // The same key imported under two labels at once.
         let import = |label: String| {

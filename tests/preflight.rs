@@ -1,14 +1,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-//! Preflight against the real Garage, and the plain-http refusal (which sends nothing).
+//! Preflight against the bench's server, and the plain-http refusal (which sends nothing).
 
 mod common;
 
 use common::{TestHome, random_file};
 use ssec_manager::core::registry::{ConnectionRecord, Registry};
 
+/// The probe finds SSE-C enforced, learns what the server does differently (as the matrix of
+/// docs/PROVIDERS.md says for each server), keeps it for the connection and bucket, and
+/// leaves nothing behind.
 #[test]
-fn the_enforcement_probe_passes_on_garage_and_leaves_nothing_behind() {
+fn the_enforcement_probe_learns_the_servers_ways_and_leaves_nothing_behind() {
     let h = TestHome::with_connection("preflight");
     let out = h.ok(&["preflight", &format!("s3://{}", h.bench.bucket), "--json"]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -17,10 +20,38 @@ fn the_enforcement_probe_passes_on_garage_and_leaves_nothing_behind() {
         report["problems"].as_array().unwrap().is_empty(),
         "{report}"
     );
+    // (re-key in place, UploadPartCopy works, a keyless part is accepted). Garage refuses
+    // to copy a part out of an object under 5 MiB: the tiny probe cannot tell (null).
+    let expected = match h.bench.server.as_str() {
+        "seaweedfs" => ("replace", serde_json::json!(false), true),
+        "garage" => ("copy", serde_json::Value::Null, false),
+        _ => ("copy", serde_json::json!(true), false),
+    };
+    let t = &report["traits"];
+    assert_eq!(t["rekey"], expected.0, "{report}");
+    assert_eq!(t["part_copy"], expected.1, "{report}");
+    assert_eq!(t["keyless_part_accepted"], expected.2, "{report}");
+    let findings = report["findings"].to_string();
+    assert_eq!(
+        findings.contains("PARTIAL ENFORCEMENT"),
+        expected.2,
+        "{report}"
+    );
+    // Kept: the registry holds what was learned, for the rotations to come.
+    let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
+    let kept = registry.bucket_traits("garage", &h.bench.bucket).unwrap();
+    assert_eq!(serde_json::to_value(&kept).unwrap(), *t);
     let listing = h.sh_ok(
         r#"aws --endpoint-url "$EP" s3api list-objects-v2 --bucket "$BUCKET" --prefix .ssec-manager-probe"#,
     );
     assert!(!listing.contains("\"Key\""), "probe object left: {listing}");
+    let uploads = h.sh_ok(
+        r#"aws --endpoint-url "$EP" s3api list-multipart-uploads --bucket "$BUCKET" --prefix .ssec-manager-probe"#,
+    );
+    assert!(
+        !uploads.contains("UploadId"),
+        "probe upload left: {uploads}"
+    );
 }
 
 /// Garage keeps no bucket encryption rules, so nothing blocks SSE-C there: asking to unblock
@@ -109,13 +140,13 @@ fn a_provider_preset_sets_what_the_server_needs() {
         "add",
         "g",
         "--provider",
-        "garage",
+        &h.bench.server.clone(),
         "--endpoint",
         &h.bench.endpoint.clone(),
     ]);
     let list: serde_json::Value =
         serde_json::from_str(&h.ok(&["connection", "list", "--json"])).unwrap();
-    assert_eq!(list[0]["region"], "garage");
+    assert_eq!(list[0]["region"], h.bench.region.as_str());
     assert_eq!(list[0]["path_style"], true);
     h.ok(&["key", "generate", "k"]);
     random_file(&h.path("p.bin"), 100);

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{PrivateGarage, TestHome, random_file, wait_until};
+use common::{PrivateServer, TestHome, random_file, wait_until};
 use ssec_manager::core::Home;
 use ssec_manager::core::jobs::{JobManager, JobSpec, JobState};
 use ssec_manager::core::location::S3Url;
@@ -35,7 +35,12 @@ fn multipart_round_trip_is_byte_identical_through_ssec_manager_and_the_aws_cli()
           --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5""#
     ));
     let head: serde_json::Value = serde_json::from_str(&head).unwrap();
-    assert_eq!(head["PartsCount"], 9, "{head}");
+    // The multipart ETag ends in "-9"; PartsCount says it too where the server gives it
+    // (ministack does not).
+    assert!(head["ETag"].as_str().unwrap().ends_with("-9\""), "{head}");
+    if !head["PartsCount"].is_null() {
+        assert_eq!(head["PartsCount"], 9, "{head}");
+    }
 
     // Back through ranged parallel GETs.
     let out = h.path("back.bin");
@@ -202,10 +207,10 @@ async fn progress_is_monotone_and_ends_exactly_at_the_total() {
 }
 
 #[test]
-fn garage_killed_mid_download_fails_clearly_and_leaves_no_file() {
-    let garage = PrivateGarage::start();
+fn a_server_killed_mid_download_fails_clearly_and_leaves_no_file() {
+    let server = PrivateServer::start();
     let h = TestHome::new("kill-server");
-    h.add_connection("own", &garage.endpoint);
+    h.add_connection("own", &server.endpoint);
     h.ok(&["key", "generate", "k"]);
     random_file(&h.path("d.bin"), 30 * MIB);
     let url = h.url("d.bin");
@@ -236,7 +241,7 @@ fn garage_killed_mid_download_fails_clearly_and_leaves_no_file() {
     };
     wait_until(20, "the download to start", || part_file().is_some());
     std::thread::sleep(Duration::from_millis(1500));
-    garage.kill();
+    server.kill();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -341,9 +346,9 @@ fn a_folder_uploads_recursively_under_a_prefix() {
 
 #[test]
 fn an_upload_cut_off_by_the_server_is_failed_in_the_registry_and_listed_as_interrupted() {
-    let garage = PrivateGarage::start();
+    let server = PrivateServer::start();
     let h = TestHome::new("kill-upload");
-    h.add_connection("own", &garage.endpoint);
+    h.add_connection("own", &server.endpoint);
     h.ok(&["key", "generate", "k"]);
     random_file(&h.path("small.bin"), 1000);
     h.upload("small.bin", "k");
@@ -371,7 +376,7 @@ fn an_upload_cut_off_by_the_server_is_failed_in_the_registry_and_listed_as_inter
         !interrupted()["running"].as_array().unwrap().is_empty()
     });
     std::thread::sleep(Duration::from_millis(1500));
-    garage.kill();
+    server.kill();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -474,22 +479,30 @@ fn ranged_downloads_check_the_recorded_checksum_of_either_kind() {
     assert_eq!(left_in_out(), 0, "a file was left after a failed check");
 }
 
-/// Freezes `garage` (SIGSTOP) again and again while a transfer runs, and returns where the
+/// Freezes `server` (SIGSTOP) again and again while a transfer runs, and returns where the
 /// progress count stood at each freeze, until one lies inside a `unit` (a part or range) or
 /// the transfer is done. Counting whole units only would only ever stop on multiples.
 async fn progress_at_freezes(
-    garage: &PrivateGarage,
+    server: &PrivateServer,
     progress: &ssec_manager::core::transfer::Progress,
     size: u64,
     unit: u64,
 ) -> Vec<u64> {
     let signal = |sig: &str| {
         let status = std::process::Command::new("kill")
-            .args([sig, &garage.pid.get().to_string()])
+            .args([sig, &server.pid.get().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
     };
+    // Bytes first (a first upload to a bucket runs the preflight probe before any part; a
+    // server frozen all along would starve it).
+    for _ in 0..3000 {
+        if progress.done() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let mut stops = vec![];
     for _ in 0..40 {
         if progress.done() >= size {
@@ -517,9 +530,9 @@ async fn progress_at_freezes(
 /// cannot have sent whole parts only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_counts_bytes_inside_parts_and_ranges() {
-    let garage = PrivateGarage::start();
+    let server = PrivateServer::start();
     let h = TestHome::new("piece-progress");
-    let home = in_process_home(&h, &garage.endpoint);
+    let home = in_process_home(&h, &server.endpoint);
     let size = 96 * MIB;
     let data = random_file(&h.path("big.bin"), size);
     let url: S3Url = h.url("big.bin").parse().unwrap();
@@ -557,7 +570,7 @@ async fn progress_counts_bytes_inside_parts_and_ranges() {
         let what = format!("{spec:?}");
         let id = jobs.start(spec);
         let progress = jobs.progress(id).unwrap();
-        let stops = progress_at_freezes(&garage, &progress, size as u64, unit).await;
+        let stops = progress_at_freezes(&server, &progress, size as u64, unit).await;
         let finished = tokio::time::timeout(Duration::from_secs(60), jobs.next_finished())
             .await
             .unwrap()
@@ -658,8 +671,11 @@ async fn faulty_relay(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_cut_off_mid_body_is_fetched_again_and_counted_once() {
     let h = TestHome::new("cut-range");
-    let (relay, cut) =
-        faulty_relay(h.bench.endpoint.clone(), Fault::CutAfter(12 * MIB as u64)).await;
+    let (relay, cut) = faulty_relay(
+        h.bench.plain_endpoint.clone(),
+        Fault::CutAfter(12 * MIB as u64),
+    )
+    .await;
     let home = in_process_home(&h, &relay);
     let size = 24 * MIB + 4321;
     let data = random_file(&h.path("r.bin"), size);
@@ -716,7 +732,8 @@ async fn a_range_cut_off_mid_body_is_fetched_again_and_counted_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_answered_with_other_bytes_fails_and_writes_nothing() {
     let h = TestHome::new("shifted-range");
-    let (relay, shifted) = faulty_relay(h.bench.endpoint.clone(), Fault::ShiftContentRange).await;
+    let (relay, shifted) =
+        faulty_relay(h.bench.plain_endpoint.clone(), Fault::ShiftContentRange).await;
     let home = in_process_home(&h, &relay);
     random_file(&h.path("s.bin"), 12 * MIB + 5);
     let url: S3Url = h.url("s.bin").parse().unwrap();

@@ -1,7 +1,8 @@
-//! The test bench as tests see it: a real Garage, the real gnome-keyring and the aws CLI,
-//! all started by `scripts/test.sh`, which passes their addresses in SSEC_TEST_* variables.
-//! Each test gets its own home (so its own registry and keyring namespace) and its own
-//! object prefix, so tests run in parallel without meeting.
+//! The test bench as tests see it: a real S3 server (Garage, SeaweedFS or ministack, over
+//! http or through a TLS front), the real gnome-keyring and the aws CLI, all started by
+//! `scripts/test.sh`, which passes their addresses in SSEC_TEST_* variables. Each test gets
+//! its own home (so its own registry and keyring namespace) and its own object prefix, so
+//! tests run in parallel without meeting.
 
 #![allow(dead_code)]
 
@@ -11,22 +12,63 @@ use std::process::{Command, Output, Stdio};
 pub mod relay;
 
 pub struct Bench {
+    /// The endpoint the tests use: https through the TLS front in a TLS pass.
     pub endpoint: String,
+    /// The server's own plain http endpoint (for the fault relay, which speaks http).
+    pub plain_endpoint: String,
     pub bucket: String,
     pub aws: String,
+    /// "garage", "seaweedfs" or "ministack".
+    pub server: String,
+    pub region: String,
+    /// Whether this pass goes through the TLS front (AWS_CA_BUNDLE names its CA).
+    pub tls: bool,
 }
 
 pub fn bench() -> Bench {
     let var = |name: &str| {
         std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: run the integration tests through scripts/test.sh, which starts Garage and the keyring")
+            panic!("{name} is not set: run the integration tests through scripts/test.sh, which starts the S3 server and the keyring")
         })
     };
+    let endpoint = var("SSEC_TEST_ENDPOINT");
     Bench {
-        endpoint: var("SSEC_TEST_ENDPOINT"),
+        plain_endpoint: std::env::var("SSEC_TEST_PLAIN_ENDPOINT").unwrap_or(endpoint.clone()),
+        endpoint,
         bucket: var("SSEC_TEST_BUCKET"),
         aws: var("SSEC_TEST_AWS"),
+        server: std::env::var("SSEC_TEST_SERVER").unwrap_or_else(|_| "garage".into()),
+        region: std::env::var("SSEC_TEST_REGION").unwrap_or_else(|_| "garage".into()),
+        tls: std::env::var("SSEC_TEST_TLS").is_ok_and(|v| v == "1"),
     }
+}
+
+/// Skips the rest of a test on servers that cannot pass it, saying which limitation of the
+/// server (a row of docs/PROVIDERS.md) stops it. Returns true when the test must stop.
+pub fn skip_on(servers: &[&str], limitation: &str) -> bool {
+    let bench = bench();
+    if !servers.contains(&bench.server.as_str()) {
+        return false;
+    }
+    let server = format!("{}{}", bench.server, if bench.tls { " (TLS)" } else { "" });
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let line = format!("{test} on {server}: {limitation}");
+    eprintln!("SKIPPED {line} (docs/PROVIDERS.md)");
+    // scripts/test.sh lists every skip at the end of the run.
+    if let Ok(log) = std::env::var("SSEC_TEST_SKIP_LOG") {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+    true
 }
 
 pub struct TestHome {
@@ -71,7 +113,7 @@ impl TestHome {
             "--endpoint",
             endpoint,
             "--region",
-            "garage",
+            &self.bench.region,
             "--path-style",
         ]);
     }
@@ -129,7 +171,7 @@ impl TestHome {
             "--endpoint",
             &endpoint,
             "--region",
-            "garage",
+            &self.bench.region,
             "--path-style",
             "--access-key-id",
             access_key_id,
@@ -272,36 +314,36 @@ pub fn assert_no_file_holds(dir: &Path, needles: &[Vec<u8>], what: &str) {
     }
 }
 
-/// A Garage of a test's own, for tests that kill the server. Stopped on drop.
-pub struct PrivateGarage {
+/// A server of a test's own (of the bench's kind, over plain http), for tests that kill it.
+/// Stopped on drop.
+pub struct PrivateServer {
     pub dir: tempfile::TempDir,
     pub endpoint: String,
     pub pid: std::cell::Cell<u32>,
-    bin: String,
 }
 
-impl PrivateGarage {
+impl PrivateServer {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/garage-up.sh");
+        let server = bench().server;
+        let script = format!("{}/scripts/{server}-up.sh", env!("CARGO_MANIFEST_DIR"));
         let out = Command::new(script).arg(dir.path()).output().unwrap();
         assert!(
             out.status.success(),
-            "garage-up failed: {}",
+            "{server}-up failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
         let var = |name: &str| {
             env.lines()
                 .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("{name} missing from garage env"))
+                .unwrap_or_else(|| panic!("{name} missing from the server's env"))
                 .trim_matches('\'')
                 .to_string()
         };
         Self {
             endpoint: var("SSEC_TEST_ENDPOINT"),
-            pid: std::cell::Cell::new(var("SSEC_TEST_GARAGE_PID").parse().unwrap()),
-            bin: var("SSEC_TEST_GARAGE_BIN"),
+            pid: std::cell::Cell::new(var("SSEC_TEST_SERVER_PID").parse().unwrap()),
             dir,
         }
     }
@@ -312,34 +354,30 @@ impl PrivateGarage {
             .status();
     }
 
-    /// Starts the same node again on its data (after `kill`), and waits until S3 answers.
+    /// Starts the same server again on its data and ports (after `kill`), and waits until
+    /// S3 answers.
     pub fn restart(&self) {
-        let log = std::fs::File::create(self.dir.path().join("garage-restart.log")).unwrap();
-        // Stopped by garage-down.sh on drop; the test process reaps it when it exits.
-        #[allow(clippy::zombie_processes)]
-        let child = Command::new("setsid")
-            .arg(&self.bin)
-            .arg("-c")
-            .arg(self.dir.path().join("garage.toml"))
-            .arg("server")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
+        let out = Command::new(self.dir.path().join("start.sh"))
+            .output()
             .unwrap();
-        self.pid.set(child.id());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        self.pid.set(pid);
         let addr = self.endpoint.trim_start_matches("http://").to_string();
-        wait_until(30, "garage to come back", || {
+        wait_until(30, "the server to come back", || {
             std::net::TcpStream::connect(&addr).is_ok()
         });
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
 
-impl Drop for PrivateGarage {
+impl Drop for PrivateServer {
     fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/garage-down.sh");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/server-down.sh");
         let _ = Command::new(script).arg(self.dir.path()).output();
     }
 }
