@@ -61,22 +61,6 @@ impl Drop for Front {
     }
 }
 
-/// `connection add NAME` for `endpoint` with extra arguments.
-fn add(h: &TestHome, name: &str, endpoint: &str, extra: &[&str]) {
-    let mut args = vec![
-        "connection",
-        "add",
-        name,
-        "--endpoint",
-        endpoint,
-        "--region",
-        &h.bench.region,
-        "--path-style",
-    ];
-    args.extend(extra);
-    h.ok(&args);
-}
-
 /// Runs ssec-manager with AWS_CA_BUNDLE set to `ca` (or removed) and AWS_CONFIG_FILE to
 /// `config` (or the bench's).
 fn run_env(
@@ -121,8 +105,7 @@ fn a_private_ca_is_trusted_from_the_connection_the_environment_or_the_profile() 
 
     // 1. The connection's own bundle, even when AWS_CA_BUNDLE names another CA: it wins.
     let ca = front.ca();
-    add(
-        &h,
+    h.add_connection_with(
         "pinned",
         &front.endpoint,
         &["--ca-bundle", ca.to_str().unwrap()],
@@ -164,7 +147,7 @@ fn a_private_ca_is_trusted_from_the_connection_the_environment_or_the_profile() 
     assert!(std::fs::read(h.path("by-aws.bin")).unwrap() == small);
 
     // 3. No bundle on the connection: AWS_CA_BUNDLE is used.
-    add(&h, "by-env", &front.endpoint, &[]);
+    h.add_connection_with("by-env", &front.endpoint, &[]);
     let from_aws = h.path("from-aws.back");
     let args = [
         "download",
@@ -190,7 +173,7 @@ fn a_private_ca_is_trusted_from_the_connection_the_environment_or_the_profile() 
         ),
     )
     .unwrap();
-    add(&h, "by-profile", &front.endpoint, &["--profile", "tls"]);
+    h.add_connection_with("by-profile", &front.endpoint, &["--profile", "tls"]);
     let p_back = h.p("p.back");
     let args = [
         "download",
@@ -213,7 +196,7 @@ fn an_untrusted_certificate_names_the_host_and_the_fix_and_leaves_nothing() {
     let front = Front::start(&h, None);
     h.ok(&["key", "generate", "k"]);
     random_file(&h.path("u.bin"), 1000);
-    add(&h, "nas", &front.endpoint, &[]);
+    h.add_connection_with("nas", &front.endpoint, &[]);
 
     let (src, url) = (h.p("u.bin"), h.url("u.bin"));
     let out = run_env(
@@ -266,8 +249,7 @@ fn an_untrusted_certificate_names_the_host_and_the_fix_and_leaves_nothing() {
 
     // A certificate signed by the trusted CA but for another name is refused as such.
     let misnamed = Front::start(&h, Some("DNS:other.example"));
-    add(
-        &h,
+    h.add_connection_with(
         "misnamed",
         &misnamed.endpoint,
         &["--ca-bundle", misnamed.ca().to_str().unwrap()],

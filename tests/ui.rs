@@ -375,6 +375,17 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
     harness.snapshot("rotate-dialog");
     harness.state_mut().dialog = None;
 
+    // Editing an https connection: the CA bundle field (a private CA, as --ca-bundle).
+    let mut form = ssec_manager::ui::dialogs::ConnectionForm::add();
+    form.name = "nas".into();
+    form.endpoint = "https://nas.home.arpa:9000".into();
+    form.ca_bundle = "/home/me/.config/ssec/home-ca.pem".into();
+    harness.state_mut().dialog = Some(ssec_manager::ui::dialogs::Dialog::Connection(form));
+    until(&mut harness, "the connection dialog", &|_| true);
+    harness.step();
+    harness.snapshot("connection-dialog");
+    harness.state_mut().dialog = None;
+
     let jobs = harness.state().jobs().unwrap().clone();
     // A finished verify (counted in objects) above the running upload.
     jobs.start(ssec_manager::core::jobs::JobSpec::Verify {

@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::key::{KeyFingerprint, SseHeaders, SseKey};
 use super::location::{S3Location, S3Url};
 use super::meta::{ObjectMeta, WithMeta as _};
-use super::registry::{BucketTraits, ObjectRecord, ObjectState, PendingRotation, Rekey};
+use super::registry::{BucketTraits, KeyRecord, ObjectRecord, ObjectState, PendingRotation, Rekey};
 use super::s3::{Op, S3Error, client_for, head_with_key, proves_not_under_key, sdk_error};
 use super::transfer::progress::{MIB, TransferOptions};
 use super::{Error, Home, Result};
@@ -296,24 +296,7 @@ impl Home {
         to_label: &str,
         opts: &RotateOptions,
     ) -> Result<Rotation> {
-        let from_rec = self
-            .registry
-            .key_by_fingerprint(&object.key_fingerprint)?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "{} is under a key that is not registered; import it first",
-                    object.url()
-                ))
-            })?;
-        let from = self.load_key(&from_rec)?;
-        let to_rec = self.key_record(to_label)?;
-        if to_rec.fingerprint == from_rec.fingerprint {
-            return Err(Error::Refused(format!(
-                "{} is already encrypted with \"{to_label}\"",
-                object.url()
-            )));
-        }
-        let to = self.load_key(&to_rec)?;
+        let (from_rec, from, to_rec, to) = self.rotation_keys(object, to_label)?;
         let conn = self
             .registry
             .connection_of_object(object.id)?
@@ -336,24 +319,12 @@ impl Home {
                     Err(format!("the server refused the copy: {e}"))
                 }
                 Err(e) => {
-                    // What the server holds decides, not the error: a copy whose answer was
-                    // lost, or a retry refused after the first attempt landed, may be done.
-                    // Settled now when the server answers; else it stays pending,
-                    // protecting both keys.
                     let pending = PendingRotation {
                         object_id: object.id,
                         from: from_rec.fingerprint.clone(),
                         to: to_rec.fingerprint.clone(),
                     };
-                    return match self.settle_rotation(&pending).await {
-                        Ok(Settled::Confirmed(mut r)) => {
-                            r.from = from_rec.label;
-                            r.method =
-                                format!("copy (its answer was lost: {e}; a HEAD confirmed it)");
-                            Ok(r)
-                        }
-                        _ => Err(e),
-                    };
+                    return self.after_failed_copy(&pending, from_rec.label, e).await;
                 }
             },
         };
@@ -379,6 +350,52 @@ impl Home {
             size: Some(done.size),
             method,
         })
+    }
+
+    /// The keys of a rotation of `object` to `to_label`: its current key and the new one,
+    /// records and loaded; refused when they are the same.
+    fn rotation_keys(
+        &self,
+        object: &ObjectRecord,
+        to_label: &str,
+    ) -> Result<(KeyRecord, SseKey, KeyRecord, SseKey)> {
+        let from_rec = self
+            .registry
+            .key_by_fingerprint(&object.key_fingerprint)?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{} is under a key that is not registered; import it first",
+                    object.url()
+                ))
+            })?;
+        let to_rec = self.key_record(to_label)?;
+        if to_rec.fingerprint == from_rec.fingerprint {
+            return Err(Error::Refused(format!(
+                "{} is already encrypted with \"{to_label}\"",
+                object.url()
+            )));
+        }
+        let (from, to) = (self.load_key(&from_rec)?, self.load_key(&to_rec)?);
+        Ok((from_rec, from, to_rec, to))
+    }
+
+    /// A copy that failed: what the server holds decides, not the error (a copy whose answer
+    /// was lost, or a retry refused after the first attempt landed, may be done). Settled now
+    /// when the server answers; else it stays pending, protecting both keys.
+    async fn after_failed_copy(
+        &self,
+        pending: &PendingRotation,
+        from_label: String,
+        e: Error,
+    ) -> Result<Rotation> {
+        match self.settle_rotation(pending).await {
+            Ok(Settled::Confirmed(mut r)) => {
+                r.from = from_label;
+                r.method = format!("copy (its answer was lost: {e}; a HEAD confirmed it)");
+                Ok(r)
+            }
+            _ => Err(e),
+        }
     }
 
     /// Keeps what a copy taught of the bucket's server, for the next rotation there.

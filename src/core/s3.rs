@@ -126,61 +126,79 @@ pub fn error_kind(
     }
 }
 
+/// How long a request may wait for the server's next bytes: 120 s, or
+/// SSEC_MANAGER_READ_TIMEOUT seconds (as the aws CLI's --read-timeout; slow links may want
+/// more, the fault campaign less).
+pub fn read_timeout() -> std::time::Duration {
+    let secs = std::env::var("SSEC_MANAGER_READ_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(120);
+    std::time::Duration::from_secs(secs)
+}
+
+/// The failures of a request that got no answer at all (timeout, no connection, TLS, no
+/// credentials, a request that could not be made); None when the server answered.
+fn before_any_answer<E, R>(err: &SdkError<E, R>, target: &str) -> Option<S3Error>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let detail = DisplayErrorContext(err).to_string();
+    let cause = innermost_cause(err);
+    let failed = match err {
+        SdkError::TimeoutError(_) => S3Error::unanswered(
+            S3ErrorKind::Timeout,
+            format!(
+                "{target}: the server did not answer in time; check the endpoint and the network"
+            ),
+        ),
+        // Nothing was sent: the credentials could not be had (no variables, no profile, and
+        // the instance metadata service said no).
+        SdkError::DispatchFailure(_) if is_credentials_failure(&detail) => S3Error::new(
+            S3ErrorKind::Credentials,
+            format!(
+                "{target}: no credentials to sign the request with ({cause}); give the \
+                 connection credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE, a --profile, or an \
+                 access key kept in the keyring)"
+            ),
+        ),
+        SdkError::DispatchFailure(_) => match super::tls::handshake_failure(err) {
+            Some(tls) => S3Error::unanswered(S3ErrorKind::Tls, format!("{target}: {tls}")),
+            None => S3Error::unanswered(
+                S3ErrorKind::Network,
+                format!(
+                    "{target}: could not reach the server ({cause}); check that the endpoint \
+                     is right and the server is up"
+                ),
+            ),
+        },
+        SdkError::ConstructionFailure(_) => S3Error::new(
+            if detail.to_ascii_lowercase().contains("credential") {
+                S3ErrorKind::Credentials
+            } else {
+                S3ErrorKind::Service
+            },
+            format!(
+                "{target}: the request could not be made ({cause}); check the connection's \
+                 credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE, or the access key stored in the \
+                 keyring)"
+            ),
+        ),
+        _ => return None,
+    };
+    Some(failed)
+}
+
 /// Turns an SDK error into an `S3Error` about `target` (an `s3://` URL or endpoint).
 pub fn sdk_error<E, R>(err: SdkError<E, R>, op: Op, target: &str, sent_key: bool) -> S3Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + HttpStatus + Send + Sync + 'static,
 {
-    let detail = DisplayErrorContext(&err).to_string();
-    let cause = innermost_cause(&err);
-    match &err {
-        SdkError::TimeoutError(_) => {
-            return S3Error::unanswered(
-                S3ErrorKind::Timeout,
-                format!(
-                    "{target}: the server did not answer in time; check the endpoint and the network"
-                ),
-            );
-        }
-        SdkError::DispatchFailure(_) if is_credentials_failure(&detail) => {
-            // Nothing was sent: the credentials could not be had (no variables, no profile,
-            // and the instance metadata service said no).
-            return S3Error::new(
-                S3ErrorKind::Credentials,
-                format!(
-                    "{target}: no credentials to sign the request with ({cause}); give the \
-                     connection credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE, a --profile, or \
-                     an access key kept in the keyring)"
-                ),
-            );
-        }
-        SdkError::DispatchFailure(_) => {
-            if let Some(tls) = super::tls::handshake_failure(&err) {
-                return S3Error::unanswered(S3ErrorKind::Tls, format!("{target}: {tls}"));
-            }
-            return S3Error::unanswered(
-                S3ErrorKind::Network,
-                format!(
-                    "{target}: could not reach the server ({cause}); check that the endpoint is right and the server is up"
-                ),
-            );
-        }
-        SdkError::ConstructionFailure(_) => {
-            let kind = if detail.to_ascii_lowercase().contains("credential") {
-                S3ErrorKind::Credentials
-            } else {
-                S3ErrorKind::Service
-            };
-            return S3Error::new(
-                kind,
-                format!(
-                    "{target}: the request could not be made ({cause}); check the connection's credentials \
-                     (AWS_ACCESS_KEY_ID / AWS_PROFILE, or the access key stored in the keyring)"
-                ),
-            );
-        }
-        _ => {}
+    if let Some(failed) = before_any_answer(&err, target) {
+        return failed;
     }
     let status = err.raw_response().map(HttpStatus::status_code);
     // An answer that arrived but could not be read (a malformed header, a body cut off):
@@ -463,7 +481,7 @@ pub async fn client_for(
     loader = loader.timeout_config(
         aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
-            .read_timeout(std::time::Duration::from_secs(120))
+            .read_timeout(read_timeout())
             .build(),
     );
     let shared = loader.load().await;

@@ -106,7 +106,12 @@ impl TestHome {
     }
 
     pub fn add_connection(&self, name: &str, endpoint: &str) {
-        self.ok(&[
+        self.add_connection_with(name, endpoint, &[]);
+    }
+
+    /// `connection add NAME` for `endpoint` (path-style, the bench's region) with `extra`.
+    pub fn add_connection_with(&self, name: &str, endpoint: &str, extra: &[&str]) {
+        let mut args = vec![
             "connection",
             "add",
             name,
@@ -115,7 +120,9 @@ impl TestHome {
             "--region",
             &self.bench.region,
             "--path-style",
-        ]);
+        ];
+        args.extend(extra);
+        self.ok(&args);
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -5,6 +5,7 @@ use egui::RichText;
 
 use super::{Choice, DialogUi};
 use crate::core::preflight::{BucketEncryption, Enforcement, PreflightReport};
+use crate::core::registry::{BucketTraits, Rekey};
 use crate::ui::{App, Command};
 
 #[derive(Debug)]
@@ -72,7 +73,34 @@ fn report_ui(ui: &mut egui::Ui, r: &PreflightReport) -> bool {
     for p in &r.problems {
         ui.label(RichText::new(p.as_str()).weak());
     }
+    let warn = ui.visuals().warn_fg_color;
+    for f in &r.findings {
+        ui.label(RichText::new(format!("⚠ {f}")).color(warn));
+    }
+    if r.enforcement == Enforcement::Enforced {
+        ui.label(RichText::new(traits_line(&r.traits)).weak());
+    }
     allow
+}
+
+/// What the probe learned of the server, in one line.
+fn traits_line(t: &BucketTraits) -> String {
+    let yes_no = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    };
+    format!(
+        "Learned for this bucket: re-keys in place with {}; copies parts with SSE-C: {}; \
+         takes a part without the key: {}",
+        match t.rekey {
+            Some(Rekey::Copy) => "COPY",
+            Some(Rekey::Replace) => "REPLACE only",
+            None => "neither (rotations go through this computer)",
+        },
+        yes_no(t.part_copy),
+        yes_no(t.keyless_part_accepted)
+    )
 }
 
 impl DialogUi for Preflight {
