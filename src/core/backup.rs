@@ -217,10 +217,7 @@ impl Home {
                     }
                 }
                 _ => {
-                    let mut label = e.label.clone();
-                    if self.registry.key_by_label(&label)?.is_some() {
-                        label = format!("{label}-restored");
-                    }
+                    let label = self.arriving_label(&e.label, "restored", &fp)?;
                     let origin = format!("backup {}", file.display());
                     let rec = self.import_key(&label, e.key.to_base64().as_bytes(), &origin)?;
                     report.imported.push(rec.label);
@@ -266,5 +263,169 @@ mod tests {
         assert!(decrypt(&cipher, "correct horse").is_ok());
         let err = decrypt(&cipher, "wrong horse").unwrap_err().to_string();
         assert!(err.contains("passphrase does not open"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    //! Backup files as they arrive damaged: truncated, bit-flipped, opened with the wrong
+    //! passphrase, or another age file. Each is refused and imports nothing.
+
+    use age::secrecy::SecretString;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+    use crate::core::keystore::MemoryStore;
+
+    const PASS: &str = "correct horse battery";
+
+    /// A backup as `backup_keys` writes it, with a cheap scrypt work factor (tests only).
+    fn cheap_backup(entries: &[BackupEntry]) -> Vec<u8> {
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from(PASS.to_string()));
+        recipient.set_work_factor(10);
+        age::encrypt(&recipient, backup_text(entries).as_bytes()).unwrap()
+    }
+
+    fn entries() -> Vec<BackupEntry> {
+        (1..=3u8)
+            .map(|i| BackupEntry {
+                label: format!("key-{i}"),
+                key: SseKey::from_raw(&[i; 32]),
+            })
+            .collect()
+    }
+
+    fn home() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::with_store(dir.path(), Box::new(MemoryStore::default())).unwrap();
+        (dir, home)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Damage {
+        Truncate(prop::sample::Index),
+        FlipBit(prop::sample::Index, u8),
+        Overwrite(prop::sample::Index, Vec<u8>),
+        Append(Vec<u8>),
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        prop_oneof![
+            any::<prop::sample::Index>().prop_map(Damage::Truncate),
+            (any::<prop::sample::Index>(), 0u8..8).prop_map(|(i, b)| Damage::FlipBit(i, b)),
+            (
+                any::<prop::sample::Index>(),
+                prop::collection::vec(any::<u8>(), 1..32)
+            )
+                .prop_map(|(i, b)| Damage::Overwrite(i, b)),
+            prop::collection::vec(any::<u8>(), 1..32).prop_map(Damage::Append),
+        ]
+    }
+
+    fn apply(damage: &Damage, good: &[u8]) -> Vec<u8> {
+        let mut out = good.to_vec();
+        match damage {
+            Damage::Truncate(i) => out.truncate(i.index(good.len())),
+            Damage::FlipBit(i, b) => out[i.index(good.len())] ^= 1 << b,
+            Damage::Overwrite(i, with) => {
+                let at = i.index(good.len());
+                for (o, w) in out[at..].iter_mut().zip(with) {
+                    *o ^= w | 1;
+                }
+            }
+            Damage::Append(more) => out.extend_from_slice(more),
+        }
+        out
+    }
+
+    /// Whatever the damage, restoring refuses with a message and registers no key.
+    #[test]
+    fn a_damaged_backup_is_refused_and_imports_nothing() {
+        let (dir, home) = home();
+        let good = cheap_backup(&entries());
+        let file = dir.path().join("keys.age");
+        let mut runner = TestRunner::new(Config {
+            cases: 96,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&damage(), |d| {
+                let bad = apply(&d, &good);
+                std::fs::write(&file, &bad).unwrap();
+                let result = home.restore_keys(&file, PASS);
+                prop_assert!(result.is_err(), "{:?} was restored", d);
+                prop_assert!(home.registry.keys().unwrap().is_empty());
+                Ok(())
+            })
+            .unwrap();
+        // The undamaged file restores all three.
+        std::fs::write(&file, &good).unwrap();
+        assert_eq!(home.restore_keys(&file, PASS).unwrap().imported.len(), 3);
+    }
+
+    /// Any passphrase but the right one is refused in words that say so.
+    #[test]
+    fn a_wrong_passphrase_is_refused() {
+        let (dir, home) = home();
+        let file = dir.path().join("keys.age");
+        std::fs::write(&file, cheap_backup(&entries())).unwrap();
+        let mut runner = TestRunner::new(Config {
+            cases: 32,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&".{0,40}", |pass| {
+                prop_assume!(pass != PASS);
+                let err = home.restore_keys(&file, &pass).unwrap_err().to_string();
+                prop_assert!(err.contains("passphrase does not open"), "{}", err);
+                prop_assert!(!err.contains(&pass) || pass.chars().count() < 8, "{}", err);
+                Ok(())
+            })
+            .unwrap();
+        assert!(home.registry.keys().unwrap().is_empty());
+    }
+
+    #[test]
+    fn another_age_file_is_refused() {
+        let (dir, home) = home();
+        let file = dir.path().join("other.age");
+        // Encrypted to a public key, not a passphrase.
+        let id = age::x25519::Identity::generate();
+        let to_key = age::encrypt(&id.to_public(), backup_text(&entries()).as_bytes()).unwrap();
+        std::fs::write(&file, to_key).unwrap();
+        let err = home.restore_keys(&file, PASS).unwrap_err().to_string();
+        assert!(err.contains("not an age passphrase file"), "{err}");
+        // The right passphrase, but not a backup inside.
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from(PASS.to_string()));
+        recipient.set_work_factor(10);
+        std::fs::write(
+            &file,
+            age::encrypt(&recipient, b"just some notes\n").unwrap(),
+        )
+        .unwrap();
+        let err = home.restore_keys(&file, PASS).unwrap_err().to_string();
+        assert!(err.contains("not an ssec-manager key backup"), "{err}");
+        // Not an age file at all.
+        std::fs::write(&file, b"# ssec-manager key backup v1\n").unwrap();
+        assert!(home.restore_keys(&file, PASS).is_err());
+        assert!(home.registry.keys().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_backup_label_with_an_invisible_character_is_restored_under_a_clean_label() {
+        let (dir, home) = home();
+        let file = dir.path().join("keys.age");
+        let entries = vec![BackupEntry {
+            label: "prod\u{200b}".into(),
+            key: SseKey::from_raw(&[9u8; 32]),
+        }];
+        std::fs::write(&file, cheap_backup(&entries)).unwrap();
+        let report = home.restore_keys(&file, PASS).unwrap();
+        assert_eq!(report.imported.len(), 1);
+        let label = &report.imported[0];
+        assert_eq!(crate::core::label::label_problem(label), None, "{label:?}");
     }
 }

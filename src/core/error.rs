@@ -55,8 +55,12 @@ pub enum Error {
          choose another path or remove that file first"
     )]
     WouldOverwrite(PathBuf),
-    #[error("invalid label \"{0}\": use 1 to 100 characters without control characters or '/'")]
-    BadLabel(String),
+    /// `label` is shown with its invisible characters escaped (see `label::visible`).
+    #[error(
+        "invalid label \"{label}\": {why}. Use 1 to 100 visible characters, without '/' and \
+         without spaces at either end"
+    )]
+    BadLabel { label: String, why: &'static str },
     #[error(
         "no connection is set up; add one with `ssec-manager connection add NAME --endpoint URL`"
     )]

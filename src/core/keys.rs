@@ -210,17 +210,7 @@ impl Home {
             let Some(key) = &o.key else {
                 continue;
             };
-            let mut name = if o.tags.label.is_empty() {
-                format!(
-                    "adopted-{}",
-                    &o.tags.fingerprint[..8.min(o.tags.fingerprint.len())]
-                )
-            } else {
-                o.tags.label.clone()
-            };
-            if self.registry.key_by_label(&name)?.is_some() {
-                name = format!("{name}-adopted");
-            }
+            let name = self.arriving_label(&o.tags.label, "adopted", &key.fingerprint())?;
             let origin = format!(
                 "keyring entry of home {} ({})",
                 o.tags.home, o.tags.registry
@@ -233,6 +223,37 @@ impl Home {
         Ok(adopted)
     }
 
+    /// The label a key arriving with one (from a backup, from another home's keyring entry)
+    /// gets here: its own when acceptable and free, else with `-{suffix}` appended, else
+    /// `{suffix}-` and the start of its fingerprint. A label written before today's rules
+    /// (with an invisible character, say) is never carried over.
+    pub(crate) fn arriving_label(
+        &self,
+        wanted: &str,
+        suffix: &str,
+        fp: &KeyFingerprint,
+    ) -> Result<String> {
+        let short: String = fp
+            .as_str()
+            .chars()
+            .take(8)
+            .map(|c| if c == '/' { '_' } else { c })
+            .collect();
+        let candidates = [
+            wanted.to_string(),
+            format!("{wanted}-{suffix}"),
+            format!("{suffix}-{short}"),
+        ];
+        for name in &candidates {
+            if super::label::label_problem(name).is_none()
+                && self.registry.key_by_label(name)?.is_none()
+            {
+                return Ok(name.clone());
+            }
+        }
+        Ok(candidates[2].clone())
+    }
+
     fn store_and_register(
         &self,
         label: &str,
@@ -240,6 +261,7 @@ impl Home {
         source: &str,
         detail: &str,
     ) -> Result<KeyRecord> {
+        check_label(label)?;
         let fp = key.fingerprint();
         if let Some(existing) = self.registry.key_by_fingerprint(&fp)?
             && existing.deleted_at.is_none()
@@ -406,14 +428,14 @@ impl Home {
     }
 }
 
+/// Refuses a label that `label::label_problem` finds fault with.
 fn check_label(label: &str) -> Result<()> {
-    let ok = !label.trim().is_empty()
-        && label.chars().count() <= 100
-        && !label.chars().any(|c| c.is_control() || c == '/');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadLabel(label.escape_debug().to_string()))
+    match super::label::label_problem(label) {
+        None => Ok(()),
+        Some(why) => Err(Error::BadLabel {
+            label: super::label::shown(label),
+            why,
+        }),
     }
 }
 
@@ -503,5 +525,127 @@ mod tests {
         let err = home.import_key("b", &raw, "test").unwrap_err().to_string();
         assert!(err.contains("already registered as \"a\""), "{err}");
         assert!(home.import_key("", &raw, "test").is_err());
+    }
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    //! Labels as anyone may give them, against a home with an in-memory keyring.
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+    use crate::core::keystore::{MemoryStore, SecretStore as _};
+    use crate::core::label::{is_invisible, label_problem};
+
+    fn home_with(store: MemoryStore) -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::with_store(dir.path(), Box::new(store)).unwrap();
+        (dir, home)
+    }
+
+    fn hostile_label() -> impl Strategy<Value = String> {
+        let nasty = prop::sample::select(
+            &[
+                ' ', '\t', '\n', '/', '\\', '\0', '\u{a0}', '\u{200b}', '\u{200d}', '\u{202e}',
+                '\u{2066}', '\u{feff}', '\u{ad}', '\u{3000}', 'é', 'a', 'Z', '0', '-', '=',
+            ][..],
+        );
+        prop_oneof![
+            prop::collection::vec(prop_oneof![3 => nasty, 1 => any::<char>()], 0..40)
+                .prop_map(|v| v.into_iter().collect::<String>()),
+            (90usize..10_001).prop_map(|n| "k".repeat(n)),
+        ]
+    }
+
+    /// A generated key is registered under exactly the label given, and only when that
+    /// label is visible text; a refusal shows the label without its invisible characters
+    /// and never whole when it is long.
+    #[test]
+    fn only_visible_labels_name_keys() {
+        let (_d, home) = home_with(MemoryStore::default());
+        let mut runner = TestRunner::new(Config {
+            cases: 128,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&hostile_label(), |label| {
+                match home.generate_key(&label) {
+                    Ok(record) => {
+                        prop_assert_eq!(&record.label, &label);
+                        prop_assert_eq!(label_problem(&label), None);
+                    }
+                    Err(Error::BadLabel { .. }) => {
+                        prop_assert!(label_problem(&label).is_some());
+                    }
+                    Err(Error::Registry(crate::core::registry::RegistryError::LabelTaken(_))) => {}
+                    Err(e) => prop_assert!(false, "{:?}: {}", label, e),
+                }
+                if let Err(e) = home.import_key(&label, &[0x9c; 32], "test") {
+                    let msg = e.to_string();
+                    prop_assert!(!msg.chars().any(is_invisible), "{:?}", msg);
+                    prop_assert!(msg.chars().count() < 600, "{} chars", msg.chars().count());
+                }
+                Ok(())
+            })
+            .unwrap();
+        for k in home.registry.keys().unwrap() {
+            assert_eq!(label_problem(&k.key.label), None, "{:?}", k.key.label);
+        }
+    }
+
+    #[test]
+    fn a_key_labelled_with_a_zero_width_space_is_refused() {
+        let (_d, home) = home_with(MemoryStore::default());
+        home.generate_key("prod").unwrap();
+        let err = home.generate_key("prod\u{200b}").unwrap_err().to_string();
+        assert!(err.contains("prod\\u{200b}"), "{err}");
+        assert!(err.contains("invisible"), "{err}");
+        assert!(home.import_key("\u{202e}dorp", &[7u8; 32], "test").is_err());
+        assert_eq!(home.registry.keys().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_label_with_spaces_at_its_ends_is_refused() {
+        let (_d, home) = home_with(MemoryStore::default());
+        for label in [" prod", "prod ", "\u{a0}prod", "prod\n"] {
+            assert!(
+                matches!(home.generate_key(label), Err(Error::BadLabel { .. })),
+                "{label:?}"
+            );
+        }
+        assert!(home.registry.keys().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_orphaned_key_with_an_invisible_label_is_adopted_under_a_clean_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::default();
+        let key = SseKey::from_raw(&[0x42; 32]);
+        let id = SecretId::SseKey(key.fingerprint());
+        store.put(&id, key.raw()).unwrap();
+        let tags = KeyTags {
+            fingerprint: key.fingerprint().to_string(),
+            label: "prod\u{200b}".into(),
+            home: "a-home-that-is-gone".into(),
+            registry: dir
+                .path()
+                .join(crate::core::home::REGISTRY_FILE)
+                .display()
+                .to_string(),
+        };
+        store.tag(&id, &tags).unwrap();
+        let home = Home::with_store(dir.path(), Box::new(store)).unwrap();
+        let adopted = home.adopt_keys(None, false).unwrap();
+        assert_eq!(adopted.len(), 1);
+        assert_eq!(
+            label_problem(&adopted[0].label),
+            None,
+            "{:?}",
+            adopted[0].label
+        );
+        assert!(adopted[0].label.starts_with("adopted-"));
     }
 }

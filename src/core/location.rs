@@ -145,6 +145,139 @@ impl S3Url {
     }
 }
 
+/// Why an object key cannot be saved under a local folder: the name would leave the folder,
+/// or the local file system cannot hold it as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocalPathError {
+    #[error("\"{key}\" is not under the prefix \"{prefix}\"")]
+    NotUnderPrefix { key: String, prefix: String },
+    #[error(
+        "the object \"{key}\" cannot be saved as a file here: {why}; download it on its own \
+         with `ssec-manager download s3://BUCKET/KEY FILE` and a name of your choice"
+    )]
+    Unsafe { key: String, why: &'static str },
+}
+
+/// The file system whose naming rules a local path must follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalNames {
+    /// Any byte but '/' and NUL; this is Linux and macOS.
+    Unix,
+    /// Also no `\ : * ? " < > |`, no name ending in '.' or ' ', no device name (CON,
+    /// NUL, COM1...), which Windows would read as a drive, a stream or a device.
+    Windows,
+}
+
+impl LocalNames {
+    /// The rules of the system this build runs on.
+    pub const HERE: Self = if cfg!(windows) {
+        LocalNames::Windows
+    } else {
+        LocalNames::Unix
+    };
+}
+
+/// The most bytes in one file or folder name on common file systems (ext4, APFS, NTFS
+/// counts UTF-16 units, which never outnumber UTF-8 bytes).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Where the object `object_key`, listed under the folder `prefix`, is saved when that
+/// folder is downloaded into `root`: `root` joined with the rest of the key, one path
+/// component per '/'-separated segment, always strictly inside `root` on any OS.
+///
+/// An object key is anyone's text, so a segment that would climb out (`..`), restart the
+/// path (an absolute key, a drive letter, a backslash), name the folder itself (`.`, an
+/// empty segment) or that the file system cannot hold (NUL, controls, overlong, a Windows
+/// device name) is refused, never rewritten: two keys must never land on one file. Folder
+/// download (a later issue) saves each listed object here; `root` itself may have any name,
+/// invalid UTF-8 included.
+pub fn local_path_for(
+    root: &std::path::Path,
+    prefix: &str,
+    object_key: &str,
+) -> Result<std::path::PathBuf, LocalPathError> {
+    local_path_with(root, prefix, object_key, LocalNames::HERE)
+}
+
+/// [`local_path_for`] under the naming rules of `names` (tests check Windows' on any OS).
+pub fn local_path_with(
+    root: &std::path::Path,
+    prefix: &str,
+    object_key: &str,
+    names: LocalNames,
+) -> Result<std::path::PathBuf, LocalPathError> {
+    let folder = folder_prefix(prefix);
+    let rest =
+        object_key
+            .strip_prefix(folder.as_str())
+            .ok_or_else(|| LocalPathError::NotUnderPrefix {
+                key: object_key.escape_debug().to_string(),
+                prefix: prefix.escape_debug().to_string(),
+            })?;
+    let unsafe_ = |why| LocalPathError::Unsafe {
+        key: object_key.escape_debug().to_string(),
+        why,
+    };
+    if rest.is_empty() || rest.ends_with('/') {
+        return Err(unsafe_("it names a folder, not a file"));
+    }
+    let mut path = root.to_path_buf();
+    for segment in rest.split('/') {
+        if let Some(why) = local_name_problem(segment, names) {
+            return Err(unsafe_(why));
+        }
+        path.push(segment);
+    }
+    Ok(path)
+}
+
+/// Why `name` cannot be one file or folder name under `names`' rules, if it cannot.
+fn local_name_problem(name: &str, names: LocalNames) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("it holds an empty path segment ('//' or a leading '/')");
+    }
+    if name == "." || name == ".." {
+        return Some("it holds a '.' or '..' segment, which would leave the folder");
+    }
+    if name.contains('\0') {
+        return Some("it holds a NUL character");
+    }
+    if name.chars().any(char::is_control) {
+        return Some("it holds a control character");
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Some("a segment is longer than 255 bytes, more than a file name may be");
+    }
+    // A backslash is a separator on Windows and ordinary elsewhere, so a name holding one
+    // would mean two different things: refused on every OS.
+    if name.contains('\\') {
+        return Some("it holds a backslash, a folder separator on Windows");
+    }
+    if names == LocalNames::Windows {
+        if name.contains([':', '*', '?', '"', '<', '>', '|']) {
+            return Some("it holds one of : * ? \" < > |, which Windows does not allow");
+        }
+        if name.ends_with(['.', ' ']) {
+            return Some("a segment ends in '.' or a space, which Windows drops");
+        }
+        let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+        let stem = stem.to_ascii_uppercase();
+        let device = matches!(
+            stem.as_str(),
+            "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+        ) || ["COM", "LPT"].iter().any(|d| {
+            stem.strip_prefix(d).is_some_and(|n| {
+                n.len() == 1 && n.as_bytes()[0].is_ascii_digit()
+                    || matches!(n, "\u{b9}" | "\u{b2}" | "\u{b3}")
+            })
+        });
+        if device {
+            return Some("a segment is a Windows device name (CON, NUL, COM1...)");
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,8 +21,9 @@
 //! | audit and its reports | `audit` |
 //! | browse buckets and folders | `bucket` |
 //!
-//! Underneath: `location` (s3:// URLs), `key` and `keystore` (key material, the OS
-//! keyring), `registry` (SQLite), `s3` (clients, errors, SSE-C headers), `checksum`.
+//! Underneath: `location` (s3:// URLs, object keys as local paths), `key` and `keystore`
+//! (key material, the OS keyring), `label` (what a key label may be), `registry` (SQLite),
+//! `s3` (clients, errors, SSE-C headers), `checksum`.
 
 pub mod audit;
 pub mod backup;
@@ -37,6 +38,7 @@ pub mod jobs;
 pub mod key;
 pub mod keys;
 pub mod keystore;
+pub mod label;
 pub mod location;
 pub mod meta;
 pub mod preflight;

@@ -13,7 +13,7 @@ mod findings;
 mod render;
 
 pub use findings::name as object_name;
-pub use render::Format;
+pub use render::{Format, csv_cell};
 
 use super::registry::{KeySummary, ObjectRecord, ObjectState};
 

@@ -138,7 +138,7 @@ impl AuditReport {
 
     /// One line per finding and object, for spreadsheets.
     pub fn to_csv(&self) -> String {
-        let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let esc = |s: &str| format!("\"{}\"", csv_cell(s).replace('"', "\"\""));
         let mut out = String::from("severity,title,key_label,key_fingerprint,object,fix\n");
         for f in &self.findings {
             let objects = if f.objects.is_empty() {
@@ -159,5 +159,17 @@ impl AuditReport {
             }
         }
         out
+    }
+}
+
+/// A cell a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return would be read as a formula (a key label or an object name is anyone's
+/// text), so it gets a leading `'`, which spreadsheets take as "text follows" (OWASP's
+/// advice for CSV injection). Quoting is left to the caller.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }

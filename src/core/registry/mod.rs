@@ -36,6 +36,16 @@ pub enum RegistryError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The file is not a registry SQLite can read (damaged, truncated, emptied, or another
+    /// program's database). It is never written to or replaced: the user decides.
+    #[error(
+        "the registry {path} is damaged or is not an ssec-manager registry ({detail}); it was \
+         left as it is. Your keys are still in the OS keyring. To recover: restore this file \
+         from a backup copy of its folder; or move it aside (keep it), run ssec-manager again \
+         to start a new registry, then `ssec-manager key adopt` brings the keys back from the \
+         keyring and `ssec-manager scan s3://BUCKET --adopt` finds the objects they encrypt"
+    )]
+    Damaged { path: PathBuf, detail: String },
     #[error("could not create the ssec-manager home {path}: {source}")]
     CreateHome {
         path: PathBuf,
@@ -575,22 +585,18 @@ const KEY_COLUMNS: &str = "label, fingerprint, created_at, source, source_detail
 
 impl Registry {
     /// Opens (creating if needed) the registry file and brings its schema up to date.
+    ///
+    /// A new registry is built beside its place and moved in whole, so a file at `path` is
+    /// always a complete registry; one that is empty or that SQLite finds damaged is
+    /// refused before anything writes to it ([`RegistryError::Damaged`]), never replaced.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             create_private_dir(dir)?;
         }
-        let wrap = |source| RegistryError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(wrap)?;
-        // The busy timeout first: switching to WAL itself waits for other processes.
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(wrap)?;
+        if !path.exists() {
+            create_registry(path)?;
+        }
+        let mut conn = open_existing(path)?;
         migrate(&mut conn, path)?;
         let mut raw = [0u8; 8];
         getrandom::fill(&mut raw).map_err(|e| RegistryError::CreateHome {
@@ -620,10 +626,7 @@ impl Registry {
     }
 
     fn err(&self, source: rusqlite::Error) -> RegistryError {
-        RegistryError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        sqlite_error(&self.path, source)
     }
 
     fn ensure_home_id(&self) -> Result<()> {
@@ -965,10 +968,7 @@ impl Registry {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let wrap = |source| RegistryError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
+    let wrap = |source| sqlite_error(path, source);
     let known = MIGRATIONS.len() as i64;
     // One IMMEDIATE transaction reads the version and applies what is missing, so two
     // processes opening a new registry at once never apply a step twice.
@@ -991,6 +991,106 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             .map_err(wrap)?;
     }
     tx.commit().map_err(wrap)
+}
+
+/// A SQLite error about the registry at `path`; one saying the file is damaged or not a
+/// database becomes [`RegistryError::Damaged`], with the recovery steps.
+fn sqlite_error(path: &Path, source: rusqlite::Error) -> RegistryError {
+    let damaged = matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    );
+    if damaged {
+        RegistryError::Damaged {
+            path: path.to_path_buf(),
+            detail: source.to_string(),
+        }
+    } else {
+        RegistryError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A new registry, built in a part file beside `path` and moved in only once complete, and
+/// never over a file: a process that loses the race to create it opens the winner's.
+fn create_registry(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let create = |source| RegistryError::CreateHome {
+        path: path.to_path_buf(),
+        source,
+    };
+    let part = tempfile::Builder::new()
+        .prefix(".registry-new-")
+        .tempfile_in(dir)
+        .map_err(create)?;
+    {
+        let mut conn = Connection::open(part.path()).map_err(|e| sqlite_error(path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| sqlite_error(path, e))?;
+        migrate(&mut conn, path)?;
+        // Closing checkpoints the WAL into the file, so the file alone is the registry.
+        conn.close().map_err(|(_, e)| sqlite_error(path, e))?;
+    }
+    match part.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A file system with neither no-replace renames nor hard links (FAT): a plain
+        // rename, which only another process creating this registry at once could race.
+        Err(e) if !path.exists() => e
+            .file
+            .persist(path)
+            .map(|_| ())
+            .map_err(|e| create(e.error)),
+        Err(e) => Err(create(e.error)),
+    }
+}
+
+/// Opens the registry file that exists at `path` (never creating one), after checking it
+/// is a registry SQLite can read; nothing is written before that.
+fn open_existing(path: &Path) -> Result<Connection> {
+    let damaged = |detail: &str| RegistryError::Damaged {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    };
+    // A file SQLite would take for a new, empty database: a registry emptied by a failed
+    // copy or sync, since a new one is never empty (see `create_registry`).
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Err(damaged("the file is empty (0 bytes)"));
+    }
+    let wrap = |source| sqlite_error(path, source);
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(wrap)?;
+    // The busy timeout first: switching to WAL itself waits for other processes.
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(wrap)?;
+    // Reading the schema finds a file that is not a database or whose header is damaged;
+    // damage deeper in the file surfaces as `Damaged` from the first query that meets it
+    // (`sqlite_error`). A full `quick_check` here would read the whole file at every start:
+    // seconds on a registry of millions of objects.
+    // Tables but no schema version: a database of some other program, never migrated into.
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(wrap)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(wrap)?;
+    if version == 0 && tables > 0 {
+        return Err(damaged(
+            "it is another program's database: it has tables but no registry schema",
+        ));
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(wrap)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(wrap)?;
+    Ok(conn)
 }
 
 /// Creates a directory (and parents) readable by the user only.

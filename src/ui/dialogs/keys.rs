@@ -6,6 +6,7 @@ use egui::RichText;
 use zeroize::Zeroizing;
 
 use super::{Choice, DialogUi, PickPurpose, buttons, field, path_field};
+use crate::core::label::{confirms_delete, visible};
 use crate::ui::{App, Command};
 
 /// A new key from the OS random generator.
@@ -162,7 +163,7 @@ impl DialogUi for DeleteKey {
     const ID: &'static str = "delete-key";
 
     fn title(&self) -> String {
-        format!("Delete key \"{}\"", self.label)
+        format!("Delete key \"{}\"", visible(&self.label))
     }
 
     fn ui(&mut self, _app: &mut App, ui: &mut egui::Ui) -> Choice {
@@ -188,13 +189,18 @@ impl DialogUi for DeleteKey {
             }
         }
         ui.add_space(6.0);
-        ui.label(format!("Type the label \"{}\" to confirm:", self.label));
+        // What is shown is what must be typed: an invisible character in the label is
+        // written out, and one in the typed text never matches.
+        ui.label(format!(
+            "Type the label \"{}\" to confirm:",
+            visible(&self.label)
+        ));
         ui.add(
             egui::TextEdit::singleline(&mut self.typed)
                 .id_salt("confirm-label")
                 .desired_width(360.0),
         );
-        let ok = self.dependents.is_some() && self.typed == self.label;
+        let ok = self.dependents.is_some() && confirms_delete(&self.label, &self.typed);
         buttons(ui, "Delete key", ok)
     }
 

@@ -6,7 +6,7 @@ use egui::RichText;
 
 use super::{Choice, DialogUi, PickPurpose, buttons, combo, field, path_field};
 use crate::core::jobs::JobSpec;
-use crate::core::location::S3Url;
+use crate::core::location::{S3Url, local_path_for};
 use crate::ui::{App, Command, Screen};
 
 /// Files or folders to upload, with where they go and the key.
@@ -137,7 +137,11 @@ impl Download {
         let dir = directories::UserDirs::new()
             .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
             .unwrap_or_else(|| PathBuf::from("."));
-        let path = dir.join(url.file_name()).display().to_string();
+        // The object's name is anyone's text: never `..` or a path (see `local_path_for`).
+        let path = local_path_for(&dir, "", url.file_name())
+            .unwrap_or_else(|_| dir.join("download"))
+            .display()
+            .to_string();
         Self {
             connection: connection.to_string(),
             url,

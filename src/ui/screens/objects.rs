@@ -5,7 +5,7 @@ use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use super::{GOOD, ROW, title};
-use crate::core::location::S3Url;
+use crate::core::location::{S3Url, local_path_for};
 use crate::core::rotate::RotateSelection;
 use crate::core::scan::ObjectKind;
 use crate::ui::dialogs::{DeleteObject, Dialog, Preflight, Rotate};
@@ -404,18 +404,40 @@ fn key_state(app: &App, key: &str) -> (String, Option<Color32>) {
 }
 
 /// The aws CLI command for an object, with the key taken from env variables (never the key).
+/// The object key is anyone's text: every word taken from it is shell-quoted, and the file
+/// it is saved as is a plain name in the current folder (see `local_path_for`).
 fn aws_recipe(app: &App, conn: &str, url: &S3Url) -> String {
     let endpoint = app
         .connections
         .iter()
         .find(|c| c.name == conn)
         .and_then(|c| c.endpoint.clone())
-        .map(|e| format!(" --endpoint-url {e}"))
+        .map(|e| format!(" --endpoint-url {}", shell_word(&e)))
         .unwrap_or_default();
+    let out = local_path_for(std::path::Path::new("."), "", url.file_name())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "./download".into());
     format!(
-        "# eval \"$(ssec-manager key env LABEL)\" sets SSE_KEY and SSE_MD5\naws{endpoint} s3api get-object --bucket {} --key '{}' \\\n  --sse-customer-algorithm AES256 --sse-customer-key \"$SSE_KEY\" --sse-customer-key-md5 \"$SSE_MD5\" '{}'\n",
-        url.bucket,
-        url.key,
-        url.file_name()
+        "# eval \"$(ssec-manager key env LABEL)\" sets SSE_KEY and SSE_MD5\naws{endpoint} s3api get-object --bucket {} --key {} \\\n  --sse-customer-algorithm AES256 --sse-customer-key \"$SSE_KEY\" --sse-customer-key-md5 \"$SSE_MD5\" {}\n",
+        shell_word(&url.bucket),
+        shell_word(&url.key),
+        shell_word(&out)
     )
+}
+
+/// `s` as one POSIX shell word: single-quoted, each `'` written as `'\''`, so no text can
+/// end the quote and run a command when the recipe is pasted into a terminal.
+fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn an_object_key_with_a_quote_cannot_run_a_command_in_the_aws_recipe() {
+        assert_eq!(shell_word("a'; rm -rf ~; '"), r"'a'\''; rm -rf ~; '\'''");
+        assert_eq!(shell_word("plain"), "'plain'");
+    }
 }
