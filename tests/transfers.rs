@@ -239,7 +239,10 @@ fn a_server_killed_mid_download_fails_clearly_and_leaves_no_file() {
             .find(|e| e.file_name().to_string_lossy().ends_with(".ssec-part"))
             .map(|e| e.path())
     };
-    wait_until(20, "the download to start", || part_file().is_some());
+    let out_dir = h.path("out");
+    wait_until(20, "the download to start", || {
+        writes_into(child.id(), &out_dir)
+    });
     std::thread::sleep(Duration::from_millis(1500));
     server.kill();
     let out = child.wait_with_output().unwrap();
@@ -779,4 +782,49 @@ async fn a_range_answered_with_other_bytes_fails_and_writes_nothing() {
         0,
         "a file was left"
     );
+}
+
+/// Whether process `pid` holds a file open in `dir` (a download's part file, named or not).
+fn writes_into(pid: u32, dir: &std::path::Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|target| target.starts_with(dir))
+}
+
+/// Found by the fault campaign: a download killed with SIGKILL left its hidden
+/// `.NAME.XXXXXX.ssec-part` file in the user's folder for ever. Now the part file has no
+/// name until it is complete.
+#[test]
+fn a_download_killed_with_sigkill_leaves_no_part_file() {
+    let h = TestHome::with_connection("kill-download");
+    h.ok(&["key", "generate", "k"]);
+    random_file(&h.path("d.bin"), 12 * MIB);
+    let url = h.url("d.bin");
+    h.upload_with("d.bin", "k", &PARTS_5MIB);
+    let out = h.path("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("d.bin"), b"before").unwrap();
+    let target = out.join("d.bin");
+    let mut child = h
+        .cmd()
+        .args(["download", &url, target.to_str().unwrap()])
+        .args(["--bwlimit", "2MiB", "-q"])
+        .args(PARTS_5MIB)
+        .spawn()
+        .unwrap();
+    wait_until(20, "the download to start", || {
+        writes_into(child.id(), &out)
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    child.kill().unwrap(); // SIGKILL: no cleanup runs.
+    child.wait().unwrap();
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["d.bin".to_string()], "left in the folder");
+    assert_eq!(std::fs::read(&target).unwrap(), b"before");
 }

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use super::key::{KeyFingerprint, SseKey};
 use super::keystore::{KeystoreError, OsKeyring, SecretStore, load_key};
+use super::part_file::PartFile;
 use super::registry::{KeyRecord, Registry};
 use super::{Error, Result};
 
@@ -113,44 +114,44 @@ impl Home {
     }
 }
 
-/// Writes `path` whole or not at all (a temp file beside it, renamed over it): for reports
+/// Writes `path` whole or not at all (a part file beside it, renamed over it): for reports
 /// the user asked to (re)write.
 pub fn write_replacing(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a file in this folder", e))?;
-    temp.write_all(contents)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| Error::io(path, "cannot write", e))?;
-    temp.persist(path)
-        .map_err(|e| Error::io(path, "cannot write", e.error))?;
-    Ok(())
+    let part = write_part(path, contents)?;
+    part.persist(path)
+        .map_err(|e| Error::io(path, "cannot write", e))
 }
 
-/// Creates `path` with mode 0600, refusing to replace anything; removes it if writing fails.
+/// Creates `path` (mode 0600) whole or not at all, refusing to replace anything: a process
+/// killed while writing leaves no half-written file (see `part_file`).
 pub fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    if path.exists() {
+        return Err(Error::WouldOverwrite(path.to_path_buf()));
     }
-    let mut file = options.open(path).map_err(|e| {
+    let part = write_part(path, contents)?;
+    part.persist_new(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             Error::WouldOverwrite(path.to_path_buf())
         } else {
             Error::io(path, "cannot create the file", e)
         }
-    })?;
-    let written = file.write_all(contents).and_then(|()| file.sync_all());
-    if let Err(e) = written {
-        drop(file);
-        let _ = std::fs::remove_file(path);
-        return Err(Error::io(path, "cannot write the file", e));
-    }
-    Ok(())
+    })
+}
+
+/// `contents` in a part file (mode 0600) in `path`'s folder, on disk.
+fn write_part(path: &Path, contents: &[u8]) -> Result<PartFile> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let part = PartFile::create_in(dir, &name)
+        .map_err(|e| Error::io(dir, "cannot create a file in this folder", e))?;
+    let mut file = part.as_file();
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(path, "cannot write the file", e))?;
+    Ok(part)
 }

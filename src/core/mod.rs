@@ -41,6 +41,7 @@ pub mod keystore;
 pub mod label;
 pub mod location;
 pub mod meta;
+pub mod part_file;
 pub mod preflight;
 pub mod presets;
 pub mod probe;

@@ -1,6 +1,7 @@
 //! Downloads with SSE-C. A HEAD with the key first (it proves the key before any file is
 //! created, and gives the size); then one streamed GET for small objects, or ranged GETs in
-//! parallel for large ones, written by offset into a temp file beside the target.
+//! parallel for large ones, written by offset into a part file in the target's folder (`part_file`: unnamed
+//! on Linux until complete, so a killed process leaves nothing behind).
 //!
 //! Up to `concurrency` ranges are in flight, in any order (`buffer_unordered`). Each body
 //! piece is hashed and written at its offset as soon as it arrives, while it is still in
@@ -21,6 +22,7 @@ use futures_util::{StreamExt as _, stream};
 use super::progress::TransferCtx;
 use crate::core::key::{KeyFingerprint, SseKey};
 use crate::core::location::S3Url;
+use crate::core::part_file::PartFile;
 use crate::core::registry::{ConnectionRecord, ObjectRecord};
 use crate::core::s3::WithSse as _;
 use crate::core::s3::{Keyless, Op, S3Error, S3ErrorKind, client_for, head_without_key, sdk_error};
@@ -100,7 +102,7 @@ pub async fn download(
         .and_then(|synced| synced)
         .map_err(|e| Error::io(temp.path(), "cannot write the download", e))?;
     temp.persist(&out)
-        .map_err(|e| Error::io(&out, "cannot move the download into place", e.error))?;
+        .map_err(|e| Error::io(&out, "cannot move the download into place", e))?;
     home.registry.log_event(
         "downloaded",
         key.as_ref().map(|k| k.fingerprint()).as_ref(),
@@ -147,7 +149,7 @@ async fn fetch_to_temp(
     key: Option<&SseKey>,
     head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
     recorded: Option<&ObjectRecord>,
-) -> Result<(tempfile::NamedTempFile, u64, String, Algorithm)> {
+) -> Result<(PartFile, u64, String, Algorithm)> {
     let size = head.content_length().unwrap_or(0).max(0) as u64;
     let etag = head.e_tag().map(str::to_string);
     let dir = out.parent().unwrap_or(Path::new("."));
@@ -155,10 +157,7 @@ async fn fetch_to_temp(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "download".into());
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".ssec-part")
-        .tempfile_in(dir)
+    let temp = PartFile::create_in(dir, &name)
         .map_err(|e| Error::io(dir, "cannot create a file in this folder", e))?;
     // The algorithm of the checksum recorded at upload, so it can be compared.
     let algorithm = recorded
@@ -548,8 +547,11 @@ fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
 /// A folder target means "into this folder, under the object's name", like `aws s3 cp`.
 fn target_path(out: &Path, src: &S3Url) -> Result<PathBuf> {
     if out.is_dir() {
+        // The object's own name, only if it is a plain file name here: a key ending in
+        // "..", or holding "..\\" or "C:" on Windows, never lands outside the folder.
         let name = src.key.rsplit('/').next().unwrap_or(&src.key);
-        return Ok(out.join(name));
+        return crate::core::location::local_path_for(out, "", name)
+            .map_err(|e| Error::Refused(e.to_string()));
     }
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
