@@ -49,6 +49,53 @@ fn through_relay(name: &str) -> (TestHome, Relay) {
     (h, relay)
 }
 
+/// Found by the fault campaign (a server paused mid-PUT): the SDK sent the PUT again when
+/// the first answer was late, both requests landed, the first one last; the upload's HEAD
+/// saw another ETag under its own key and recorded the row as "replaced" by an upload that
+/// never existed, so nothing protected the key of the object the server holds.
+#[test]
+fn a_put_the_sdk_sent_twice_keeps_protecting_its_key() {
+    let (h, relay) = through_relay("put-twice");
+    h.ok(&["key", "generate", "k"]);
+    let data = random_file(&h.path("x.bin"), 5000);
+    // The first request reaches the server after the client gave up on it (read timeout
+    // 2 s) and sent it again; the second's answer waits until the first has landed.
+    relay.rule(
+        |r| r.is_put_of("/x.bin"),
+        Action::DelayRequest(std::time::Duration::from_secs(3)),
+        Some(1),
+    );
+    relay.rule(
+        |r| r.is_put_of("/x.bin"),
+        Action::HoldAnswer("second".into()),
+        Some(1),
+    );
+    let (src, url) = (h.p("x.bin"), h.url("x.bin"));
+    let child = h
+        .cmd()
+        .args(["upload", &src, &url, "--key", "k"])
+        .env("SSEC_MANAGER_READ_TIMEOUT", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    relay.wait_arrived("second", 20);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    relay.release("second");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(states(&h, "/x.bin"), [("stored".into(), "k".into())]);
+    let refused = h.fails(&["key", "delete", "k"]);
+    assert!(refused.contains("still encrypts 1 object"), "{refused}");
+    let back = h.p("x.back");
+    h.ok(&["download", &url, &back]);
+    assert!(std::fs::read(&back).unwrap() == data);
+}
+
 /// A PutObject whose answer is lost after the server stored the object: the row is in
 /// doubt (not "failed"), the new key cannot be deleted, and reconcile finds the object
 /// under it and retires the row it replaced.

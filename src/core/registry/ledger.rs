@@ -187,6 +187,21 @@ impl Registry {
         Ok(db.last_insert_rowid())
     }
 
+    /// Whether another row of the same object records `etag`: its upload wrote what the
+    /// server holds now.
+    pub fn other_row_has_etag(&self, id: i64, etag: &str) -> Result<bool> {
+        self.db()
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM objects o, objects me WHERE me.id = ?1
+                    AND o.id != me.id AND o.etag = ?2
+                    AND (o.connection_id, o.bucket, o.object_key) =
+                        (me.connection_id, me.bucket, me.object_key))",
+                params![id, etag],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// The landing order so far: take it before asking the server whether an upload is the
     /// current object, and hand it to `finish_upload`.
     pub fn landing_mark(&self) -> Result<i64> {

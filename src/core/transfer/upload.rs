@@ -24,7 +24,8 @@ use crate::core::key::SseKey;
 use crate::core::location::S3Url;
 use crate::core::meta::{ObjectMeta, WithMeta as _};
 use crate::core::registry::{
-    ConnectionRecord, Landing, MultipartRecord, ObjectRecord, ObjectState, StoredObject, now,
+    ConnectionRecord, Landing, MultipartRecord, ObjectRecord, ObjectState, Registry, StoredObject,
+    now,
 };
 use crate::core::s3::WithSse as _;
 use crate::core::s3::{Op, S3ErrorKind, client_for, head_with_key, sdk_error};
@@ -333,7 +334,8 @@ impl Upload<'_> {
     async fn landed(&self, client: &Client, up: Uploaded, size: u64) -> Result<ObjectRecord> {
         let url = self.dest.to_string();
         let since = self.home.registry.landing_mark()?;
-        let landing = landing(client, self.dest, self.key, &up).await;
+        let registry = &self.home.registry;
+        let landing = landing(client, self.dest, self.key, &up, registry, self.id).await?;
         let versioned = crate::core::bucket::keeps_versions(client, &self.dest.bucket).await;
         let stored = StoredObject {
             size,
@@ -341,7 +343,6 @@ impl Upload<'_> {
             etag: up.etag,
             version_id: up.version_id,
         };
-        let registry = &self.home.registry;
         let fp = self.key.fingerprint();
         match landing {
             Landing::Current => {
@@ -494,15 +495,27 @@ async fn head_with(client: &Client, dest: &S3Url, key: &SseKey) -> Option<Found>
     })
 }
 
-/// Whether the upload that just landed is still the server's current object.
-async fn landing(client: &Client, dest: &S3Url, key: &SseKey, up: &Uploaded) -> Landing {
+/// Whether the upload that just landed (row `id`) is still the server's current object.
+async fn landing(
+    client: &Client,
+    dest: &S3Url,
+    key: &SseKey,
+    up: &Uploaded,
+    registry: &Registry,
+    id: i64,
+) -> Result<Landing> {
     let head = head_with_key(client, &dest.bucket, &dest.key, None, key).await;
     let other = match head {
         // The same key may have written again since: compare what names the write.
         Ok(head) => match (head.version_id(), up.version_id.as_deref()) {
             (Some(now), Some(ours)) => now != ours,
+            // Another ETag under our key is another upload's write only if that upload's
+            // row records it. Otherwise it is this upload's own request landing twice (the
+            // SDK sends a PUT or a Complete again when its answer is late, and each write
+            // has its own ETag), and this row must go on protecting the key: a later
+            // upload of ours is ordered after it by `finish_upload`.
             _ => match (head.e_tag(), up.etag.as_deref()) {
-                (Some(now), Some(ours)) => now != ours,
+                (Some(now), Some(ours)) if now != ours => registry.other_row_has_etag(id, now)?,
                 _ => false,
             },
         },
@@ -514,14 +527,14 @@ async fn landing(client: &Client, dest: &S3Url, key: &SseKey, up: &Uploaded) -> 
                 == Some(true)
         }
     };
-    if !other {
+    Ok(if !other {
         Landing::Current
     } else if crate::core::bucket::keeps_versions(client, &dest.bucket).await {
         // Kept as a version (or maybe: unknown counts as yes, so its key stays protected).
         Landing::OlderVersion
     } else {
         Landing::Replaced
-    }
+    })
 }
 
 /// The file being uploaded, as it was when the upload began.
