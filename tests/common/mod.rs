@@ -143,7 +143,13 @@ impl TestHome {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ssec-manager"));
+        // SSEC_TEST_BIN: a copy of the binary (the long fault campaign runs one, so that
+        // builds during it do not swap the program under it).
+        let bin = std::env::var_os("SSEC_TEST_BIN").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_ssec-manager")),
+            PathBuf::from,
+        );
+        let mut c = Command::new(bin);
         c.arg("--home").arg(&self.home);
         c.stdin(Stdio::null());
         c

@@ -68,6 +68,17 @@ pub enum Action {
     Hold(String),
     /// The server's answer waits at the relay until `release(name)`.
     HoldAnswer(String),
+    /// The request never reaches the server: the client's connection is closed.
+    DropRequest,
+    /// The connection is reset (RST) instead of forwarding the request.
+    ResetRequest,
+    /// The server does the request; the client gets only the first half of its answer,
+    /// then the connection closes.
+    TruncateAnswer,
+    /// The server does the request; its answer reaches the client this much later.
+    DelayAnswer(Duration),
+    /// The request reaches the server this much later (a stalled link).
+    DelayRequest(Duration),
 }
 
 type Matcher = Box<dyn Fn(&Request) -> bool + Send + Sync>;
@@ -77,6 +88,8 @@ struct Rule {
     action: Action,
     /// How many more requests it applies to; None: every one, until cleared.
     remaining: Option<usize>,
+    /// How many matching requests pass before it applies.
+    skip: usize,
 }
 
 #[derive(Default)]
@@ -87,6 +100,8 @@ struct State {
     released: HashMap<String, bool>,
     /// How many answers were dropped.
     dropped: usize,
+    /// How many times a rule applied.
+    fired: usize,
 }
 
 pub struct Relay {
@@ -125,7 +140,29 @@ impl Relay {
             matches: Box::new(matches),
             action,
             remaining: times,
+            skip: 0,
         });
+    }
+
+    /// Adds a rule that lets `skip` matching requests pass, then applies once.
+    pub fn rule_after(
+        &self,
+        matches: impl Fn(&Request) -> bool + Send + Sync + 'static,
+        action: Action,
+        skip: usize,
+    ) {
+        let (lock, _) = &*self.state;
+        lock.lock().unwrap().rules.push(Rule {
+            matches: Box::new(matches),
+            action,
+            remaining: Some(1),
+            skip,
+        });
+    }
+
+    /// How many rules have applied (a rule of `rule_after` that has not fired yet: none).
+    pub fn fired(&self) -> usize {
+        self.state.0.lock().unwrap().fired
     }
 
     /// Removes every rule: from now on everything passes.
@@ -165,10 +202,16 @@ fn action_for(state: &Mutex<State>, request: &Request) -> Option<Action> {
         .rules
         .iter_mut()
         .find(|r| r.remaining != Some(0) && (r.matches)(request))?;
+    if rule.skip > 0 {
+        rule.skip -= 1;
+        return None;
+    }
     if let Some(n) = &mut rule.remaining {
         *n -= 1;
     }
-    Some(rule.action.clone())
+    let action = rule.action.clone();
+    state.fired += 1;
+    Some(action)
 }
 
 fn hold(state: &(Mutex<State>, Condvar), name: &str) {
@@ -198,8 +241,18 @@ fn serve(
             return Ok(());
         };
         let action = action_for(&state.0, &request);
-        if let Some(Action::Hold(name)) = &action {
-            hold(state, name);
+        match &action {
+            Some(Action::Hold(name)) => hold(state, name),
+            Some(Action::DropRequest) => {
+                let _ = to_client.shutdown(Shutdown::Both);
+                return Ok(());
+            }
+            Some(Action::ResetRequest) => {
+                reset(&to_client);
+                return Ok(());
+            }
+            Some(Action::DelayRequest(d)) => std::thread::sleep(*d),
+            _ => {}
         }
         to_server.write_all(&head)?;
         to_server.write_all(&body)?;
@@ -211,10 +264,36 @@ fn serve(
                 return Ok(());
             }
             Some(Action::HoldAnswer(name)) => hold(state, name),
+            Some(Action::TruncateAnswer) => {
+                let _ = to_client.write_all(&answer[..answer.len() / 2]);
+                let _ = to_client.shutdown(Shutdown::Both);
+                return Ok(());
+            }
+            Some(Action::DelayAnswer(d)) => std::thread::sleep(*d),
             _ => {}
         }
         to_client.write_all(&answer)?;
     }
+}
+
+/// Closes a connection with a reset (SO_LINGER 0), as a middlebox that gives up does.
+fn reset(stream: &TcpStream) {
+    use std::os::fd::AsRawFd as _;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket this thread owns, with a correctly sized linger struct.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    let _ = stream.shutdown(Shutdown::Read);
 }
 
 /// A request read from the client: parsed, its head as forwarded, its body.
