@@ -224,6 +224,13 @@ struct Running {
     out: PathBuf,
 }
 
+/// An operation's arguments, the source file a fault may change, the download to check.
+type Prepared = (Vec<String>, Option<PathBuf>, Option<DownloadCheck>);
+
+fn words(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
 /// What one download was asked to do, to check (d) after it.
 struct DownloadCheck {
     dir: PathBuf,
@@ -480,127 +487,125 @@ impl Campaign {
     // ----- operations -----
 
     /// Prepares an operation; returns its arguments, the source file a source fault may
-    /// change, and the download to check.
-    fn prepare(
-        &mut self,
-        op: Op,
-        fault: Fault,
-    ) -> Option<(Vec<String>, Option<PathBuf>, Option<DownloadCheck>)> {
+    /// change, and the download to check. (The random draws keep their order: a seed
+    /// replays a campaign.)
+    fn prepare(&mut self, op: Op, fault: Fault) -> Option<Prepared> {
         let live = self.live_keys();
         let key = self.rng.pick(&live).clone();
-        let slow: Vec<String> = vec!["--bwlimit".into(), "8MiB".into()];
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         match op {
-            Op::UploadSingle | Op::UploadMultipart => {
-                let (name, size) = if op == Op::UploadSingle {
-                    let n = format!("s{}", self.rng.below(4));
-                    (n, 1024 + self.rng.below(MIB as u64) as usize)
-                } else {
-                    let n = format!("m{}", self.rng.below(2));
-                    (n, 6 * MIB + self.rng.below(5 * MIB as u64) as usize)
-                };
-                let src = self
-                    .h
-                    .path("src")
-                    .join(format!("{name}-{}", self.iteration));
-                let data = self.rng.bytes(size);
-                std::fs::write(&src, &data).unwrap();
-                self.note_content(&name, &data);
-                let mut args = s(&["upload", src.to_str().unwrap(), &self.url(&name)]);
-                args.extend(s(&["--key", &key, "--multipart-threshold", "5MiB"]));
-                args.extend(s(&["--part-size", "5MiB", "-q"]));
-                args.extend(slow);
-                Some((args, Some(src), None))
-            }
-            Op::UploadFolder => {
-                let dir = self
-                    .h
-                    .path("src")
-                    .join(format!("folder-{}", self.iteration));
-                std::fs::create_dir_all(&dir).unwrap();
-                for name in ["fa", "fb", "fc"] {
-                    let size = 1 + self.rng.below(200 * 1024) as usize;
-                    let data = self.rng.bytes(size);
-                    std::fs::write(dir.join(name), &data).unwrap();
-                    self.note_content(name, &data);
-                }
-                let mut args = s(&["upload", dir.to_str().unwrap(), &self.url("f/")]);
-                args.extend(s(&["--key", &key, "-q"]));
-                args.extend(slow);
-                Some((args, None, None))
-            }
+            Op::UploadSingle | Op::UploadMultipart => Some(self.prepare_upload(op, &key)),
+            Op::UploadFolder => Some(self.prepare_folder(&key)),
             Op::Download => self.prepare_download(fault),
-            Op::Resume => Some((s(&["resume", "-q"]), None, None)),
-            Op::Rotate => {
-                let rows: Vec<Row> = self
-                    .rows()
-                    .into_iter()
-                    .filter(|r| r.state == "stored")
-                    .collect();
-                if rows.is_empty() {
-                    return None;
-                }
-                let row = self.rng.pick(&rows).clone();
-                let from = self
-                    .keys
-                    .iter()
-                    .find(|k| k.fingerprint == row.fingerprint)?;
-                let others: Vec<String> =
-                    live.iter().filter(|l| **l != from.label).cloned().collect();
-                let to = self.rng.pick(&others).clone();
-                let url = format!("s3://{}/{}", self.h.bench.bucket, row.object_key);
-                Some((
-                    s(&[
-                        "rotate",
-                        &url,
-                        "--to",
-                        &to,
-                        "--copy-threshold",
-                        "5MiB",
-                        "--copy-part-size",
-                        "5MiB",
-                    ]),
-                    None,
-                    None,
-                ))
-            }
+            Op::Resume => Some((words(&["resume", "-q"]), None, None)),
+            Op::Rotate => self.prepare_rotate(&live),
             Op::Backup => {
                 let out = self
                     .h
                     .path("bk")
                     .join(format!("backup-{}.age", self.iteration));
-                Some((s(&["backup", "--out", out.to_str().unwrap()]), None, None))
+                let args = words(&["backup", "--out", out.to_str().unwrap()]);
+                Some((args, None, None))
             }
             Op::Restore => {
                 let file = self.backups.last()?.clone();
-                Some((s(&["restore", file.to_str().unwrap()]), None, None))
+                Some((words(&["restore", file.to_str().unwrap()]), None, None))
             }
             Op::ScanAdopt => {
                 let prefix = format!("s3://{}/{}/", self.h.bench.bucket, self.h.prefix);
-                Some((s(&["scan", &prefix, "--adopt"]), None, None))
+                Some((words(&["scan", &prefix, "--adopt"]), None, None))
             }
-            Op::KeyDelete => {
-                let label = format!("t{}", self.iteration);
-                self.import_key(&label);
-                if self.rng.chance(50) {
-                    let src = self.h.path("src").join(&label);
-                    let data = self.rng.bytes(2048);
-                    std::fs::write(&src, &data).unwrap();
-                    self.note_content(&label, &data);
-                    let url = self.url(&label);
-                    self.h
-                        .ok(&["upload", src.to_str().unwrap(), &url, "--key", &label]);
-                }
-                Some((s(&["key", "delete", &label]), None, None))
-            }
-            Op::Reconcile => Some((s(&["reconcile"]), None, None)),
+            Op::KeyDelete => Some(self.prepare_key_delete()),
+            Op::Reconcile => Some((words(&["reconcile"]), None, None)),
         }
     }
 
-    fn prepare_download(
-        &mut self,
-        fault: Fault,
-    ) -> Option<(Vec<String>, Option<PathBuf>, Option<DownloadCheck>)> {
+    /// A file of random size (multipart: over 5 MiB) to one of a few object names.
+    fn prepare_upload(&mut self, op: Op, key: &str) -> Prepared {
+        let (name, size) = if op == Op::UploadSingle {
+            let n = format!("s{}", self.rng.below(4));
+            (n, 1024 + self.rng.below(MIB as u64) as usize)
+        } else {
+            let n = format!("m{}", self.rng.below(2));
+            (n, 6 * MIB + self.rng.below(5 * MIB as u64) as usize)
+        };
+        let src = self
+            .h
+            .path("src")
+            .join(format!("{name}-{}", self.iteration));
+        let data = self.rng.bytes(size);
+        std::fs::write(&src, &data).unwrap();
+        self.note_content(&name, &data);
+        let mut args = words(&["upload", src.to_str().unwrap(), &self.url(&name)]);
+        args.extend(words(&["--key", key, "--multipart-threshold", "5MiB"]));
+        args.extend(words(&["--part-size", "5MiB", "-q", "--bwlimit", "8MiB"]));
+        (args, Some(src), None)
+    }
+
+    /// A folder of three files to f/.
+    fn prepare_folder(&mut self, key: &str) -> Prepared {
+        let dir = self
+            .h
+            .path("src")
+            .join(format!("folder-{}", self.iteration));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["fa", "fb", "fc"] {
+            let size = 1 + self.rng.below(200 * 1024) as usize;
+            let data = self.rng.bytes(size);
+            std::fs::write(dir.join(name), &data).unwrap();
+            self.note_content(name, &data);
+        }
+        let mut args = words(&["upload", dir.to_str().unwrap(), &self.url("f/")]);
+        args.extend(words(&["--key", key, "-q", "--bwlimit", "8MiB"]));
+        (args, None, None)
+    }
+
+    /// A stored object to another key (part copy for the multipart ones).
+    fn prepare_rotate(&mut self, live: &[String]) -> Option<Prepared> {
+        let rows: Vec<Row> = self
+            .rows()
+            .into_iter()
+            .filter(|r| r.state == "stored")
+            .collect();
+        if rows.is_empty() {
+            return None;
+        }
+        let row = self.rng.pick(&rows).clone();
+        let from = self
+            .keys
+            .iter()
+            .find(|k| k.fingerprint == row.fingerprint)?;
+        let others: Vec<String> = live.iter().filter(|l| **l != from.label).cloned().collect();
+        let to = self.rng.pick(&others).clone();
+        let url = format!("s3://{}/{}", self.h.bench.bucket, row.object_key);
+        let mut args = words(&["rotate", &url, "--to", &to]);
+        args.extend(words(&[
+            "--copy-threshold",
+            "5MiB",
+            "--copy-part-size",
+            "5MiB",
+        ]));
+        Some((args, None, None))
+    }
+
+    /// A new key, with an object half the time, to delete (refused while it has one).
+    fn prepare_key_delete(&mut self) -> Prepared {
+        let label = format!("t{}", self.iteration);
+        self.import_key(&label);
+        if self.rng.chance(50) {
+            let src = self.h.path("src").join(&label);
+            let data = self.rng.bytes(2048);
+            std::fs::write(&src, &data).unwrap();
+            self.note_content(&label, &data);
+            let url = self.url(&label);
+            self.h
+                .ok(&["upload", src.to_str().unwrap(), &url, "--key", &label]);
+        }
+        (words(&["key", "delete", &label]), None, None)
+    }
+
+    /// A stored object into the download folder (or a full or read-only one), over an
+    /// earlier file there 40 % of the time.
+    fn prepare_download(&mut self, fault: Fault) -> Option<Prepared> {
         let rows: Vec<Row> = self
             .rows()
             .into_iter()
