@@ -96,6 +96,52 @@ fn a_put_the_sdk_sent_twice_keeps_protecting_its_key() {
     assert!(std::fs::read(&back).unwrap() == data);
 }
 
+/// Found by the fault campaign (a scan --adopt beside `rotate --from`): the scan found the
+/// object under its old key, the rotation then moved it and its row to the new key, and the
+/// scan, acting on what it had seen, retired the row the rotation had just written and
+/// adopted the object under the old key: the key that really encrypts it protected nothing.
+#[test]
+fn a_scan_racing_a_rotation_leaves_the_rotated_row_alone() {
+    let (h, relay) = through_relay("scan-race");
+    h.ok(&["key", "generate", "a"]);
+    h.ok(&["key", "generate", "b"]);
+    random_file(&h.path("x.bin"), 3000);
+    h.upload("x.bin", "a");
+    let env = h.ok(&["key", "env", "a"]);
+    let md5_a = env
+        .lines()
+        .find_map(|l| l.split("SSE_MD5=").nth(1))
+        .unwrap()
+        .trim_matches(|c| c == '\'' || c == '"')
+        .to_string();
+    // The scan's HEAD with key "a" is answered "opens", then that answer waits.
+    relay.rule(
+        move |r| r.is_head_of("/x.bin") && r.sse_md5() == Some(md5_a.as_str()),
+        Action::HoldAnswer("scan".into()),
+        Some(1),
+    );
+    let prefix = format!("s3://{}/{}/", h.bench.bucket, h.prefix);
+    let child = h
+        .cmd()
+        .args(["scan", &prefix, "--adopt"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    relay.wait_arrived("scan", 20);
+    h.ok(&["rotate", &h.url("x.bin"), "--to", "b"]);
+    relay.release("scan");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(states(&h, "/x.bin"), [("stored".into(), "b".into())]);
+    let refused = h.fails(&["key", "delete", "b"]);
+    assert!(refused.contains("still encrypts 1 object"), "{refused}");
+}
+
 /// A PutObject whose answer is lost after the server stored the object: the row is in
 /// doubt (not "failed"), the new key cannot be deleted, and reconcile finds the object
 /// under it and retires the row it replaced.

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::key::SseKey;
 use super::registry::{ConnectionRecord, StoredObject};
-use super::s3::{Op, S3ErrorKind, client_for, sdk_error};
+use super::s3::{Op, S3ErrorKind, client_for, head_with_key, proves_not_under_key, sdk_error};
 use super::transfer::TransferCtx;
 use super::{Home, Result};
 use crate::core::s3::WithSse as _;
@@ -203,7 +203,7 @@ impl Home {
         let mut out = Vec::new();
         for l in listed {
             let kind = kinds.remove(&l.key).unwrap_or(ObjectKind::Missing);
-            let adopted = adopt && self.adopt(conn, bucket, &l, &kind)?;
+            let adopted = adopt && self.adopt(&client, conn, bucket, &l, &kind).await?;
             out.push(ScannedObject {
                 key: l.key,
                 size: l.size,
@@ -216,11 +216,48 @@ impl Home {
         Ok(out)
     }
 
+    /// Whether the object is, now, under `found` and not under `row`'s key. The scan's HEADs
+    /// may be stale by the time it records: another process may have rotated or rewritten
+    /// the object since (found by the fault campaign: a scan racing `rotate --from`
+    /// retired the row the rotation had just moved, and adopted the old key).
+    async fn still_elsewhere(
+        &self,
+        client: &Client,
+        row: &super::registry::ObjectRecord,
+        found: &super::registry::KeyRecord,
+    ) -> Result<bool> {
+        let found_key = self.load_key(found)?;
+        if head_with_key(client, &row.bucket, &row.key, None, &found_key)
+            .await
+            .is_err()
+        {
+            return Ok(false);
+        }
+        let Some(row_rec) = self.registry.key_by_fingerprint(&row.key_fingerprint)? else {
+            return Ok(true);
+        };
+        let Ok(row_key) = self.load_key(&row_rec) else {
+            // The row's key is gone from the keyring: what opens the object decides.
+            return Ok(true);
+        };
+        Ok(
+            match head_with_key(client, &row.bucket, &row.key, None, &row_key).await {
+                Ok(_) => false,
+                Err(e) => proves_not_under_key(client, &row.bucket, &row.key, None, &e)
+                    .await
+                    .unwrap_or(false),
+            },
+        )
+    }
+
     /// Records an object found under one of our keys, unless the registry already records
     /// it under that key. A row that names another key is wrong (the object was rewritten
-    /// behind the registry's back): it is retired, with what the server said as evidence.
-    fn adopt(
+    /// behind the registry's back): it is retired, with what the server said as evidence,
+    /// but only if the server still says so now (see `still_elsewhere`) and no rotation of
+    /// it is under way.
+    async fn adopt(
         &self,
+        client: &Client,
         conn: &ConnectionRecord,
         bucket: &str,
         listed: &super::bucket::Listed,
@@ -232,28 +269,39 @@ impl Home {
         let rec = self.key_record(label)?;
         let current = self.registry.current_object(conn, bucket, &listed.key)?;
         let url = format!("s3://{bucket}/{}", listed.key);
+        let mut replacing = None;
         match current {
             Some(row) if row.key_fingerprint == rec.fingerprint => return Ok(false),
             // Running or in doubt: its owner, or `reconcile`, settles it.
             Some(row) if row.state != super::registry::ObjectState::Stored => return Ok(false),
-            Some(row) => self.registry.retire_row(
-                row.id,
-                &format!("{url}: a scan found it under key \"{label}\", not this row's key"),
-            )?,
+            Some(row) => {
+                if !self.still_elsewhere(client, &row, &rec).await? {
+                    return Ok(false);
+                }
+                let evidence =
+                    format!("{url}: a scan found it under key \"{label}\", not this row's key");
+                replacing = Some((row.id, evidence));
+            }
             None => {}
         }
-        let id = self.registry.adopt_object(
+        let stored = StoredObject {
+            size: listed.size,
+            blake3: None,
+            etag: listed.etag.clone(),
+            version_id: None,
+        };
+        let replacing = replacing.as_ref().map(|(id, why)| (*id, why.as_str()));
+        let Some(id) = self.registry.adopt_object(
             conn,
             bucket,
             &listed.key,
             &rec.fingerprint,
-            &StoredObject {
-                size: listed.size,
-                blake3: None,
-                etag: listed.etag.clone(),
-                version_id: None,
-            },
-        )?;
+            &stored,
+            replacing,
+        )?
+        else {
+            return Ok(false);
+        };
         self.registry
             .log_event("adopted", Some(&rec.fingerprint), Some(id), &url)?;
         Ok(true)

@@ -121,25 +121,6 @@ impl Registry {
         Ok(id)
     }
 
-    /// A stored row the server contradicts (the object is under another key now): it
-    /// becomes `replaced`, and the event log says why.
-    pub fn retire_row(&self, id: i64, evidence: &str) -> Result<()> {
-        let mut db = self.db();
-        let tx = db.transaction().map_err(|e| self.err(e))?;
-        tx.execute(
-            "UPDATE objects SET state = 'replaced', updated_at = ?2 WHERE id = ?1 AND state = 'stored'",
-            params![id, now()],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.execute(
-            "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
-             SELECT ?1, 'retired', key_fingerprint, id, ?3 FROM objects WHERE id = ?2",
-            params![now(), id, evidence],
-        )
-        .map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))
-    }
-
     /// Removes a reservation under which nothing was sent (its upload stopped before its
     /// first request): the row would claim nothing.
     pub fn drop_reservation(&self, id: i64) -> Result<()> {
@@ -155,7 +136,10 @@ impl Registry {
     }
 
     /// Records an object found on the server under one of our keys (a scan's adoption), as
-    /// stored, in one step.
+    /// stored. With `replacing` (a stored row the server contradicts, and why), that row
+    /// becomes `replaced` in the same transaction, so no moment has neither; unless it
+    /// changed since or a rotation of it is under way (its process, or `reconcile`, settles
+    /// it): then nothing is recorded (None).
     pub fn adopt_object(
         &self,
         connection: &ConnectionRecord,
@@ -163,10 +147,31 @@ impl Registry {
         object_key: &str,
         fingerprint: &KeyFingerprint,
         stored: &StoredObject,
-    ) -> Result<i64> {
+        replacing: Option<(i64, &str)>,
+    ) -> Result<Option<i64>> {
         let now = now();
-        let db = self.db();
-        db.execute(
+        let mut db = self.db();
+        let tx = immediate(&mut db).map_err(|e| self.err(e))?;
+        if let Some((old, evidence)) = replacing {
+            let changed = tx
+                .execute(
+                    "UPDATE objects SET state = 'replaced', updated_at = ?2
+                     WHERE id = ?1 AND state = 'stored'
+                       AND NOT EXISTS (SELECT 1 FROM rotations WHERE object_id = ?1)",
+                    params![old, now],
+                )
+                .map_err(|e| self.err(e))?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            tx.execute(
+                "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
+                 SELECT ?1, 'retired', key_fingerprint, id, ?3 FROM objects WHERE id = ?2",
+                params![now, old, evidence],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.execute(
             "INSERT INTO objects(connection_id, bucket, object_key, size, key_fingerprint, etag,
                 version_id, state, created_at, updated_at, last_verified_at, verify_status,
                 landed_seq)
@@ -184,7 +189,9 @@ impl Registry {
             ],
         )
         .map_err(|e| self.err(e))?;
-        Ok(db.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Some(id))
     }
 
     /// Whether another row of the same object records `etag`: its upload wrote what the
