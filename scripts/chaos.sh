@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/chaos.sh [FAULTS] [MINUTES] — the long fault campaign (tests/chaos.rs) against
-# a private Garage behind the fault relay, through scripts/test.sh (which starts the keyring
-# and the server). Default 2000 faults within 120 minutes. Writes the campaign's table into
+# private Garages behind fault relays, through scripts/test.sh (which starts the keyring).
+# Default 2000 faults within 120 minutes, in SSEC_CHAOS_STREAMS streams (default 2, each
+# with its own Garage, relay and home). Writes the campaign's table into
 # docs/RELIABILITY.md between its markers, and exits non-zero on any invariant violation.
 # SSEC_CHAOS_SEED replays a campaign (the seed is printed at its start).
 set -euo pipefail
@@ -19,6 +20,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 cp "$CARGO_TARGET_DIR/debug/ssec-manager" "$bin/ssec-manager"
 export SSEC_TEST_BIN="$bin/ssec-manager"
 rc=0
+SSEC_CHAOS_STREAMS=${SSEC_CHAOS_STREAMS:-2} \
 SSEC_TEST_SERVERS=garage SSEC_TEST_MODES=http SSEC_CHAOS_FAULTS=$faults \
   SSEC_CHAOS_MINUTES=$minutes SSEC_CHAOS_REPORT=$report \
   "$here/test.sh" --test chaos -- --nocapture || rc=$?

@@ -274,6 +274,8 @@ struct Campaign {
     mounts: bool,
     iteration: usize,
     tally: Tally,
+    /// "[i] " in a campaign of several streams, for its log lines.
+    name: String,
 }
 
 fn blake3_hex(data: &[u8]) -> String {
@@ -327,6 +329,7 @@ impl Campaign {
             mounts,
             iteration: 0,
             tally: Tally::default(),
+            name: String::new(),
         };
         if !mounts {
             c.tally
@@ -428,10 +431,10 @@ impl Campaign {
     }
 
     fn violation(&mut self, what: String) {
-        eprintln!("VIOLATION at fault {}: {what}", self.iteration);
+        eprintln!("VIOLATION at {}fault {}: {what}", self.name, self.iteration);
         self.tally
             .violations
-            .push(format!("fault {}: {what}", self.iteration));
+            .push(format!("{}fault {}: {what}", self.name, self.iteration));
     }
 
     fn url(&self, name: &str) -> String {
@@ -719,7 +722,8 @@ impl Campaign {
         };
         self.iteration += 1;
         eprintln!(
-            "fault {}: {} / {}: {}",
+            "{}fault {}: {} / {}: {}",
+            self.name,
             self.iteration,
             op.name(),
             fault.name(),
@@ -1156,17 +1160,15 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// The campaign's table in Markdown.
-fn report(c: &Campaign, seed: u64, took: Duration) -> String {
-    let t = &c.tally;
+fn report(t: &Tally, server: &str, seeds: &str, took: Duration) -> String {
     let total: u64 = t.injected.values().map(|v| v.0).sum();
     let mut md = format!(
-        "Campaign of {total} faults against {} (seed {seed}, {} s): **{} invariant \
+        "Campaign of {total} faults against {server} (seeds {seeds}, {} s): **{} invariant \
          violations**; longest recovery (server back to a settled `reconcile`) {:.1} s; \
          {} recoveries left rows in doubt for a later reconcile. The struck commands: {} \
          succeeded (a retry or a second process got through), {} failed or were killed. \
          Checked after the faults: {} objects on the server with every key, {} stored rows \
          against the server, {} object contents read and hashed.\n\n",
-        c.h.bench.server,
         took.as_secs(),
         t.violations.len(),
         t.longest_recovery.as_secs_f64(),
@@ -1215,47 +1217,108 @@ fn report(c: &Campaign, seed: u64, took: Duration) -> String {
     md
 }
 
-#[test]
-fn fault_campaign_loses_nothing() {
-    let faults = env_u64("SSEC_CHAOS_FAULTS", 100);
-    let budget = Duration::from_secs(env_u64("SSEC_CHAOS_MINUTES", 5) * 60);
-    let seed = env_u64("SSEC_CHAOS_SEED", {
-        let mut b = [0u8; 8];
-        getrandom::fill(&mut b).unwrap();
-        u64::from_le_bytes(b) >> 1
-    });
-    eprintln!("fault campaign: {faults} faults, seed {seed} (SSEC_CHAOS_SEED replays it)");
+impl Tally {
+    /// Adds another stream's tally to this one.
+    fn merge(&mut self, other: Tally) {
+        for (k, v) in other.injected {
+            let e = self.injected.entry(k).or_default();
+            e.0 += v.0;
+            e.1 += v.1;
+        }
+        self.violations.extend(other.violations);
+        self.longest_recovery = self.longest_recovery.max(other.longest_recovery);
+        self.recoveries += other.recoveries;
+        self.unsettled_after_recovery += other.unsettled_after_recovery;
+        for u in other.unavailable {
+            if !self.unavailable.contains(&u) {
+                self.unavailable.push(u);
+            }
+        }
+        self.objects_checked += other.objects_checked;
+        self.rows_checked += other.rows_checked;
+        self.contents_read += other.contents_read;
+        self.outcomes.0 += other.outcomes.0;
+        self.outcomes.1 += other.outcomes.1;
+    }
+}
+
+/// One stream: its own server, relay, home and keys, `faults` rounds within `budget`.
+fn stream(seed: u64, faults: u64, budget: Duration, name: String) -> (Tally, usize) {
     let t0 = Instant::now();
     let mut c = Campaign::new(seed);
+    c.name = name;
     while (c.iteration as u64) < faults && t0.elapsed() < budget {
         let before = c.iteration;
         c.round();
         if c.iteration != before && c.iteration.is_multiple_of(25) {
             eprintln!(
-                "  {} faults, {} violations, {} s",
+                "  {}{} faults, {} violations, {} s",
+                c.name,
                 c.iteration,
                 c.tally.violations.len(),
                 t0.elapsed().as_secs()
             );
         }
     }
-    let md = report(&c, seed, t0.elapsed());
+    if c.mounts {
+        unmount(&c.h.path("mnt"));
+    }
+    (std::mem::take(&mut c.tally), c.iteration)
+}
+
+#[test]
+fn fault_campaign_loses_nothing() {
+    let faults = env_u64("SSEC_CHAOS_FAULTS", 100);
+    let budget = Duration::from_secs(env_u64("SSEC_CHAOS_MINUTES", 5) * 60);
+    // Streams side by side, each with its own server and home (SSEC_CHAOS_STREAMS).
+    let streams = env_u64("SSEC_CHAOS_STREAMS", 1).max(1);
+    let seed = env_u64("SSEC_CHAOS_SEED", {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).unwrap();
+        u64::from_le_bytes(b) >> 1
+    });
+    eprintln!(
+        "fault campaign: {faults} faults in {streams} stream(s), seed {seed} \
+         (SSEC_CHAOS_SEED with the same SSEC_CHAOS_STREAMS replays it)"
+    );
+    let t0 = Instant::now();
+    let per = faults.div_ceil(streams);
+    let seeds: Vec<u64> = (0..streams)
+        .map(|i| seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        .collect();
+    let handles: Vec<_> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let name = if streams > 1 { format!("[{i}] ") } else { String::new() };
+            std::thread::spawn(move || stream(s, per, budget, name))
+        })
+        .collect();
+    let mut tally = Tally::default();
+    let mut injected = 0;
+    for h in handles {
+        let (t, n) = h.join().expect("a campaign stream panicked");
+        tally.merge(t);
+        injected += n as u64;
+    }
+    let seeds_text: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    let md = report(&tally, &bench_server(), &seeds_text.join(", "), t0.elapsed());
     eprintln!("{md}");
     if let Ok(path) = std::env::var("SSEC_CHAOS_REPORT") {
         std::fs::write(path, &md).unwrap();
     }
-    if c.mounts {
-        unmount(&c.h.path("mnt"));
-    }
     assert!(
-        c.tally.violations.is_empty(),
+        tally.violations.is_empty(),
         "{} invariant violations (seed {seed}):\n{}",
-        c.tally.violations.len(),
-        c.tally.violations.join("\n")
+        tally.violations.len(),
+        tally.violations.join("\n")
     );
     assert!(
-        c.iteration as u64 >= faults.min(20),
-        "only {} faults injected in the time given",
-        c.iteration
+        injected >= faults.min(20),
+        "only {injected} faults injected in the time given"
     );
+}
+
+fn bench_server() -> String {
+    common::bench().server
 }
