@@ -562,17 +562,19 @@ impl Campaign {
         (args, None, None)
     }
 
-    /// A stored object to another key (part copy for the multipart ones).
-    fn prepare_rotate(&mut self, live: &[String]) -> Option<Prepared> {
+    /// One of the stored rows, at random.
+    fn pick_stored(&mut self) -> Option<Row> {
         let rows: Vec<Row> = self
             .rows()
             .into_iter()
             .filter(|r| r.state == "stored")
             .collect();
-        if rows.is_empty() {
-            return None;
-        }
-        let row = self.rng.pick(&rows).clone();
+        (!rows.is_empty()).then(|| self.rng.pick(&rows).clone())
+    }
+
+    /// A stored object to another key (part copy for the multipart ones).
+    fn prepare_rotate(&mut self, live: &[String]) -> Option<Prepared> {
+        let row = self.pick_stored()?;
         let from = self
             .keys
             .iter()
@@ -609,15 +611,7 @@ impl Campaign {
     /// A stored object into the download folder (or a full or read-only one), over an
     /// earlier file there 40 % of the time.
     fn prepare_download(&mut self, fault: Fault) -> Option<Prepared> {
-        let rows: Vec<Row> = self
-            .rows()
-            .into_iter()
-            .filter(|r| r.state == "stored")
-            .collect();
-        if rows.is_empty() {
-            return None;
-        }
-        let row = self.rng.pick(&rows).clone();
+        let row = self.pick_stored()?;
         let name = basename(&row.object_key);
         let dir = if matches!(fault, Fault::DiskFull | Fault::ReadOnlyTarget) {
             let dir = self.h.path("mnt");
@@ -1290,7 +1284,11 @@ fn fault_campaign_loses_nothing() {
         .iter()
         .enumerate()
         .map(|(i, &s)| {
-            let name = if streams > 1 { format!("[{i}] ") } else { String::new() };
+            let name = if streams > 1 {
+                format!("[{i}] ")
+            } else {
+                String::new()
+            };
             std::thread::spawn(move || stream(s, per, budget, name))
         })
         .collect();
@@ -1302,7 +1300,12 @@ fn fault_campaign_loses_nothing() {
         injected += n as u64;
     }
     let seeds_text: Vec<String> = seeds.iter().map(u64::to_string).collect();
-    let md = report(&tally, &bench_server(), &seeds_text.join(", "), t0.elapsed());
+    let md = report(
+        &tally,
+        &bench_server(),
+        &seeds_text.join(", "),
+        t0.elapsed(),
+    );
     eprintln!("{md}");
     if let Ok(path) = std::env::var("SSEC_CHAOS_REPORT") {
         std::fs::write(path, &md).unwrap();
