@@ -38,6 +38,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssec-test.XXXXXX")
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
+  stop_child
   for d in "$tmp"/server-*; do [ -d "$d" ] && "$here/server-down.sh" "$d" || true; done
   rm -rf "$tmp"
   exit "$rc"
@@ -147,7 +148,8 @@ if [ "${SSEC_TEST_STREAMS:-2}" -gt 1 ] && [ -n "$rest" ]; then
   stream=$!
   echo "$stream" >>"$tmp/groups"
   run_server "$first" -
-  wait "$stream" || true
+  # A stream that stopped before its passes ended (a server that would not start) fails.
+  if ! wait "$stream"; then echo "stream: $rest" >>"$tmp/failed-${rest%% *}"; fi
   echo "=== the passes of: $rest" >&2
   cat "$tmp/stream.log" >&2
 else

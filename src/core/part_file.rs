@@ -28,6 +28,12 @@ enum Inner {
 impl PartFile {
     /// A new empty part file in `dir` for a target called `name`.
     pub fn create_in(dir: &Path, name: &str) -> io::Result<Self> {
+        // A bare file name's parent is "": the current folder.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let inner = match unnamed_in(dir) {
             Some(file) => Inner::Unnamed(file),
             None => Inner::Named(named_in(dir, name)?),

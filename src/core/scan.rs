@@ -280,7 +280,7 @@ impl Home {
                 }
                 let evidence =
                     format!("{url}: a scan found it under key \"{label}\", not this row's key");
-                replacing = Some((row.id, evidence));
+                replacing = Some((row, evidence));
             }
             None => {}
         }
@@ -290,7 +290,7 @@ impl Home {
             etag: listed.etag.clone(),
             version_id: None,
         };
-        let replacing = replacing.as_ref().map(|(id, why)| (*id, why.as_str()));
+        let replacing = replacing.as_ref().map(|(row, why)| (row, why.as_str()));
         let Some(id) = self.registry.adopt_object(
             conn,
             bucket,

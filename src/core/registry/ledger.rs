@@ -139,7 +139,8 @@ impl Registry {
     /// stored. With `replacing` (a stored row the server contradicts, and why), that row
     /// becomes `replaced` in the same transaction, so no moment has neither; unless it
     /// changed since or a rotation of it is under way (its process, or `reconcile`, settles
-    /// it): then nothing is recorded (None).
+    /// it), or an upload of the object is running or in doubt: then nothing is recorded
+    /// (None).
     pub fn adopt_object(
         &self,
         connection: &ConnectionRecord,
@@ -147,18 +148,32 @@ impl Registry {
         object_key: &str,
         fingerprint: &KeyFingerprint,
         stored: &StoredObject,
-        replacing: Option<(i64, &str)>,
+        replacing: Option<(&ObjectRecord, &str)>,
     ) -> Result<Option<i64>> {
         let now = now();
         let mut db = self.db();
         let tx = immediate(&mut db).map_err(|e| self.err(e))?;
+        // An upload of the object running or in doubt: what the scan saw may be its write
+        // (or be replaced by it); its owner, or `reconcile`, settles the object first.
+        let busy: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM objects WHERE connection_id = ?1 AND bucket = ?2
+                    AND object_key = ?3 AND state IN ('pending', 'in_doubt'))",
+                params![connection.id, bucket, object_key],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if busy {
+            return Ok(None);
+        }
         if let Some((old, evidence)) = replacing {
+            // Still the row the scan judged: same key, still stored, no rotation holding it.
             let changed = tx
                 .execute(
                     "UPDATE objects SET state = 'replaced', updated_at = ?2
-                     WHERE id = ?1 AND state = 'stored'
+                     WHERE id = ?1 AND state = 'stored' AND key_fingerprint = ?3
                        AND NOT EXISTS (SELECT 1 FROM rotations WHERE object_id = ?1)",
-                    params![old, now],
+                    params![old.id, now, old.key_fingerprint.as_str()],
                 )
                 .map_err(|e| self.err(e))?;
             if changed == 0 {
@@ -167,7 +182,7 @@ impl Registry {
             tx.execute(
                 "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
                  SELECT ?1, 'retired', key_fingerprint, id, ?3 FROM objects WHERE id = ?2",
-                params![now, old, evidence],
+                params![now, old.id, evidence],
             )
             .map_err(|e| self.err(e))?;
         }

@@ -41,8 +41,8 @@ pub enum RegistryError {
     #[error(
         "the registry {path} is damaged or is not an ssec-manager registry ({detail}); it was \
          left as it is. Your keys are still in the OS keyring. To recover: restore this file \
-         from a backup copy of its folder; or move it aside (keep it), run ssec-manager again \
-         to start a new registry, then `ssec-manager key adopt` brings the keys back from the \
+         from a backup copy of its folder; or move it aside (keep it) together with its \
+         -wal and -shm files if they are there, run ssec-manager again to start a new registry, then `ssec-manager key adopt` brings the keys back from the \
          keyring and `ssec-manager scan s3://BUCKET --adopt` finds the objects they encrypt"
     )]
     Damaged { path: PathBuf, detail: String },
