@@ -20,15 +20,20 @@ pub struct TransferArgs {
     /// Limit the bandwidth, e.g. 10MiB (per second).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     bwlimit: Option<u64>,
-    /// Files transferred at once (folders).
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub jobs: usize,
+    /// Files transferred at once (folders; default 32, or 4 for several sources).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 impl TransferArgs {
+    /// Files in flight for a folder (many small files need many requests at once).
+    pub fn files_at_once(&self) -> usize {
+        self.jobs.unwrap_or(32).max(1)
+    }
+
     pub fn options(&self) -> TransferOptions {
         let d = TransferOptions::default();
         TransferOptions {

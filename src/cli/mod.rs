@@ -20,6 +20,7 @@ mod reconcile;
 mod resume;
 mod rotate;
 mod scan;
+mod sync;
 mod upload;
 mod uploads;
 mod verify;
@@ -64,8 +65,12 @@ pub enum Command {
     Connection(connection::ConnectionCommand),
     /// Upload files or folders (recursively) with SSE-C, recording which key encrypts them.
     Upload(upload::UploadArgs),
-    /// Download an object; the key is found in the registry unless --key is given.
+    /// Download an object, or every object under s3://BUCKET/PREFIX/ into a folder; each
+    /// object's key is found in the registry unless --key is given.
     Download(download::DownloadArgs),
+    /// Make a folder and a bucket prefix hold the same files (either way), comparing
+    /// content by the BLAKE3 the registry records: unchanged files move no byte.
+    Sync(sync::SyncArgs),
     /// Resume interrupted multipart uploads (all of them, or the given ids).
     Resume(resume::ResumeArgs),
     /// List interrupted uploads; with --stale also the multipart uploads left on the server.
@@ -113,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Connection(c) => connection::exec(&dir, c),
         Command::Upload(a) => upload::exec(&dir, a).await,
         Command::Download(a) => download::exec(&dir, a).await,
+        Command::Sync(a) => sync::exec(&dir, a).await,
         Command::Resume(a) => resume::exec(&dir, a).await,
         Command::Uploads(a) => uploads::exec(&dir, a).await,
         Command::Backup(a) => backup::backup(&dir, a),

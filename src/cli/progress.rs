@@ -20,7 +20,7 @@ pub async fn run_jobs(
     let manager = JobManager::new(
         home,
         tokio::runtime::Handle::current(),
-        args.jobs,
+        args.jobs.unwrap_or(4),
         args.options(),
     );
     let ids = start(&manager);

@@ -9,6 +9,7 @@ use super::args::TransferArgs;
 use super::progress::run_jobs;
 use crate::core::Home;
 use crate::core::location::S3Location;
+use crate::core::sync::{Direction, SyncRequest};
 use crate::core::transfer::{Placement, plan_upload};
 
 /// Upload files or folders (recursively) with SSE-C, recording which key encrypts them.
@@ -41,6 +42,20 @@ pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
     } else {
         Placement::Into
     };
+    // One folder: its files go many at once through one client (sync's runner, every
+    // file sent whether or not the server holds it already).
+    if let [folder] = a.sources.as_slice()
+        && folder.is_dir()
+    {
+        let request = SyncRequest {
+            everything: true,
+            key_label: Some(a.key.clone()),
+            direction: Direction::Up,
+            ..SyncRequest::download_folder(&conn.name, &a.dest.bucket, &a.dest.folder(), folder)
+        };
+        let plan = crate::core::sync::plan(&home, &request).await?;
+        return super::sync::run_plan(&home, &plan, &a.transfer, false).await;
+    }
     let plan = plan_upload(&a.sources, &a.dest, placement)?;
     run_jobs(home, &a.transfer, |jobs| {
         jobs.start_uploads(plan, &conn.name, &a.key)

@@ -51,6 +51,7 @@ pub mod registry;
 pub mod rotate;
 pub mod s3;
 pub mod scan;
+pub mod sync;
 pub mod tls;
 pub mod transfer;
 pub mod uploads;

@@ -437,9 +437,56 @@ pub enum ClientError {
     MissingSecret(String),
 }
 
+/// How long a built client is reused: a folder of thousands of files shares one client (one
+/// connection pool, credentials read from the keyring once) instead of building one per
+/// file; a connection changed by another process is seen within this time.
+const CLIENT_REUSE: std::time::Duration = std::time::Duration::from_secs(300);
+
+type ClientCache = std::collections::HashMap<String, (std::time::Instant, Client)>;
+
+fn client_cache() -> std::sync::MutexGuard<'static, ClientCache> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<ClientCache>> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Drops the clients built so far (a connection was added, changed or removed here).
+pub fn forget_clients() {
+    client_cache().clear();
+}
+
+/// The client of one connection: built once (see `build_client`) and reused for
+/// `CLIENT_REUSE` by every transfer of this process with the same settings.
+pub async fn client_for(
+    conn: &ConnectionRecord,
+    secrets: Option<&dyn SecretStore>,
+) -> Result<Client, ClientError> {
+    // Everything that shapes the client: the record (it holds no secret), the read timeout,
+    // and a hash of the keyring's secret (two homes may name a connection alike).
+    let secret = match (conn.credential_source, secrets) {
+        (CredentialSource::Keyring, Some(store)) => store
+            .get(&SecretId::S3Secret {
+                connection: conn.name.clone(),
+            })?
+            .map(|s| blake3::hash(&s).to_hex().to_string()),
+        _ => None,
+    };
+    let id = format!("{conn:?}/{:?}/{secret:?}", read_timeout());
+    if let Some((at, client)) = client_cache().get(&id)
+        && at.elapsed() < CLIENT_REUSE
+    {
+        return Ok(client.clone());
+    }
+    let client = build_client(conn, secrets).await?;
+    client_cache().insert(id, (std::time::Instant::now(), client.clone()));
+    Ok(client)
+}
+
 /// Builds the client of one connection. Credentials come from the AWS chain, a profile,
 /// or an access key id plus the secret kept in the keyring.
-pub async fn client_for(
+async fn build_client(
     conn: &ConnectionRecord,
     secrets: Option<&dyn SecretStore>,
 ) -> Result<Client, ClientError> {

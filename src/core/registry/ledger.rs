@@ -35,7 +35,9 @@ pub enum Landing {
 
 /// An IMMEDIATE transaction: it takes the write lock at once, so a read-check-write inside
 /// it sees no other process's write in between.
-fn immediate(db: &mut rusqlite::Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+pub(super) fn immediate(
+    db: &mut rusqlite::Connection,
+) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
@@ -189,9 +191,9 @@ impl Registry {
         tx.execute(
             "INSERT INTO objects(connection_id, bucket, object_key, size, key_fingerprint, etag,
                 version_id, state, created_at, updated_at, last_verified_at, verify_status,
-                landed_seq)
+                landed_seq, blake3)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'stored', ?8, ?8, ?8, 'ok',
-                (SELECT COALESCE(MAX(landed_seq), 0) + 1 FROM objects))",
+                (SELECT COALESCE(MAX(landed_seq), 0) + 1 FROM objects), ?9)",
             params![
                 connection.id,
                 bucket,
@@ -200,7 +202,9 @@ impl Registry {
                 fingerprint.as_str(),
                 stored.etag,
                 stored.version_id,
-                now
+                now,
+                // Known when the content was read (a folder download), not from a listing.
+                stored.blake3.as_deref().filter(|h| !h.is_empty())
             ],
         )
         .map_err(|e| self.err(e))?;
@@ -219,6 +223,39 @@ impl Registry {
                     AND (o.connection_id, o.bucket, o.object_key) =
                         (me.connection_id, me.bucket, me.object_key))",
                 params![id, etag],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether upload row `id` ran alone: no other row of its object is running or in doubt,
+    /// none landed after `since` (the landing order when `id` was reserved), and no
+    /// rotation of the object is under way. Then the server's "stored" answer to this
+    /// upload makes it the current object without asking again.
+    pub fn alone_since(&self, id: i64, since: i64) -> Result<bool> {
+        self.db()
+            .query_row(
+                "SELECT NOT EXISTS(SELECT 1 FROM objects o, objects me WHERE me.id = ?1
+                    AND o.id != me.id
+                    AND (o.connection_id, o.bucket, o.object_key) =
+                        (me.connection_id, me.bucket, me.object_key)
+                    AND (o.state IN ('pending', 'in_doubt') OR o.landed_seq > ?2
+                         OR o.id IN (SELECT object_id FROM rotations)))",
+                params![id, since],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether another row of the same object is `stored` (an upload would replace it).
+    pub fn other_stored(&self, id: i64) -> Result<bool> {
+        self.db()
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM objects o, objects me WHERE me.id = ?1
+                    AND o.id != me.id AND o.state = 'stored'
+                    AND (o.connection_id, o.bucket, o.object_key) =
+                        (me.connection_id, me.bucket, me.object_key))",
+                [id],
                 |r| r.get(0),
             )
             .map_err(|e| self.err(e))
@@ -549,7 +586,7 @@ impl Registry {
             .map_err(|e| self.err(e))
     }
 
-    fn query_objects(
+    pub(super) fn query_objects(
         &self,
         filter: &str,
         args: &[&dyn rusqlite::ToSql],

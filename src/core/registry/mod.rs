@@ -21,7 +21,9 @@ use super::key::KeyFingerprint;
 
 mod ledger;
 mod owners;
+mod sync;
 mod traits;
+pub use sync::{FileStamp, SyncPair};
 
 pub use traits::{BucketTraits, Rekey};
 
@@ -227,6 +229,27 @@ const MIGRATIONS: &[&str] = &[
         keyless_part_accepted INTEGER,
         checked_at TEXT,
         PRIMARY KEY (connection_id, bucket)
+    );
+    "#,
+    // 9: folder sync: the BLAKE3 of local files, so a run with nothing changed reads no file
+    // (no secret: a hash of the user's own file), and the window's saved folder pairings.
+    r#"
+    CREATE TABLE file_hashes (
+        path BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        blake3 TEXT NOT NULL
+    );
+    CREATE TABLE sync_pairs (
+        id INTEGER PRIMARY KEY,
+        local_dir BLOB NOT NULL,
+        connection_id INTEGER NOT NULL REFERENCES connections(id),
+        bucket TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        key_label TEXT NOT NULL,
+        last_run_at TEXT,
+        UNIQUE (local_dir, connection_id, bucket, prefix)
     );
     "#,
 ];

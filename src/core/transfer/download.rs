@@ -76,7 +76,7 @@ pub async fn download(
         src,
         &out,
         key.as_ref(),
-        &head,
+        (size, head.e_tag()),
         recorded.as_ref(),
     )
     .await
@@ -90,19 +90,7 @@ pub async fn download(
         )));
     }
     check_recorded_checksum(src, recorded.as_ref(), key.as_ref(), algorithm, &digest)?;
-    // On disk before it takes the target's name. The write-back started range by range,
-    // so little is left to wait for.
-    let file = temp
-        .as_file()
-        .try_clone()
-        .map_err(|e| Error::io(temp.path(), "cannot write the download", e))?;
-    tokio::task::spawn_blocking(move || file.sync_all())
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|synced| synced)
-        .map_err(|e| Error::io(temp.path(), "cannot write the download", e))?;
-    temp.persist(&out)
-        .map_err(|e| Error::io(&out, "cannot move the download into place", e))?;
+    put_in_place(temp, &out).await?;
     home.registry.log_event(
         "downloaded",
         key.as_ref().map(|k| k.fingerprint()).as_ref(),
@@ -118,6 +106,57 @@ pub async fn download(
             algorithm.name().to_ascii_lowercase().replace('-', "")
         ),
     })
+}
+
+/// One object of a folder download or sync, as its plan found it: the key chosen, the size
+/// and ETag from the listing (so no HEAD is sent), and the row whose checksum the content
+/// must match (None when the server's object is not the one recorded).
+pub struct Listed<'a> {
+    pub client: &'a Client,
+    pub key: Option<&'a SseKey>,
+    pub size: u64,
+    pub etag: Option<&'a str>,
+    pub recorded: Option<&'a ObjectRecord>,
+}
+
+/// Downloads one listed object to exactly `out` (its folder exists), through a part file
+/// renamed into place when complete and checked. Returns the bytes and the content's
+/// checksum (hex; BLAKE3 unless the row recorded SHA-256).
+pub async fn download_listed(
+    ctx: &TransferCtx,
+    src: &S3Url,
+    out: &Path,
+    o: &Listed<'_>,
+) -> Result<(u64, String, Algorithm)> {
+    ctx.progress.set_total(o.size);
+    let (temp, bytes, digest, algorithm) =
+        fetch_to_temp(ctx, o.client, src, out, o.key, (o.size, o.etag), o.recorded).await?;
+    if bytes != o.size {
+        return Err(Error::Integrity(format!(
+            "{src}: the listing said {} bytes but the server sent {bytes}; nothing was written",
+            o.size
+        )));
+    }
+    check_recorded_checksum(src, o.recorded, o.key, algorithm, &digest)?;
+    put_in_place(temp, out).await?;
+    Ok((bytes, digest, algorithm))
+}
+
+/// The complete, checked download takes the target's name, on disk first. The write-back
+/// started range by range, so little is left to wait for.
+async fn put_in_place(temp: PartFile, out: &Path) -> Result<()> {
+    let file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|e| Error::io(temp.path(), "cannot write the download", e))?;
+    tokio::task::spawn_blocking(move || file.sync_all())
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|synced| synced)
+        .map_err(|e| Error::io(temp.path(), "cannot write the download", e))?;
+    temp.persist(out)
+        .map_err(|e| Error::io(out, "cannot move the download into place", e))?;
+    Ok(())
 }
 
 /// A HEAD with the key proves the key before any file is created, and gives the size.
@@ -147,11 +186,9 @@ async fn fetch_to_temp(
     src: &S3Url,
     out: &Path,
     key: Option<&SseKey>,
-    head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+    (size, etag): (u64, Option<&str>),
     recorded: Option<&ObjectRecord>,
 ) -> Result<(PartFile, u64, String, Algorithm)> {
-    let size = head.content_length().unwrap_or(0).max(0) as u64;
-    let etag = head.e_tag().map(str::to_string);
     let dir = out.parent().unwrap_or(Path::new("."));
     let name = out
         .file_name()
@@ -169,7 +206,7 @@ async fn fetch_to_temp(
         client,
         src,
         key,
-        etag: etag.as_deref(),
+        etag,
         file: temp.as_file(),
         path: temp.path(),
     };

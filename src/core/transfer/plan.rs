@@ -129,7 +129,7 @@ fn planned(
 }
 
 /// The regular files under `dir`, each with its path relative to `dir` ('/'-separated).
-fn files_of(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+pub(crate) fn files_of(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -55,6 +55,9 @@ impl TransferOptions {
 /// A snapshot for display.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProgressSnapshot {
+    /// Files finished and files in all, for a job of many files (0 of 0 otherwise).
+    pub files_done: u64,
+    pub files_total: u64,
     pub done: u64,
     pub total: u64,
     /// Bytes per second over the last few seconds.
@@ -77,6 +80,10 @@ impl ProgressSnapshot {
 pub struct Progress {
     done: AtomicU64,
     total: AtomicU64,
+    files_done: AtomicU64,
+    files_total: AtomicU64,
+    /// A job of many files: each file's progress also counts here.
+    parent: Option<std::sync::Arc<Progress>>,
     samples: Mutex<VecDeque<(Instant, u64)>>,
 }
 
@@ -89,6 +96,32 @@ impl Progress {
 
     pub fn add(&self, bytes: u64) {
         self.done.fetch_add(bytes, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.add(bytes);
+        }
+    }
+
+    /// The progress of one file of a job of many: its bytes also count in `parent`.
+    pub fn child_of(parent: std::sync::Arc<Progress>) -> Self {
+        Self {
+            parent: Some(parent),
+            ..Self::default()
+        }
+    }
+
+    /// A job of many files: how many there are in all.
+    pub fn set_files_total(&self, files: u64) {
+        self.files_total.store(files, Ordering::Relaxed);
+    }
+
+    /// A job of many files: one more finished (well or not).
+    pub fn file_done(&self) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds to the total (a job of many files learns sizes as it goes).
+    pub fn add_total(&self, bytes: u64) {
+        self.total.fetch_add(bytes, Ordering::Relaxed);
     }
 
     pub fn done(&self) -> u64 {
@@ -117,6 +150,8 @@ impl Progress {
         let eta = (rate > 0.0 && total >= done)
             .then(|| Duration::from_secs_f64((total - done) as f64 / rate));
         ProgressSnapshot {
+            files_done: self.files_done.load(Ordering::Relaxed),
+            files_total: self.files_total.load(Ordering::Relaxed),
             done,
             total,
             rate,
@@ -153,10 +188,58 @@ impl RateLimiter {
     }
 }
 
+/// What a job learned about buckets, shared by its files.
+#[derive(Debug, Default)]
+pub struct Learned {
+    versioning: Mutex<std::collections::HashMap<String, bool>>,
+    preflighted: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Learned {
+    /// Whether this job already ran the preflight of `bucket` and it passed.
+    pub fn preflighted(&self, bucket: &str) -> bool {
+        self.preflighted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(bucket)
+    }
+
+    pub fn set_preflighted(&self, bucket: &str) {
+        self.preflighted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bucket.to_string());
+    }
+
+    /// Whether `bucket` keeps versions (unknown counts as yes: see `bucket::keeps_versions`),
+    /// asked of the server once per job.
+    pub async fn keeps_versions(&self, client: &aws_sdk_s3::Client, bucket: &str) -> bool {
+        let known = self
+            .versioning
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bucket)
+            .copied();
+        if let Some(v) = known {
+            return v;
+        }
+        let v = crate::core::bucket::versioning(client, bucket).await;
+        if let Some(v) = v {
+            self.versioning
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(bucket.to_string(), v);
+        }
+        v.unwrap_or(true)
+    }
+}
+
 /// Everything a transfer needs besides its endpoints.
 #[derive(Debug, Clone)]
 pub struct TransferCtx {
     pub options: TransferOptions,
+    /// What the job learned about buckets, asked once per job rather than once per file.
+    pub learned: std::sync::Arc<Learned>,
     pub progress: std::sync::Arc<Progress>,
     pub cancel: CancellationToken,
     pub limiter: Option<std::sync::Arc<RateLimiter>>,
@@ -170,6 +253,7 @@ impl TransferCtx {
         Self {
             options,
             progress: Default::default(),
+            learned: Default::default(),
             cancel: CancellationToken::new(),
             limiter,
         }
@@ -177,6 +261,15 @@ impl TransferCtx {
 
     /// A context for a step of this one (a reconcile before a rotation): the same cancel,
     /// its own progress, so the step's counts never land in this one's.
+    /// The context of one file of a job of many: its own progress, counted in this one's;
+    /// the same options, cancel and bandwidth limit.
+    pub fn file(&self) -> Self {
+        Self {
+            progress: std::sync::Arc::new(Progress::child_of(self.progress.clone())),
+            ..self.clone()
+        }
+    }
+
     pub fn step(&self) -> Self {
         Self {
             progress: Default::default(),

@@ -75,58 +75,88 @@ pub async fn upload_with_meta(
 ) -> Result<ObjectRecord> {
     let record = home.key_record(key_label)?;
     let key = home.load_key(&record)?;
+    let client = client_for(conn, home.secrets().ok()).await?;
+    let with = UploadWith {
+        client: &client,
+        fingerprint: &record.fingerprint,
+        key: &key,
+    };
+    upload_prepared(ctx, home, conn, &with, src, dest, meta).await
+}
+
+/// What the uploads of many files share: one client, the key read from the keyring once.
+pub struct UploadWith<'a> {
+    pub client: &'a Client,
+    pub fingerprint: &'a crate::core::key::KeyFingerprint,
+    pub key: &'a SseKey,
+}
+
+/// One file's upload with a client and key already at hand (see `upload_with_meta`).
+pub async fn upload_prepared(
+    ctx: &TransferCtx,
+    home: &Home,
+    conn: &ConnectionRecord,
+    with: &UploadWith<'_>,
+    src: &Path,
+    dest: &S3Url,
+    meta: ObjectMeta,
+) -> Result<ObjectRecord> {
+    let UploadWith {
+        client,
+        fingerprint,
+        key,
+    } = *with;
     let mut source = SourceFile::open(src)?;
     source.meta = meta;
     ctx.progress.set_total(source.size);
+    // What had landed before this upload was reserved: if nothing of this object lands
+    // or runs beside it, the server's answer alone says it is the current object.
+    let reserved_since = home.registry.landing_mark()?;
     // The key is reserved before anything is sent (the preflight included): from here a key
     // delete sees this upload, and a key deleted before makes this refuse.
-    let id = home.registry.reserve_upload(
-        conn,
-        &dest.bucket,
-        &dest.key,
-        &record.fingerprint,
-        source.size,
-    )?;
+    let id =
+        home.registry
+            .reserve_upload(conn, &dest.bucket, &dest.key, fingerprint, source.size)?;
     let upload = Upload {
+        ctx,
         home,
         id,
         dest,
-        key: &key,
+        key,
+        reserved_since,
     };
-    let client = match client_for(conn, home.secrets().ok()).await {
-        Ok(c) => c,
-        Err(e) => return upload.unsent(e.into()),
-    };
-    if let Err(e) = preflight_first_upload(ctx, home, conn, &dest.bucket).await {
+    if let Err(e) = ensure_preflight(ctx, home, conn, &dest.bucket).await {
         return upload.unsent(e);
     }
     let sent = if source.size <= ctx.options.multipart_threshold {
-        single_put(ctx, &client, &source, dest, &key).await
+        single_put(ctx, client, &source, dest, key).await
     } else {
         let part_size = ctx.options.part_size_for(source.size);
         let sign = signs_payload(conn);
         multipart(
-            ctx, home, &client, id, &source, dest, &key, part_size, None, sign,
+            ctx, home, client, id, &source, dest, key, part_size, None, sign,
         )
         .await
     };
-    upload.settle(&client, sent).await
+    upload.settle(client, sent).await
 }
 
-/// Before the first upload to a bucket: does it take SSE-C, and does it enforce it?
-async fn preflight_first_upload(
+/// Before the first upload to a bucket: does it take SSE-C, and does it enforce it? Asked
+/// once per job (a job of many files runs it before its first file).
+pub async fn ensure_preflight(
     ctx: &TransferCtx,
     home: &Home,
     conn: &ConnectionRecord,
     bucket: &str,
 ) -> Result<()> {
-    if home.registry.has_stored_in(conn, bucket)? {
+    if ctx.learned.preflighted(bucket) || home.registry.has_stored_in(conn, bucket)? {
         return Ok(());
     }
     let report = ctx
         .or_cancel(crate::core::preflight::preflight(home, conn, bucket))
         .await?;
     if report.ok() {
+        ctx.learned.set_preflighted(bucket);
         return Ok(());
     }
     Err(Error::Refused(format!(
@@ -181,7 +211,9 @@ pub async fn resume(ctx: &TransferCtx, home: &Home, object_id: i64) -> Result<Ob
     )
     .await;
     let upload = Upload {
+        ctx,
         home,
+        reserved_since: 0,
         id: object_id,
         dest: &dest,
         key: &key,
@@ -307,7 +339,10 @@ impl Unlanded {
 
 /// One upload's registry row and what it needs to record its outcome.
 struct Upload<'a> {
+    ctx: &'a TransferCtx,
     home: &'a Home,
+    /// The landing order when the row was reserved (0: unknown, the server is asked).
+    reserved_since: i64,
     id: i64,
     dest: &'a S3Url,
     key: &'a SseKey,
@@ -335,8 +370,27 @@ impl Upload<'_> {
         let url = self.dest.to_string();
         let since = self.home.registry.landing_mark()?;
         let registry = &self.home.registry;
-        let landing = landing(client, self.dest, self.key, &up, registry, self.id).await?;
-        let versioned = crate::core::bucket::keeps_versions(client, &self.dest.bucket).await;
+        // Alone: no other upload, rotation or landing of this object since the reservation,
+        // so nothing else can be the current object (an answer lost and the request sent
+        // again writes this upload's own content). Else the server is asked.
+        let alone =
+            self.reserved_since > 0 && registry.alone_since(self.id, self.reserved_since)?;
+        let landing = if alone {
+            Landing::Current
+        } else {
+            landing(client, self.dest, self.key, &up, registry, self.id).await?
+        };
+        // Whether old versions are kept matters only when another row of the object is
+        // stored; with none, "kept" is assumed (it retires nothing, and a row landing in
+        // between is ordered after this one by `finish_upload`).
+        let versioned = if registry.other_stored(self.id)? {
+            self.ctx
+                .learned
+                .keeps_versions(client, &self.dest.bucket)
+                .await
+        } else {
+            true
+        };
         let stored = StoredObject {
             size,
             blake3: Some(up.blake3),
