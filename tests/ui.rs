@@ -911,3 +911,148 @@ fn the_delete_dialog_refuses_when_what_it_showed_has_changed() {
     let back = h.p("two.back");
     h.ok(&["download", &h.url("two.bin"), &back]);
 }
+
+#[test]
+fn the_sync_dialog_shows_its_plan_before_anything_moves_and_saves_the_pairing() {
+    let h = TestHome::with_connection("ui-sync");
+    h.ok(&["key", "generate", "k"]);
+    let src = h.path("photos");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    for name in ["a.bin", "b.bin", "sub/c.bin"] {
+        random_file(&src.join(name), 2000);
+    }
+    let prefix = format!("{}/photos/", h.prefix);
+    let remote = format!("s3://{}/{prefix}", h.bench.bucket);
+    h.ok(&["sync", &h.p("photos"), &remote, "--key", "k", "-q"]);
+    random_file(&src.join("b.bin"), 2000);
+    random_file(&src.join("new.bin"), 10);
+
+    let mut ui = Ui::open(&h.home);
+    browse(ui.harness.state_mut(), &h.bench.bucket, &prefix);
+    ui.until("the listing", |h| !h.state().browser.loading);
+    ui.click("Sync…");
+    if let Some(ssec_manager::ui::dialogs::Dialog::Sync(d)) = &mut ui.harness.state_mut().dialog {
+        d.folder = src.display().to_string();
+        d.key = "k".into();
+    }
+    ui.harness.step();
+    assert!(
+        ui.disabled("Sync"),
+        "Sync is enabled before a plan was shown"
+    );
+    ui.click("Show plan");
+    ui.until("the plan", |h| {
+        h.query_by_label_contains("1 new, 1 changed, 2 unchanged")
+            .is_some()
+    });
+    assert!(ui.has_label("new: upload new.bin"));
+    assert!(ui.has_label("changed: upload b.bin"));
+    assert_eq!(ui.app().objects.len(), 3, "something moved before Sync");
+    assert!(
+        !ui.disabled("Sync"),
+        "Sync stays disabled with the plan shown"
+    );
+    // The modal grew with the plan: let it settle where it is drawn before clicking.
+    for _ in 0..3 {
+        ui.harness.step();
+    }
+    // SSEC_UI_SHOTS=DIR keeps a picture of the dialog with its plan, to look at.
+    if let Ok(dir) = std::env::var("SSEC_UI_SHOTS")
+        && let Ok(image) = ui.harness.render()
+    {
+        image.save(Path::new(&dir).join("sync-dialog.png")).unwrap();
+    }
+    ui.click("Sync");
+    assert!(
+        ui.app().dialog.is_none(),
+        "the dialog stays open after Sync"
+    );
+    ui.until("the sync job to finish", |h| {
+        h.state()
+            .jobs()
+            .is_some_and(|j| j.jobs().iter().all(|v| v.state.is_finished()) && !j.jobs().is_empty())
+    });
+    let job = &ui.app().jobs().unwrap().jobs()[0];
+    assert!(
+        matches!(&job.state, JobState::Done(s) if s.contains("2 uploaded")),
+        "{:?}",
+        job.state
+    );
+    assert_eq!((job.progress.files_done, job.progress.files_total), (2, 2));
+    ui.until("the saved pairing", |h| h.state().sync_pairs.len() == 1);
+    ui.harness.state_mut().prefs.screen = Screen::Objects;
+    ui.until("the Saved syncs menu", |h| {
+        h.query_by_label_contains("Saved syncs (1)").is_some()
+    });
+}
+
+#[test]
+fn a_folder_download_job_lists_the_file_that_failed_and_retries_only_it() {
+    let h = TestHome::with_connection("ui-folder-dl");
+    h.ok(&["key", "generate", "k"]);
+    let src = h.path("tree");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    for name in ["one.bin", "two.bin", "d/three.bin"] {
+        random_file(&src.join(name), 3000);
+    }
+    let prefix = format!("{}/tree/", h.prefix);
+    h.ok(&[
+        "upload",
+        &h.p("tree"),
+        &format!("s3://{}/{prefix}", h.bench.bucket),
+        "--key",
+        "k",
+        "-q",
+    ]);
+    // A folder where a file must go: that one file cannot be saved.
+    let out = h.path("out");
+    std::fs::create_dir_all(out.join("two.bin")).unwrap();
+
+    let mut ui = Ui::open(&h.home);
+    browse(ui.harness.state_mut(), &h.bench.bucket, &prefix);
+    ui.until("the listing", |h| !h.state().browser.loading);
+    ui.click("Download folder…");
+    if let Some(ssec_manager::ui::dialogs::Dialog::DownloadFolder(d)) =
+        &mut ui.harness.state_mut().dialog
+    {
+        d.folder = out.display().to_string();
+    }
+    ui.harness.step();
+    ui.click("Download");
+    let finished = |h: &Harness<'static, App>| {
+        h.state()
+            .jobs()
+            .is_some_and(|j| !j.jobs().is_empty() && j.jobs().iter().all(|v| v.state.is_finished()))
+    };
+    ui.until("the folder job to finish", finished);
+    let job = ui.app().jobs().unwrap().jobs()[0].clone();
+    assert!(matches!(job.state, JobState::Failed(_)), "{:?}", job.state);
+    assert_eq!(job.failures.len(), 1, "{:?}", job.failures);
+    assert!(job.failures[0].object.ends_with("tree/two.bin"));
+    assert_eq!((job.progress.files_done, job.progress.files_total), (3, 3));
+    assert!(ui.has_label("1 file(s) failed"));
+    assert!(
+        ui.has_label("3 of 3 files  ·  8.8 KiB of 8.8 KiB"),
+        "the job's counts are shown"
+    );
+    assert_eq!(
+        std::fs::read(out.join("one.bin")).unwrap(),
+        std::fs::read(src.join("one.bin")).unwrap()
+    );
+
+    std::fs::remove_dir(out.join("two.bin")).unwrap();
+    ui.click("Retry failed");
+    ui.until("the retry to finish", |h| {
+        h.state().jobs().is_some_and(|j| j.jobs().len() == 2) && finished(h)
+    });
+    let retry = ui.app().jobs().unwrap().jobs()[1].clone();
+    assert!(
+        matches!(&retry.state, JobState::Done(s) if s.contains("1 downloaded")),
+        "{:?}",
+        retry.state
+    );
+    assert_eq!(
+        std::fs::read(out.join("two.bin")).unwrap(),
+        std::fs::read(src.join("two.bin")).unwrap()
+    );
+}

@@ -31,7 +31,7 @@ pub struct TransferArgs {
 impl TransferArgs {
     /// Files in flight for a folder (many small files need many requests at once).
     pub fn files_at_once(&self) -> usize {
-        self.jobs.unwrap_or(32).max(1)
+        self.jobs.unwrap_or(crate::core::sync::FILES_AT_ONCE).max(1)
     }
 
     pub fn options(&self) -> TransferOptions {

@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::location::S3Url;
 use super::rotate::RotateSelection;
+use super::sync::{Direction, SyncFailure, SyncRequest};
 use super::transfer::{self, Progress, ProgressSnapshot, TransferCtx, TransferOptions};
 use super::{Error, Home};
 
@@ -53,6 +54,9 @@ pub enum JobSpec {
         selection: RotateSelection,
         to_label: String,
     },
+    /// A folder both ways: planned when it starts (the plan shown before was a preview),
+    /// then its files moved many at once (`sync::run`).
+    Sync { request: Box<SyncRequest> },
 }
 
 impl JobSpec {
@@ -77,6 +81,19 @@ impl JobSpec {
                 "rotate {} to key \"{to_label}\"",
                 describe_selection(selection)
             ),
+            JobSpec::Sync { request } => {
+                let what = match (request.direction, request.everything) {
+                    (_, false) => "sync",
+                    (Direction::Up, true) => "upload folder",
+                    (Direction::Down, true) => "download folder",
+                };
+                let only = request
+                    .only
+                    .as_ref()
+                    .map(|o| format!(" ({} selected)", o.len()))
+                    .unwrap_or_default();
+                format!("{what} {}{only}", request.describe())
+            }
         }
     }
 
@@ -147,6 +164,8 @@ pub struct JobView {
     pub progress: ProgressSnapshot,
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
+    /// The files of a folder job that failed, each with why.
+    pub failures: Vec<SyncFailure>,
 }
 
 /// The one event a job sends when it ends.
@@ -162,6 +181,7 @@ struct Job {
     group: Option<String>,
     ctx: TransferCtx,
     status: Mutex<(JobState, Option<Instant>, Option<Instant>)>,
+    failures: Mutex<Vec<SyncFailure>>,
 }
 
 impl Job {
@@ -185,6 +205,11 @@ impl Job {
             progress: self.ctx.progress.snapshot(),
             started: s.1,
             finished: s.2,
+            failures: self
+                .failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }
@@ -273,6 +298,7 @@ impl JobManager {
             group,
             ctx: TransferCtx::new(options),
             status: Mutex::new((JobState::Queued, None, None)),
+            failures: Mutex::default(),
         });
         self.inner
             .jobs
@@ -352,6 +378,28 @@ impl JobManager {
         let state = job.view().state;
         matches!(state, JobState::Failed(_) | JobState::Cancelled)
             .then(|| self.start_in_group(job.spec.clone(), job.group.clone()))
+    }
+
+    /// Starts a folder job again for only the files that failed in it; None if none did.
+    pub fn retry_failed(&self, id: JobId) -> Option<JobId> {
+        let view = self.find(id)?.view();
+        let JobSpec::Sync { request } = &view.spec else {
+            return None;
+        };
+        let only: Vec<String> = view
+            .failures
+            .iter()
+            .filter(|f| !f.rel.is_empty())
+            .map(|f| format!("{}{}", request.prefix, f.rel))
+            .collect();
+        (!only.is_empty()).then(|| {
+            self.start(JobSpec::Sync {
+                request: Box::new(SyncRequest {
+                    only: Some(only),
+                    ..(**request).clone()
+                }),
+            })
+        })
     }
 
     pub fn jobs(&self) -> Vec<JobView> {
@@ -467,6 +515,13 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
             home.rotate(&job.ctx, selection, to_label, &opts, &mut |_| {})
                 .await?
                 .into_result()
+        }
+        JobSpec::Sync { request } => {
+            let plan = super::sync::plan(home, request).await?;
+            let report =
+                super::sync::run(&job.ctx, home, &plan, super::sync::FILES_AT_ONCE).await?;
+            *job.failures.lock().unwrap_or_else(|p| p.into_inner()) = report.failed.clone();
+            report.into_result().map(|r| r.summary())
         }
         JobSpec::Resume { object_id } => {
             let rec = transfer::resume(&job.ctx, home, *object_id).await?;

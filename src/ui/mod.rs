@@ -141,6 +141,8 @@ pub struct App {
     pub revealed: Option<(String, Zeroizing<String>, Instant)>,
     clipboard_clear_at: Option<Instant>,
     pub browser: Browser,
+    /// Folder pairings saved by the Sync dialog, to run again.
+    pub sync_pairs: Vec<crate::core::registry::SyncPair>,
     picked: Picked,
     closing: bool,
     close_allowed: bool,
@@ -192,6 +194,7 @@ impl App {
             closing: false,
             close_allowed: false,
             pending_upload: Vec::new(),
+            sync_pairs: Vec::new(),
             registry_loaded: false,
         }
     }
@@ -235,7 +238,9 @@ impl App {
         let slot = self.picked.clone();
         self.runtime.spawn(async move {
             let dialog = rfd::AsyncFileDialog::new();
-            let file = if save {
+            let file = if purpose == dialogs::PickPurpose::Folder {
+                dialog.pick_folder().await
+            } else if save {
                 dialog.save_file().await
             } else {
                 dialog.pick_file().await
@@ -360,6 +365,15 @@ impl App {
                 connection,
                 buckets,
             } => self.set_buckets(&connection, buckets),
+            Event::SyncPlanned(plan) => {
+                if let Some(Dialog::Sync(d)) = &mut self.dialog {
+                    d.planning = false;
+                    d.plan = Some(plan);
+                } else if let Err(e) = plan {
+                    self.error(e);
+                }
+            }
+            Event::SyncPairs(pairs) => self.sync_pairs = pairs,
             Event::Checked {
                 connection,
                 bucket,

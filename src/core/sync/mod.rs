@@ -32,6 +32,10 @@ use super::registry::{FileStamp, ObjectRecord};
 use super::s3::{Keyless, client_for, head_with_key, head_without_key};
 use super::{Error, Home, Result};
 
+/// Files in flight at once by default: many small files need many requests out at once
+/// (the aws CLI keeps 10); memory stays bounded by `run`'s budget, not by this.
+pub const FILES_AT_ONCE: usize = 32;
+
 /// Which way files go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -446,11 +450,11 @@ impl Planner<'_> {
         }
         // Objects the registry does not know (or that changed on the server): the keys we
         // hold are tried, the recorded one first.
-        let found = stream::iter(unknown)
+        let asks: Vec<_> = unknown
+            .into_iter()
             .map(|item| self.find_key(item, &keys))
-            .buffered(16)
-            .collect::<Vec<_>>()
-            .await;
+            .collect();
+        let found = stream::iter(asks).buffered(16).collect::<Vec<_>>().await;
         for found in found {
             match found {
                 Ok(item) if local.contains_key(&item.rel) => plan.changed.push(item),
@@ -534,8 +538,9 @@ impl Planner<'_> {
                 None => read.push(i),
             }
         }
-        let hashed = stream::iter(read.iter().copied())
-            .map(|i| {
+        let reads: Vec<_> = read
+            .iter()
+            .map(|&i| {
                 let path = files[i].0.local.clone();
                 async move {
                     let p = path.clone();
@@ -545,6 +550,8 @@ impl Planner<'_> {
                     h.map(|h| (i, path, h))
                 }
             })
+            .collect();
+        let hashed = stream::iter(reads)
             .buffer_unordered(4)
             .collect::<Vec<_>>()
             .await;

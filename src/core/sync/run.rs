@@ -137,8 +137,10 @@ pub async fn run(
                 fingerprint: &record.fingerprint,
                 key: &key,
             };
-            let outcomes = stream::iter(items)
-                .map(|item| mover.up(&with, item))
+            // The futures are made first: a closure in the stream trips the compiler's
+            // lifetime inference once the job's future must be `Send` for any lifetime.
+            let files: Vec<_> = items.iter().map(|item| mover.up(&with, item)).collect();
+            let outcomes = stream::iter(files)
                 .buffer_unordered(files_at_once.max(1))
                 .collect::<Vec<_>>()
                 .await;
@@ -148,8 +150,8 @@ pub async fn run(
             }
         }
         Direction::Down => {
-            let outcomes = stream::iter(items)
-                .map(|item| mover.down(item))
+            let files: Vec<_> = items.iter().map(|item| mover.down(item)).collect();
+            let outcomes = stream::iter(files)
                 .buffer_unordered(files_at_once.max(1))
                 .collect::<Vec<_>>()
                 .await;

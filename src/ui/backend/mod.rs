@@ -146,6 +146,14 @@ pub enum Command {
     ExportAudit {
         path: PathBuf,
     },
+    /// What a sync would do (answered by `SyncPlanned`); nothing moves.
+    PlanSync {
+        request: Box<crate::core::sync::SyncRequest>,
+    },
+    /// Remember a folder pairing to run it again from the Objects screen.
+    SaveSyncPair {
+        request: Box<crate::core::sync::SyncRequest>,
+    },
 }
 
 #[derive(Debug)]
@@ -199,6 +207,8 @@ pub enum Event {
         bucket: String,
         results: Vec<(String, ObjectKind)>,
     },
+    SyncPlanned(Result<Box<crate::core::sync::SyncPlan>, String>),
+    SyncPairs(Vec<crate::core::registry::SyncPair>),
 }
 
 /// Sends commands to the worker and hands their events back.
@@ -381,6 +391,10 @@ impl Worker {
                 .await,
         );
         send(
+            self.blocking(home, |h| Ok(Event::SyncPairs(h.registry.sync_pairs()?)))
+                .await,
+        );
+        send(
             self.blocking(home, |h| Ok(Event::Objects(h.registry.objects()?)))
                 .await,
         );
@@ -460,6 +474,31 @@ impl Worker {
             } => self.upload(files, connection, bucket, prefix, key).await,
             C::AbortUpload { object_id } => self.abort_upload(&home, object_id).await,
             C::ExportAudit { path } => self.export_audit(&home, path).await,
+            C::PlanSync { request } => {
+                let plan = crate::core::sync::plan(&home, &request).await;
+                self.send(Event::SyncPlanned(
+                    plan.map(Box::new).map_err(|e| e.to_string()),
+                ));
+            }
+            C::SaveSyncPair { request } => {
+                let saved = self
+                    .blocking(&home, move |h| {
+                        let conn = h.resolve_connection(Some(&request.connection))?;
+                        h.registry.save_sync_pair(
+                            &request.local,
+                            &conn,
+                            &request.bucket,
+                            &request.prefix,
+                            request.key_label.as_deref().unwrap_or_default(),
+                        )?;
+                        Ok(Event::SyncPairs(h.registry.sync_pairs()?))
+                    })
+                    .await;
+                match saved {
+                    Ok(ev) => self.send(ev),
+                    Err(e) => self.send(Event::Error(e.to_string())),
+                }
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ mod connection;
 mod keys;
 mod preflight;
 mod rotate;
+mod sync;
 mod transfer;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ pub use connection::{ConnectionForm, RemoveConnection};
 pub use keys::{DeleteKey, Export, Generate, Import};
 pub use preflight::Preflight;
 pub use rotate::Rotate;
+pub use sync::{DownloadFolder, Sync};
 pub use transfer::{DeleteObject, Download, Upload};
 
 use super::App;
@@ -35,6 +37,8 @@ pub enum PickPurpose {
     Restore,
     AuditReport,
     CaBundle,
+    /// A folder (the system dialog picks folders).
+    Folder,
 }
 
 /// What the buttons at the bottom of a dialog asked for.
@@ -109,6 +113,8 @@ dialogs!(
     DeleteOldVersions(DeleteOldVersions),
     Rotate(Rotate),
     Preflight(Preflight),
+    Sync(Sync),
+    DownloadFolder(DownloadFolder),
     ConfirmClose(ConfirmClose),
 );
 

@@ -22,13 +22,7 @@ pub struct Upload {
 impl Upload {
     /// Aimed at the open bucket and prefix, with the last key used.
     pub fn new(app: &App, files: Vec<PathBuf>) -> Self {
-        let key = app
-            .prefs
-            .last_key
-            .clone()
-            .filter(|k| app.keys.iter().any(|r| &r.summary.key.label == k))
-            .or_else(|| app.keys.first().map(|k| k.summary.key.label.clone()))
-            .unwrap_or_default();
+        let key = default_key(app);
         Self {
             files,
             connection: app
@@ -121,6 +115,16 @@ impl DialogUi for Upload {
             key: self.key,
         });
     }
+}
+
+/// The last key used if it still exists, else the first.
+pub(super) fn default_key(app: &App) -> String {
+    app.prefs
+        .last_key
+        .clone()
+        .filter(|k| app.keys.iter().any(|r| &r.summary.key.label == k))
+        .or_else(|| app.keys.first().map(|k| k.summary.key.label.clone()))
+        .unwrap_or_default()
 }
 
 /// Where to save an object; its key comes from the registry.

@@ -8,7 +8,7 @@ use super::{GOOD, ROW, title};
 use crate::core::location::{S3Url, local_path_for};
 use crate::core::rotate::RotateSelection;
 use crate::core::scan::ObjectKind;
-use crate::ui::dialogs::{DeleteObject, Dialog, Preflight, Rotate};
+use crate::ui::dialogs::{DeleteObject, Dialog, DownloadFolder, Preflight, Rotate, Sync};
 use crate::ui::{App, Browser, Command, Entry, human_bytes};
 
 const AMBER: Color32 = Color32::from_rgb(220, 150, 40);
@@ -159,6 +159,28 @@ fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
         app.dialog = Some(Dialog::Rotate(Rotate::new(selection, what)));
     }
     if ui
+        .button("Download folder…")
+        .on_hover_text(
+            "Download every object under this folder, subfolders included, each with its own key",
+        )
+        .clicked()
+    {
+        app.dialog = Some(Dialog::DownloadFolder(DownloadFolder::new(
+            c.clone(),
+            b.clone(),
+            prefix.clone(),
+            None,
+        )));
+    }
+    if ui
+        .button("Sync…")
+        .on_hover_text("Keep a local folder and this bucket folder the same, comparing content: shows the plan first")
+        .clicked()
+    {
+        app.dialog = Some(Dialog::Sync(Sync::new(app, c.clone(), b.clone(), prefix.clone())));
+    }
+    saved_syncs(app, ui, &c, &b);
+    if ui
         .button("Scan and adopt")
         .on_hover_text(
             "Check every object under this folder, subfolders included, and record the ones one of your keys opens (rebuilds a lost registry)",
@@ -171,6 +193,38 @@ fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
             prefix,
         });
     }
+}
+
+/// The folder pairings saved on this bucket, each opening the Sync dialog to run it again.
+fn saved_syncs(app: &mut App, ui: &mut egui::Ui, connection: &str, bucket: &str) {
+    let pairs: Vec<_> = app
+        .sync_pairs
+        .iter()
+        .filter(|p| p.connection == connection && p.bucket == bucket)
+        .cloned()
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    ui.menu_button(format!("Saved syncs ({})", pairs.len()), |ui| {
+        for p in pairs {
+            let text = format!(
+                "{} and s3://{}/{}",
+                p.local_dir.display(),
+                p.bucket,
+                p.prefix
+            );
+            let when = p.last_run_at.clone().unwrap_or_else(|| "never run".into());
+            if ui
+                .button(text)
+                .on_hover_text(format!("Key \"{}\"; last run {when}", p.key_label))
+                .clicked()
+            {
+                app.dialog = Some(Dialog::Sync(Sync::again(&p)));
+                ui.close();
+            }
+        }
+    });
 }
 
 /// bucket / a / b / as links; true when one was clicked.
@@ -247,6 +301,20 @@ fn selection_bar(app: &mut App, ui: &mut egui::Ui, shown: usize) {
                 .collect();
             let what = format!("the {} selected object(s)", ids.len());
             app.dialog = Some(Dialog::Rotate(Rotate::new(RotateSelection::Ids(ids), what)));
+        }
+        if ui
+            .button(format!("Download selected ({n})…"))
+            .on_hover_text("Download the ticked objects into a folder, each with its own key")
+            .clicked()
+        {
+            let mut keys: Vec<String> = app.browser.selected.iter().cloned().collect();
+            keys.sort();
+            app.dialog = Some(Dialog::DownloadFolder(DownloadFolder::new(
+                conn.clone(),
+                bucket.clone(),
+                app.browser.prefix.clone(),
+                Some(keys),
+            )));
         }
         if ui.button("Clear selection").clicked() {
             app.browser.selected.clear();

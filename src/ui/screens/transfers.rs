@@ -25,7 +25,7 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         return;
     }
     list.reverse();
-    let mut retry = None;
+    let (mut retry, mut retry_failed) = (None, None);
     for j in &list {
         egui::Frame::group(ui.style())
             .inner_margin(8.0)
@@ -35,11 +35,17 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
                     retry = Some(j.id);
                 }
                 job_progress(ui, j);
+                if failures(ui, j) {
+                    retry_failed = Some(j.id);
+                }
             });
         ui.add_space(4.0);
     }
     if let Some(id) = retry {
         jobs.retry(id);
+    }
+    if let Some(id) = retry_failed {
+        jobs.retry_failed(id);
     }
 }
 
@@ -66,7 +72,10 @@ fn job_heading(ui: &mut egui::Ui, jobs: &JobManager, j: &JobView) -> bool {
                 retry = true;
             }
             if matches!(j.state, JobState::Done(_))
-                && matches!(j.spec, JobSpec::Upload { .. } | JobSpec::Download { .. })
+                && matches!(
+                    j.spec,
+                    JobSpec::Upload { .. } | JobSpec::Download { .. } | JobSpec::Sync { .. }
+                )
                 && ui.button("Open folder").clicked()
             {
                 open_folder(&j.spec);
@@ -92,6 +101,14 @@ fn job_progress(ui: &mut egui::Ui, j: &JobView) {
     );
     let done = if j.spec.counts_objects() {
         format!("{} of {} objects", p.done, p.total)
+    } else if p.files_total > 0 {
+        format!(
+            "{} of {} files  ·  {} of {}",
+            p.files_done,
+            p.files_total,
+            human_bytes(p.done),
+            human_bytes(p.total)
+        )
     } else {
         format!("{} of {}", human_bytes(p.done), human_bytes(p.total))
     };
@@ -120,6 +137,38 @@ fn job_progress(ui: &mut egui::Ui, j: &JobView) {
     if let JobState::Failed(e) = &j.state {
         ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
     }
+}
+
+/// The files of a folder job that failed, each with why; true when "Retry failed" was
+/// clicked.
+fn failures(ui: &mut egui::Ui, j: &JobView) -> bool {
+    if j.failures.is_empty() {
+        return false;
+    }
+    let mut retry = false;
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(format!("{} file(s) failed", j.failures.len()))
+                .color(ui.visuals().error_fg_color),
+        );
+        retry = j.state.is_finished()
+            && ui
+                .button("Retry failed")
+                .on_hover_text("Run the same folder job again for only these files")
+                .clicked();
+    });
+    egui::CollapsingHeader::new("Failed files")
+        .id_salt(("failures", j.id))
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .max_height(140.0)
+                .show(ui, |ui| {
+                    for f in j.failures.iter().take(500) {
+                        ui.label(format!("{}: {}", f.object, f.error));
+                    }
+                });
+        });
+    retry
 }
 
 /// Multipart uploads that a crash or a lost network left unfinished: resume or abort.
@@ -184,6 +233,7 @@ fn open_folder(spec: &JobSpec) {
     let dir = match spec {
         JobSpec::Download { dest, .. } => dest.parent().map(|p| p.to_path_buf()),
         JobSpec::Upload { src, .. } => src.parent().map(|p| p.to_path_buf()),
+        JobSpec::Sync { request } => Some(request.local.clone()),
         JobSpec::Resume { .. } | JobSpec::Verify { .. } | JobSpec::Rotate { .. } => None,
     };
     if let Some(d) = dir {
