@@ -139,7 +139,8 @@ pub async fn run_plan(
                 );
             }
         }
-        if !plan.delete.is_empty() && !plan.request.delete {
+        // A folder upload or download copies; only a sync speaks of the target's extras.
+        if !plan.delete.is_empty() && !plan.request.delete && !plan.request.everything {
             eprintln!(
                 "{} only at the target, kept (--delete removes them)",
                 count(plan.delete.len(), "file")

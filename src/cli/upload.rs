@@ -42,6 +42,8 @@ pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
     } else {
         Placement::Into
     };
+    // Refuses an empty folder and keys longer than S3 allows before anything is sent.
+    let plan = plan_upload(&a.sources, &a.dest, placement)?;
     // One folder: its files go many at once through one client (sync's runner, every
     // file sent whether or not the server holds it already).
     if let [folder] = a.sources.as_slice()
@@ -56,7 +58,6 @@ pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
         let plan = crate::core::sync::plan(&home, &request).await?;
         return super::sync::run_plan(&home, &plan, &a.transfer, false).await;
     }
-    let plan = plan_upload(&a.sources, &a.dest, placement)?;
     run_jobs(home, &a.transfer, |jobs| {
         jobs.start_uploads(plan, &conn.name, &a.key)
     })

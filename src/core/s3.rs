@@ -452,11 +452,6 @@ fn client_cache() -> std::sync::MutexGuard<'static, ClientCache> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Drops the clients built so far (a connection was added, changed or removed here).
-pub fn forget_clients() {
-    client_cache().clear();
-}
-
 /// The client of one connection: built once (see `build_client`) and reused for
 /// `CLIENT_REUSE` by every transfer of this process with the same settings.
 pub async fn client_for(

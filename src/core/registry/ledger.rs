@@ -123,6 +123,58 @@ impl Registry {
         Ok(id)
     }
 
+    /// `reserve_upload` for many objects of one bucket at once, in one transaction (one
+    /// commit for a batch of a folder's files); returns the ids in the order given.
+    pub fn reserve_uploads(
+        &self,
+        connection: &ConnectionRecord,
+        bucket: &str,
+        objects: &[(&str, u64)],
+        fingerprint: &KeyFingerprint,
+    ) -> Result<Vec<i64>> {
+        let now = now();
+        let mut db = self.db();
+        let tx = immediate(&mut db).map_err(|e| self.err(e))?;
+        let live: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM keys WHERE fingerprint = ?1 AND deleted_at IS NULL)",
+                [fingerprint.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if !live {
+            return Err(RegistryError::KeyGone {
+                fingerprint: fingerprint.clone(),
+            });
+        }
+        let mut ids = Vec::with_capacity(objects.len());
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO objects(connection_id, bucket, object_key, size, key_fingerprint,
+                        state, created_at, updated_at, owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7)",
+                )
+                .map_err(|e| self.err(e))?;
+            for (object_key, size) in objects {
+                insert
+                    .execute(params![
+                        connection.id,
+                        bucket,
+                        object_key,
+                        *size as i64,
+                        fingerprint.as_str(),
+                        now,
+                        self.owner
+                    ])
+                    .map_err(|e| self.err(e))?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(ids)
+    }
+
     /// Removes a reservation under which nothing was sent (its upload stopped before its
     /// first request): the row would claim nothing.
     pub fn drop_reservation(&self, id: i64) -> Result<()> {
@@ -286,6 +338,30 @@ impl Registry {
         versioned: bool,
         since: i64,
     ) -> Result<bool> {
+        self.finish(id, stored, versioned, since, None)
+    }
+
+    /// `finish_upload`, with its event ("uploaded" or "upload_superseded", `detail`) written
+    /// in the same transaction: one commit per upload instead of two.
+    pub fn finish_upload_logged(
+        &self,
+        id: i64,
+        stored: &StoredObject,
+        versioned: bool,
+        since: i64,
+        detail: &str,
+    ) -> Result<bool> {
+        self.finish(id, stored, versioned, since, Some(detail))
+    }
+
+    fn finish(
+        &self,
+        id: i64,
+        stored: &StoredObject,
+        versioned: bool,
+        since: i64,
+        log: Option<&str>,
+    ) -> Result<bool> {
         let now = now();
         let mut db = self.db();
         let tx = immediate(&mut db).map_err(|e| self.err(e))?;
@@ -329,6 +405,19 @@ impl Registry {
                    AND (connection_id, bucket, object_key) =
                        (SELECT connection_id, bucket, object_key FROM objects WHERE id = ?1)",
                 params![id, now],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        if let Some(detail) = log {
+            let kind = if newer {
+                "upload_superseded"
+            } else {
+                "uploaded"
+            };
+            tx.execute(
+                "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
+                 SELECT ?1, ?2, key_fingerprint, id, ?3 FROM objects WHERE id = ?4",
+                params![now, kind, detail, id],
             )
             .map_err(|e| self.err(e))?;
         }

@@ -1,10 +1,11 @@
 //! Carrying out a sync plan: many files at once, each on its own.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::Client;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{StreamExt as _, stream};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -18,12 +19,15 @@ use crate::core::rotate::{RotateOptions, RotateSelection};
 use crate::core::s3::client_for;
 use crate::core::transfer::download::{Listed, download_listed};
 use crate::core::transfer::progress::{MIB, TransferCtx};
-use crate::core::transfer::upload::{UploadWith, ensure_preflight, upload_prepared};
+use crate::core::transfer::upload::{Reserved, UploadWith, ensure_preflight, upload_prepared};
 use crate::core::{Error, Home, Result};
 
 /// How many MiB of file bodies may be held at once: a small file is sent from memory, a
 /// large one holds `concurrency` parts; files wait for room rather than grow memory.
 const MEMORY_BUDGET_MIB: u32 = 128;
+
+/// Upload rows reserved per transaction.
+const RESERVE_BATCH: usize = 64;
 
 /// One file that did not make it.
 #[derive(Debug, Clone, Serialize)]
@@ -137,13 +141,10 @@ pub async fn run(
                 fingerprint: &record.fingerprint,
                 key: &key,
             };
-            // The futures are made first: a closure in the stream trips the compiler's
-            // lifetime inference once the job's future must be `Send` for any lifetime.
-            let files: Vec<_> = items.iter().map(|item| mover.up(&with, item)).collect();
-            let outcomes = stream::iter(files)
-                .buffer_unordered(files_at_once.max(1))
-                .collect::<Vec<_>>()
-                .await;
+            let outcomes = mover.upload_all(&with, &items, files_at_once).await;
+            let hashed =
+                std::mem::take(&mut *mover.hashed.lock().unwrap_or_else(|p| p.into_inner()));
+            home.registry.cache_hashes(&hashed)?;
             tally(&mut report, outcomes, Direction::Up);
             if request.rekey && !plan.other_key.is_empty() {
                 rekey(ctx, home, plan, label, &mut report).await?;
@@ -254,6 +255,10 @@ async fn delete(home: &Home, conn: &ConnectionRecord, plan: &SyncPlan, report: &
     }
 }
 
+fn stamp_of(path: &Path) -> Option<FileStamp> {
+    std::fs::metadata(path).ok().map(|m| FileStamp::of(&m))
+}
+
 /// Removes a regular file (never a folder, nor what a link points to).
 fn remove_local(path: &Path) -> Result<()> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, "cannot read", e))?;
@@ -299,11 +304,81 @@ impl Mover<'_> {
         }
     }
 
-    async fn up<'i>(&self, with: &UploadWith<'_>, item: &'i SyncItem) -> Outcome<'i> {
+    /// Uploads `items`, `at_once` in flight. Rows are reserved `RESERVE_BATCH` at a time,
+    /// each batch in one transaction written before any of its files is sent (the ledger's
+    /// write-ahead rule, one commit instead of one per file). A cancel leaves the batch's
+    /// unsent reservations dropped.
+    async fn upload_all<'i>(
+        &self,
+        with: &UploadWith<'_>,
+        items: &[&'i SyncItem],
+        at_once: usize,
+    ) -> Vec<Outcome<'i>> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut running = FuturesUnordered::new();
+        let mut queue: VecDeque<(&'i SyncItem, Reserved)> = VecDeque::new();
+        let mut next = 0;
+        loop {
+            while running.len() < at_once.max(1) && !self.ctx.cancel.is_cancelled() {
+                if queue.is_empty() && next < items.len() {
+                    let batch = &items[next..(next + RESERVE_BATCH).min(items.len())];
+                    next += batch.len();
+                    match self.reserve(with, batch) {
+                        Ok(rows) => queue.extend(batch.iter().copied().zip(rows)),
+                        Err(e) => {
+                            let why = e.to_string();
+                            out.extend(
+                                batch.iter().map(|i| (*i, Err(Error::Refused(why.clone())))),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                let Some((item, reserved)) = queue.pop_front() else {
+                    break;
+                };
+                running.push(self.up(with, item, reserved));
+            }
+            match running.next().await {
+                Some(outcome) => out.push(outcome),
+                None => break,
+            }
+        }
+        for (item, reserved) in queue {
+            let _ = self.home.registry.drop_reservation(reserved.id);
+            out.push((item, Err(Error::Cancelled)));
+        }
+        out.extend(items[next..].iter().map(|i| (*i, Err(Error::Cancelled))));
+        out
+    }
+
+    /// The rows of a batch, reserved in one transaction.
+    fn reserve(&self, with: &UploadWith<'_>, batch: &[&SyncItem]) -> Result<Vec<Reserved>> {
+        let since = self.home.registry.landing_mark()?;
+        let objects: Vec<(&str, u64)> =
+            batch.iter().map(|i| (i.url.key.as_str(), i.size)).collect();
+        let bucket = batch
+            .first()
+            .map(|i| i.url.bucket.as_str())
+            .unwrap_or_default();
+        let ids =
+            self.home
+                .registry
+                .reserve_uploads(self.conn, bucket, &objects, with.fingerprint)?;
+        Ok(ids.into_iter().map(|id| Reserved { id, since }).collect())
+    }
+
+    async fn up<'i>(
+        &self,
+        with: &UploadWith<'_>,
+        item: &'i SyncItem,
+        reserved: Reserved,
+    ) -> Outcome<'i> {
         let run = async {
             let _room = self.room_for(item.size).await?;
             let meta = ObjectMeta::guess(&item.url);
             let ctx = self.ctx.file();
+            let before = stamp_of(&item.local);
             let done = upload_prepared(
                 &ctx,
                 self.home,
@@ -312,10 +387,23 @@ impl Mover<'_> {
                 &item.local,
                 &item.url,
                 meta,
+                Some(reserved),
             )
             .await;
             self.ctx.progress.file_done();
-            done.map(|o| o.size.unwrap_or(item.size))
+            let object = done?;
+            // The hash of what was sent is the file's, if the file did not change meanwhile:
+            // the next sync need not read it.
+            if let (Some(before), Some(hash)) = (before, &object.blake3)
+                && stamp_of(&item.local) == Some(before)
+            {
+                self.hashed.lock().unwrap_or_else(|p| p.into_inner()).push((
+                    item.local.clone(),
+                    before,
+                    hash.clone(),
+                ));
+            }
+            Ok(object.size.unwrap_or(item.size))
         };
         (item, run.await)
     }
@@ -364,11 +452,11 @@ impl Mover<'_> {
         algorithm: Algorithm,
     ) -> Result<()> {
         if algorithm == Algorithm::Blake3
-            && let Ok(meta) = std::fs::metadata(&item.local)
+            && let Some(stamp) = stamp_of(&item.local)
         {
             self.hashed.lock().unwrap_or_else(|p| p.into_inner()).push((
                 item.local.clone(),
-                FileStamp::of(&meta),
+                stamp,
                 digest.to_string(),
             ));
         }

@@ -81,7 +81,15 @@ pub async fn upload_with_meta(
         fingerprint: &record.fingerprint,
         key: &key,
     };
-    upload_prepared(ctx, home, conn, &with, src, dest, meta).await
+    upload_prepared(ctx, home, conn, &with, src, dest, meta, None).await
+}
+
+/// A registry row reserved ahead for an upload (see `Registry::reserve_uploads`), and the
+/// landing order when it was.
+#[derive(Debug, Clone, Copy)]
+pub struct Reserved {
+    pub id: i64,
+    pub since: i64,
 }
 
 /// What the uploads of many files share: one client, the key read from the keyring once.
@@ -91,7 +99,9 @@ pub struct UploadWith<'a> {
     pub key: &'a SseKey,
 }
 
-/// One file's upload with a client and key already at hand (see `upload_with_meta`).
+/// One file's upload with a client and key already at hand (see `upload_with_meta`), under
+/// a row reserved ahead (a folder's files are reserved in batches) or reserved here.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload_prepared(
     ctx: &TransferCtx,
     home: &Home,
@@ -100,23 +110,45 @@ pub async fn upload_prepared(
     src: &Path,
     dest: &S3Url,
     meta: ObjectMeta,
+    reserved: Option<Reserved>,
 ) -> Result<ObjectRecord> {
     let UploadWith {
         client,
         fingerprint,
         key,
     } = *with;
-    let mut source = SourceFile::open(src)?;
+    let mut source = match SourceFile::open(src) {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(r) = reserved {
+                home.registry.drop_reservation(r.id)?;
+            }
+            return Err(e);
+        }
+    };
     source.meta = meta;
     ctx.progress.set_total(source.size);
-    // What had landed before this upload was reserved: if nothing of this object lands
-    // or runs beside it, the server's answer alone says it is the current object.
-    let reserved_since = home.registry.landing_mark()?;
-    // The key is reserved before anything is sent (the preflight included): from here a key
-    // delete sees this upload, and a key deleted before makes this refuse.
-    let id =
-        home.registry
-            .reserve_upload(conn, &dest.bucket, &dest.key, fingerprint, source.size)?;
+    let Reserved {
+        id,
+        since: reserved_since,
+    } = match reserved {
+        Some(r) => r,
+        None => {
+            // What had landed before this upload was reserved: if nothing of this object
+            // lands or runs beside it, the server's answer alone says it is current.
+            let since = home.registry.landing_mark()?;
+            // The key is reserved before anything is sent (the preflight included): from
+            // here a key delete sees this upload, and a key deleted before makes this refuse.
+            let id = home.registry.reserve_upload(
+                conn,
+                &dest.bucket,
+                &dest.key,
+                fingerprint,
+                source.size,
+            )?;
+            Reserved { id, since }
+        }
+    };
     let upload = Upload {
         ctx,
         home,
@@ -129,7 +161,7 @@ pub async fn upload_prepared(
         return upload.unsent(e);
     }
     let sent = if source.size <= ctx.options.multipart_threshold {
-        single_put(ctx, client, &source, dest, key).await
+        single_put(ctx, client, &source, dest, key, signs_payload(conn)).await
     } else {
         let part_size = ctx.options.part_size_for(source.size);
         let sign = signs_payload(conn);
@@ -400,11 +432,7 @@ impl Upload<'_> {
         let fp = self.key.fingerprint();
         match landing {
             Landing::Current => {
-                let kind = match registry.finish_upload(self.id, &stored, versioned, since)? {
-                    true => "uploaded",
-                    false => "upload_superseded",
-                };
-                registry.log_event(kind, Some(&fp), Some(self.id), &url)?;
+                registry.finish_upload_logged(self.id, &stored, versioned, since, &url)?;
             }
             other => {
                 let kept = other == Landing::OlderVersion;
@@ -631,6 +659,7 @@ async fn single_put(
     source: &SourceFile,
     dest: &S3Url,
     key: &SseKey,
+    sign_payload: bool,
 ) -> std::result::Result<(Uploaded, u64), Unlanded> {
     let body = tokio::fs::read(&source.path)
         .await
@@ -652,8 +681,15 @@ async fn single_put(
         .meta(&source.meta)
         .sse(&h)
         .customize()
-        .interceptor(count.clone())
-        .send();
+        .interceptor(count.clone());
+    // As for parts (see `signs_payload`): no second hash of every byte where the transport
+    // already protects the body.
+    let put = if sign_payload {
+        put
+    } else {
+        put.disable_payload_signing()
+    }
+    .send();
     let out = tokio::select! {
         r = put => r.map_err(|e| {
             Unlanded::of_write(sdk_error(e, Op::Write, &dest.to_string(), true).into(), &blake3)

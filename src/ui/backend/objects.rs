@@ -24,9 +24,35 @@ impl Worker {
                 "the registry is not open yet; try again in a moment".into(),
             ));
         };
+        // The planner names every object (and refuses clashes and overlong keys) before
+        // anything starts; a dropped folder then runs as one job of many files at once, a
+        // loose file as a job of its own.
         let planned = tokio::task::spawn_blocking(move || {
-            crate::core::transfer::plan_drop(&files, &bucket, &prefix)
-                .map(|plan| jobs.start_uploads(plan, &connection, &key))
+            let plan = crate::core::transfer::plan_drop(&files, &bucket, &prefix)?;
+            let loose = plan.into_iter().filter(|p| p.group.is_none()).collect();
+            jobs.start_uploads(loose, &connection, &key);
+            for folder in files.iter().filter(|f| f.is_dir()) {
+                let name = folder.file_name().map(|n| n.to_string_lossy().into_owned());
+                let request = crate::core::sync::SyncRequest {
+                    everything: true,
+                    direction: crate::core::sync::Direction::Up,
+                    key_label: Some(key.clone()),
+                    ..crate::core::sync::SyncRequest::download_folder(
+                        &connection,
+                        bucket.trim(),
+                        &format!(
+                            "{}{}/",
+                            crate::core::location::folder_prefix(prefix.trim()),
+                            name.unwrap_or_default()
+                        ),
+                        folder,
+                    )
+                };
+                jobs.start(crate::core::jobs::JobSpec::Sync {
+                    request: Box::new(request),
+                });
+            }
+            Ok::<_, crate::core::Error>(())
         })
         .await;
         match planned {
