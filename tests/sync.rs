@@ -365,3 +365,30 @@ fn excluded_files_neither_go_up_nor_count() {
         h.sh_ok(r#"aws --endpoint-url "$EP" s3 ls --recursive "s3://$BUCKET/$PREFIX/e/""#);
     assert!(!listing.contains("scratch.tmp"), "{listing}");
 }
+
+#[test]
+fn a_link_planted_in_the_target_folder_never_carries_a_download_outside_it() {
+    let h = TestHome::with_connection("sync-link");
+    h.ok(&["key", "generate", "k"]);
+    let src = h.path("src");
+    make_tree(&src);
+    let prefix = format!("{}/", h.url("l"));
+    h.ok(&["upload", &h.p("src"), &prefix, "--key", "k", "-q"]);
+    let out = h.path("out");
+    let outside = h.path("outside");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("a")).unwrap();
+    let res = h.run(&["download", &prefix, out.to_str().unwrap(), "-q"]);
+    assert!(!res.status.success(), "the files under the link must fail");
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(stderr.contains("is a link"), "{stderr}");
+    assert!(
+        common::files_under(&outside).is_empty(),
+        "a download went through the link"
+    );
+    assert_eq!(
+        std::fs::read(out.join("top.bin")).unwrap(),
+        std::fs::read(src.join("top.bin")).unwrap()
+    );
+}

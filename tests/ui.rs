@@ -1026,6 +1026,9 @@ fn a_folder_download_job_lists_the_file_that_failed_and_retries_only_it() {
             .is_some_and(|j| !j.jobs().is_empty() && j.jobs().iter().all(|v| v.state.is_finished()))
     };
     ui.until("the folder job to finish", finished);
+    // Drawn once more: the frame `until` checked may predate the job's end.
+    ui.harness.step();
+    ui.harness.step();
     let job = ui.app().jobs().unwrap().jobs()[0].clone();
     assert!(matches!(job.state, JobState::Failed(_)), "{:?}", job.state);
     assert_eq!(job.failures.len(), 1, "{:?}", job.failures);

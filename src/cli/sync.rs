@@ -89,6 +89,8 @@ pub async fn exec(dir: &Path, a: SyncArgs) -> anyhow::Result<()> {
         everything: false,
         filters: Filters::new(&a.exclude, &a.include)?,
         only: None,
+        // The plan run below is the plan shown.
+        confirmed_delete: None,
     };
     let plan = sync::plan(&home, &request).await?;
     if a.dry_run {

@@ -517,7 +517,7 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
                 .into_result()
         }
         JobSpec::Sync { request } => {
-            let plan = super::sync::plan(home, request).await?;
+            let plan = job.ctx.or_cancel(super::sync::plan(home, request)).await?;
             let report =
                 super::sync::run(&job.ctx, home, &plan, super::sync::FILES_AT_ONCE).await?;
             *job.failures.lock().unwrap_or_else(|p| p.into_inner()) = report.failed.clone();

@@ -468,7 +468,9 @@ pub async fn client_for(
             .map(|s| blake3::hash(&s).to_hex().to_string()),
         _ => None,
     };
-    let id = format!("{conn:?}/{:?}/{secret:?}", read_timeout());
+    // A client's pooled connections belong to the runtime that made them.
+    let runtime = tokio::runtime::Handle::try_current().map(|h| h.id().to_string());
+    let id = format!("{conn:?}/{:?}/{secret:?}/{runtime:?}", read_timeout());
     if let Some((at, client)) = client_cache().get(&id)
         && at.elapsed() < CLIENT_REUSE
     {

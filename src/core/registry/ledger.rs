@@ -33,6 +33,31 @@ pub enum Landing {
     OlderVersion,
 }
 
+/// Whether a rotation of the object is under way (its copy may land at any moment). An
+/// upload and a rotation of one object never overlap: each refuses while the other runs, so
+/// which row protects which key can always be told. The one upload a rotation makes itself
+/// (its fallback by download and re-upload: this process, the rotation's target key) is
+/// part of it.
+fn under_rotation(
+    tx: &rusqlite::Transaction<'_>,
+    (connection, bucket, object_key): (&ConnectionRecord, &str, &str),
+    (owner, fingerprint): (&str, &KeyFingerprint),
+) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM rotations r JOIN objects o ON o.id = r.object_id
+            WHERE o.connection_id = ?1 AND o.bucket = ?2 AND o.object_key = ?3
+              AND NOT (r.owner IS ?4 AND r.to_fingerprint = ?5))",
+        params![
+            connection.id,
+            bucket,
+            object_key,
+            owner,
+            fingerprint.as_str()
+        ],
+        |r| r.get(0),
+    )
+}
+
 /// An IMMEDIATE transaction: it takes the write lock at once, so a read-check-write inside
 /// it sees no other process's write in between.
 pub(super) fn immediate(
@@ -103,6 +128,12 @@ impl Registry {
                 fingerprint: fingerprint.clone(),
             });
         }
+        let place = (connection, bucket, object_key);
+        if under_rotation(&tx, place, (&self.owner, fingerprint)).map_err(|e| self.err(e))? {
+            return Err(RegistryError::RotationUnderWay(format!(
+                "s3://{bucket}/{object_key}"
+            )));
+        }
         tx.execute(
             "INSERT INTO objects(connection_id, bucket, object_key, size, key_fingerprint,
                 state, created_at, updated_at, owner)
@@ -124,14 +155,15 @@ impl Registry {
     }
 
     /// `reserve_upload` for many objects of one bucket at once, in one transaction (one
-    /// commit for a batch of a folder's files); returns the ids in the order given.
+    /// commit for a batch of a folder's files); returns the ids in the order given, None for
+    /// an object whose rotation is under way (it is not reserved).
     pub fn reserve_uploads(
         &self,
         connection: &ConnectionRecord,
         bucket: &str,
         objects: &[(&str, u64)],
         fingerprint: &KeyFingerprint,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<Option<i64>>> {
         let now = now();
         let mut db = self.db();
         let tx = immediate(&mut db).map_err(|e| self.err(e))?;
@@ -157,6 +189,16 @@ impl Registry {
                 )
                 .map_err(|e| self.err(e))?;
             for (object_key, size) in objects {
+                if under_rotation(
+                    &tx,
+                    (connection, bucket, object_key),
+                    (&self.owner, fingerprint),
+                )
+                .map_err(|e| self.err(e))?
+                {
+                    ids.push(None);
+                    continue;
+                }
                 insert
                     .execute(params![
                         connection.id,
@@ -168,7 +210,7 @@ impl Registry {
                         self.owner
                     ])
                     .map_err(|e| self.err(e))?;
-                ids.push(tx.last_insert_rowid());
+                ids.push(Some(tx.last_insert_rowid()));
             }
         }
         tx.commit().map_err(|e| self.err(e))?;
@@ -920,6 +962,22 @@ impl Registry {
                 format!("the rotation of object #{}", r.object_id),
                 self.owner_pid(&o),
             ));
+        }
+        // An upload of the same object running or in doubt may land under the old key at
+        // any moment, and the copy would take its content: which row then protects which
+        // key could not be told. The rotation waits for it.
+        let unsettled: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM objects o, objects me WHERE me.id = ?1
+                    AND o.id != me.id AND o.state IN ('pending', 'in_doubt')
+                    AND (o.connection_id, o.bucket, o.object_key) =
+                        (me.connection_id, me.bucket, me.object_key))",
+                [r.object_id],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if unsettled {
+            return Err(RegistryError::UploadUnsettled(r.object_id));
         }
         tx.execute(
             "INSERT OR REPLACE INTO rotations(object_id, from_fingerprint, to_fingerprint,

@@ -78,6 +78,16 @@ pub enum RegistryError {
     )]
     KeyGone { fingerprint: KeyFingerprint },
     #[error(
+        "object #{0} has an upload running or in doubt; it is rotated once that upload has \
+         settled (`ssec-manager reconcile` asks the server about one in doubt)"
+    )]
+    UploadUnsettled(i64),
+    #[error(
+        "{0} is being rotated to another key; upload it once the rotation has finished \
+         (`ssec-manager reconcile` settles one that was interrupted)"
+    )]
+    RotationUnderWay(String),
+    #[error(
         "no interrupted upload with id {0}; `ssec-manager uploads` lists them (an upload another \
          ssec-manager is still sending is not one)"
     )]
@@ -1274,6 +1284,55 @@ mod tests {
 
     /// A versioned bucket keeps the previous version after a rotation: it stays recorded
     /// under the old key (which therefore still has a dependent), until deleted on request.
+    #[test]
+    fn an_upload_and_a_rotation_of_one_object_never_overlap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.sqlite3");
+        let reg = Registry::open(&path).unwrap();
+        let conn = connection(&reg);
+        let (old, new) = (
+            KeyFingerprint::from_stored("old"),
+            KeyFingerprint::from_stored("new"),
+        );
+        reg.insert_key("old", &old, "generated", "").unwrap();
+        reg.insert_key("new", &new, "generated", "").unwrap();
+        let stored = reg.reserve_upload(&conn, "b", "o", &old, 3).unwrap();
+        let since = reg.landing_mark().unwrap();
+        reg.finish_upload(stored, &StoredObject::default(), false, since)
+            .unwrap();
+        let rotation = PendingRotation {
+            object_id: stored,
+            from: old.clone(),
+            to: new.clone(),
+        };
+        // An upload of the object is running: the rotation waits.
+        let running = reg.reserve_upload(&conn, "b", "o", &old, 3).unwrap();
+        // The stored row landed after `since`: this upload did not run alone.
+        assert!(!reg.alone_since(running, since).unwrap());
+        assert!(matches!(
+            reg.begin_rotation(&rotation),
+            Err(RegistryError::UploadUnsettled(id)) if id == stored
+        ));
+        reg.fail_upload(running, ObjectState::Failed, "refused")
+            .unwrap();
+        reg.begin_rotation(&rotation).unwrap();
+        // Another process cannot upload the object while it rotates, alone or in a batch.
+        let other = Registry::open(&path).unwrap();
+        assert!(matches!(
+            other.reserve_upload(&conn, "b", "o", &new, 3),
+            Err(RegistryError::RotationUnderWay(_))
+        ));
+        let batch = other
+            .reserve_uploads(&conn, "b", &[("o", 3), ("p", 4)], &new)
+            .unwrap();
+        assert!(batch[0].is_none() && batch[1].is_some(), "{batch:?}");
+        // The rotation's own re-upload (this process, the target key) is part of it.
+        reg.reserve_upload(&conn, "b", "o", &new, 3).unwrap();
+        // An upload of another object with nothing beside it ran alone.
+        let p = batch[1].unwrap();
+        assert!(other.alone_since(p, since).unwrap());
+    }
+
     #[test]
     fn a_rotation_in_a_versioned_bucket_keeps_the_old_version_under_the_old_key() {
         let (_d, reg) = temp_registry();

@@ -65,20 +65,24 @@ impl Registry {
 
     /// The cached BLAKE3 of the file at `path`, if it was hashed with this stamp.
     pub fn cached_hash(&self, path: &Path, stamp: FileStamp) -> Result<Option<String>> {
-        self.db()
-            .query_row(
+        let db = self.db();
+        let mut stmt = db
+            .prepare_cached(
                 "SELECT blake3 FROM file_hashes
                  WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3 AND inode = ?4",
-                params![
-                    path.as_os_str().as_bytes(),
-                    stamp.size as i64,
-                    stamp.mtime_ns,
-                    stamp.inode as i64
-                ],
-                |r| r.get(0),
             )
-            .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        stmt.query_row(
+            params![
+                path.as_os_str().as_bytes(),
+                stamp.size as i64,
+                stamp.mtime_ns,
+                stamp.inode as i64
+            ],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| self.err(e))
     }
 
     /// Remembers the BLAKE3 of files (one transaction for the batch).

@@ -29,7 +29,7 @@ use super::bucket::{Listed, list_all};
 use super::key::{KeyFingerprint, SseKey};
 use super::location::{S3Url, folder_prefix, local_path_for};
 use super::registry::{FileStamp, ObjectRecord};
-use super::s3::{Keyless, client_for, head_with_key, head_without_key};
+use super::s3::{Keyless, S3ErrorKind, client_for, head_with_key, head_without_key};
 use super::{Error, Home, Result};
 
 /// Files in flight at once by default: many small files need many requests out at once
@@ -67,6 +67,9 @@ pub struct SyncRequest {
     pub filters: Filters,
     /// Only these object keys (a selection in the window, or "Retry failed").
     pub only: Option<Vec<String>>,
+    /// The paths (below the folder and prefix) the user saw listed for deletion and
+    /// confirmed, when the run plans again later (a window job): nothing else is deleted.
+    pub confirmed_delete: Option<Vec<String>>,
 }
 
 impl SyncRequest {
@@ -85,7 +88,16 @@ impl SyncRequest {
             everything: true,
             filters: Filters::default(),
             only: None,
+            confirmed_delete: None,
         }
+    }
+
+    /// Whether the object `key` is part of the request (`only` names a selection).
+    pub fn takes(&self, key: &str) -> bool {
+        // A selection is short (ticked rows, failed files): a scan beats building a set.
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|k| k == key))
     }
 
     pub fn remote(&self) -> String {
@@ -199,15 +211,20 @@ pub async fn plan(home: &Home, request: &SyncRequest) -> Result<SyncPlan> {
         ..request.clone()
     };
     let client = client_for(&conn, home.secrets().ok()).await?;
-    let listed: Vec<Listed> = list_all(&client, &request.bucket, &request.prefix)
-        .await?
+    // The local walk runs while the listing's pages come in.
+    let walk = {
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || local_files(&request))
+    };
+    let listed = list_all(&client, &request.bucket, &request.prefix).await;
+    let local = walk.await.map_err(|e| Error::Internal(e.to_string()))??;
+    let listed: Vec<Listed> = listed?
         .into_iter()
         // Folder markers ("photos/") hold no file.
         .filter(|l| !l.key.ends_with('/'))
         .filter(|l| request.filters.admits(&l.key[request.prefix.len()..]))
-        .filter(|l| request.only.as_ref().is_none_or(|o| o.contains(&l.key)))
+        .filter(|l| request.takes(&l.key))
         .collect();
-    let local = local_files(request)?;
     let recorded = home
         .registry
         .stored_under(&conn, &request.bucket, &request.prefix)?;
@@ -221,11 +238,19 @@ pub async fn plan(home: &Home, request: &SyncRequest) -> Result<SyncPlan> {
         skipped: vec![],
         files_read: 0,
     };
+    let labels = home
+        .registry
+        .keys()?
+        .into_iter()
+        .filter(|k| k.key.deleted_at.is_none())
+        .map(|k| (k.key.fingerprint, k.key.label))
+        .collect();
     let planner = Planner {
         home,
         client: &client,
         request,
         recorded: &recorded,
+        labels,
     };
     match request.direction {
         Direction::Up => planner.up(&mut plan, &listed, &local).await?,
@@ -256,11 +281,22 @@ fn local_files(request: &SyncRequest) -> Result<BTreeMap<String, LocalFile>> {
     }
     let mut out = BTreeMap::new();
     for (path, rel) in super::transfer::plan::files_of(root)? {
-        if !request.filters.admits(&rel) {
+        if !request.filters.admits(&rel) || is_part_file(&rel) {
+            continue;
+        }
+        // A name that is not UTF-8 has no object key of its own (two such names could
+        // become one): it is left out rather than guessed.
+        if path
+            .strip_prefix(root)
+            .ok()
+            .and_then(Path::to_str)
+            .is_none()
+        {
+            tracing::warn!(path = %path.display(), "not synced: the name is not UTF-8");
             continue;
         }
         let key = format!("{}{rel}", request.prefix);
-        if request.only.as_ref().is_some_and(|o| !o.contains(&key)) {
+        if !request.takes(&key) {
             continue;
         }
         let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
@@ -282,6 +318,8 @@ struct Planner<'a> {
     request: &'a SyncRequest,
     /// The registry's stored rows under the prefix, by object key.
     recorded: &'a HashMap<String, ObjectRecord>,
+    /// The labels of the live keys.
+    labels: HashMap<KeyFingerprint, String>,
 }
 
 impl Planner<'_> {
@@ -304,12 +342,7 @@ impl Planner<'_> {
     }
 
     fn label_of(&self, fp: &KeyFingerprint) -> Result<Option<String>> {
-        Ok(self
-            .home
-            .registry
-            .key_by_fingerprint(fp)?
-            .filter(|k| k.deleted_at.is_none())
-            .map(|k| k.label))
+        Ok(self.labels.get(fp).cloned())
     }
 
     async fn up(
@@ -365,7 +398,13 @@ impl Planner<'_> {
         }
         for l in listed {
             let rel = &l.key[self.request.prefix.len()..];
-            if !local.contains_key(rel) {
+            if !local.contains_key(rel) && behind_link(&self.request.local, rel) {
+                // Under a linked folder the walk does not enter: the file may well be here.
+                plan.skipped.push((
+                    l.key.clone(),
+                    "its folder here is a link, which sync does not follow; kept".into(),
+                ));
+            } else if !local.contains_key(rel) {
                 let row = self.recorded.get(&l.key);
                 plan.delete.push(SyncItem {
                     rel: rel.to_string(),
@@ -496,13 +535,17 @@ impl Planner<'_> {
         let mut order: Vec<&(KeyFingerprint, SseKey)> = keys.iter().collect();
         order.sort_by_key(|(fp, _)| Some(fp) != recorded);
         for (fp, key) in order {
-            if let Ok(head) =
-                head_with_key(self.client, &item.url.bucket, &item.url.key, None, key).await
-            {
-                item.key = Some(fp.clone());
-                item.key_label = self.label_of(fp).ok().flatten();
-                item.etag = head.e_tag().map(str::to_string).or(item.etag);
-                return Ok(item);
+            match head_with_key(self.client, &item.url.bucket, &item.url.key, None, key).await {
+                Ok(head) => {
+                    item.key = Some(fp.clone());
+                    item.key_label = self.label_of(fp).ok().flatten();
+                    item.etag = head.e_tag().map(str::to_string).or(item.etag);
+                    return Ok(item);
+                }
+                // Refused with this key: the next one may open it.
+                Err(e) if matches!(e.kind, S3ErrorKind::WrongKey | S3ErrorKind::NotEncrypted) => {}
+                // A timeout, a 5xx, a missing permission: nothing learned about keys.
+                Err(e) => return Err((item.url.key.clone(), e.to_string())),
             }
         }
         let url = item.url.to_string();
@@ -565,6 +608,31 @@ impl Planner<'_> {
         registry.cache_hashes(&cache)?;
         Ok(out)
     }
+}
+
+/// A download's part file left by a crash where it could not be unnamed (see `part_file`):
+/// never a file of the user's to sync.
+fn is_part_file(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name.starts_with('.') && name.ends_with(".ssec-part")
+}
+
+/// Whether a folder on the way from `root` to `rel` is a symbolic link (or not a folder).
+fn behind_link(root: &Path, rel: &str) -> bool {
+    let mut at = root.to_path_buf();
+    let mut parts = rel.split('/').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return false;
+        }
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// The keys this home holds in the keyring, each read once.

@@ -237,7 +237,15 @@ async fn rekey(
 /// Deletes what only the target holds: objects on the server (up), files here (down).
 async fn delete(home: &Home, conn: &ConnectionRecord, plan: &SyncPlan, report: &mut SyncReport) {
     for item in &plan.delete {
+        let confirmed = plan
+            .request
+            .confirmed_delete
+            .as_ref()
+            .is_none_or(|c| c.contains(&item.rel));
         let done = match plan.request.direction {
+            _ if !confirmed => Err(Error::Refused(
+                "it was not in the list confirmed for deletion (it appeared since); kept".into(),
+            )),
             Direction::Up => home.delete_object(conn, &item.url).await,
             Direction::Down => remove_local(&item.local),
         };
@@ -253,6 +261,11 @@ async fn delete(home: &Home, conn: &ConnectionRecord, plan: &SyncPlan, report: &
             }),
         }
     }
+}
+
+/// The refusal of an upload whose object is being rotated.
+fn rotating(item: &SyncItem) -> Error {
+    crate::core::registry::RegistryError::RotationUnderWay(item.url.to_string()).into()
 }
 
 fn stamp_of(path: &Path) -> Option<FileStamp> {
@@ -324,7 +337,14 @@ impl Mover<'_> {
                     let batch = &items[next..(next + RESERVE_BATCH).min(items.len())];
                     next += batch.len();
                     match self.reserve(with, batch) {
-                        Ok(rows) => queue.extend(batch.iter().copied().zip(rows)),
+                        Ok(rows) => {
+                            for (item, row) in batch.iter().copied().zip(rows) {
+                                match row {
+                                    Some(reserved) => queue.push_back((item, reserved)),
+                                    None => out.push((item, Err(rotating(item)))),
+                                }
+                            }
+                        }
                         Err(e) => {
                             let why = e.to_string();
                             out.extend(
@@ -353,7 +373,7 @@ impl Mover<'_> {
     }
 
     /// The rows of a batch, reserved in one transaction.
-    fn reserve(&self, with: &UploadWith<'_>, batch: &[&SyncItem]) -> Result<Vec<Reserved>> {
+    fn reserve(&self, with: &UploadWith<'_>, batch: &[&SyncItem]) -> Result<Vec<Option<Reserved>>> {
         let since = self.home.registry.landing_mark()?;
         let objects: Vec<(&str, u64)> =
             batch.iter().map(|i| (i.url.key.as_str(), i.size)).collect();
@@ -365,7 +385,10 @@ impl Mover<'_> {
             self.home
                 .registry
                 .reserve_uploads(self.conn, bucket, &objects, with.fingerprint)?;
-        Ok(ids.into_iter().map(|id| Reserved { id, since }).collect())
+        Ok(ids
+            .into_iter()
+            .map(|id| id.map(|id| Reserved { id, since }))
+            .collect())
     }
 
     async fn up<'i>(
@@ -375,7 +398,14 @@ impl Mover<'_> {
         reserved: Reserved,
     ) -> Outcome<'i> {
         let run = async {
-            let _room = self.room_for(item.size).await?;
+            let _room = match self.room_for(item.size).await {
+                Ok(room) => room,
+                Err(e) => {
+                    // Cancelled while waiting for room: nothing was sent under this row.
+                    self.home.registry.drop_reservation(reserved.id)?;
+                    return Err(e);
+                }
+            };
             let meta = ObjectMeta::guess(&item.url);
             let ctx = self.ctx.file();
             let before = stamp_of(&item.local);
@@ -423,8 +453,8 @@ impl Mover<'_> {
             };
             let done = download_listed(&ctx, &item.url, &item.local, &listed).await;
             self.ctx.progress.file_done();
-            let (bytes, digest, algorithm) = done?;
-            self.record_download(item, key.as_ref(), &digest, algorithm)?;
+            let (bytes, digest, algorithm, stamp) = done?;
+            self.record_download(item, key.as_ref(), (&digest, algorithm), stamp)?;
             Ok(bytes)
         };
         (item, run.await)
@@ -448,12 +478,10 @@ impl Mover<'_> {
         &self,
         item: &SyncItem,
         key: Option<&SseKey>,
-        digest: &str,
-        algorithm: Algorithm,
+        (digest, algorithm): (&str, Algorithm),
+        stamp: FileStamp,
     ) -> Result<()> {
-        if algorithm == Algorithm::Blake3
-            && let Some(stamp) = stamp_of(&item.local)
-        {
+        if algorithm == Algorithm::Blake3 {
             self.hashed.lock().unwrap_or_else(|p| p.into_inner()).push((
                 item.local.clone(),
                 stamp,
@@ -470,10 +498,11 @@ impl Mover<'_> {
             "{}: a folder download found other content under the same key (written by another tool)",
             item.url
         );
+        // A row of another key is kept (older versions may still need that key); the key
+        // that opened the object gets its own row.
         let replacing = match &current {
-            Some(row) if row.key_fingerprint != fp => return Ok(()),
-            Some(row) => Some((row, evidence.as_str())),
-            None => None,
+            Some(row) if row.key_fingerprint == fp => Some((row, evidence.as_str())),
+            _ => None,
         };
         let stored = StoredObject {
             size: item.size,
@@ -505,34 +534,48 @@ impl Mover<'_> {
         if made.contains(parent) {
             return Ok(());
         }
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::io(parent, "cannot create the folder", e))?;
-        let root =
-            std::fs::canonicalize(self.root).map_err(|e| Error::io(self.root, "cannot read", e))?;
-        let mut at = parent;
-        while at != self.root {
-            let meta =
-                std::fs::symlink_metadata(at).map_err(|e| Error::io(at, "cannot read", e))?;
-            if !meta.is_dir() {
-                return Err(Error::io(
-                    at,
-                    "is a link or not a folder; nothing is downloaded through it",
-                    std::io::Error::from(std::io::ErrorKind::InvalidInput),
-                ));
+        std::fs::create_dir_all(self.root)
+            .map_err(|e| Error::io(self.root, "cannot create the folder", e))?;
+        let rel = parent.strip_prefix(self.root).map_err(|_| {
+            Error::Internal(format!(
+                "{} is not under {}",
+                parent.display(),
+                self.root.display()
+            ))
+        })?;
+        // One folder at a time from the root, each checked before the next is made in it:
+        // a link planted in the tree (to a folder anywhere) is never entered.
+        let mut at = self.root.to_path_buf();
+        for part in rel.components() {
+            at.push(part);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::io(
+                        &at,
+                        "is a link or a file, not a folder; nothing is downloaded through it",
+                        std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                    ));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match std::fs::create_dir(&at) {
+                        Ok(()) => {}
+                        // Made meanwhile (by another file of this run): checked next time.
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(Error::io(&at, "cannot create the folder", e)),
+                    }
+                    let m = std::fs::symlink_metadata(&at)
+                        .map_err(|e| Error::io(&at, "cannot read", e))?;
+                    if !m.is_dir() {
+                        return Err(Error::io(
+                            &at,
+                            "is a link or a file, not a folder; nothing is downloaded through it",
+                            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                        ));
+                    }
+                }
+                Err(e) => return Err(Error::io(&at, "cannot read", e)),
             }
-            at = match at.parent() {
-                Some(p) => p,
-                None => break,
-            };
-        }
-        let real =
-            std::fs::canonicalize(parent).map_err(|e| Error::io(parent, "cannot read", e))?;
-        if !real.starts_with(&root) {
-            return Err(Error::io(
-                parent,
-                "leads outside the folder; nothing is downloaded there",
-                std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            ));
         }
         made.insert(parent.to_path_buf());
         Ok(())

@@ -127,7 +127,7 @@ pub async fn download_listed(
     src: &S3Url,
     out: &Path,
     o: &Listed<'_>,
-) -> Result<(u64, String, Algorithm)> {
+) -> Result<(u64, String, Algorithm, crate::core::registry::FileStamp)> {
     ctx.progress.set_total(o.size);
     let (temp, bytes, digest, algorithm) =
         fetch_to_temp(ctx, o.client, src, out, o.key, (o.size, o.etag), o.recorded).await?;
@@ -138,8 +138,15 @@ pub async fn download_listed(
         )));
     }
     check_recorded_checksum(src, o.recorded, o.key, algorithm, &digest)?;
+    // The stamp of exactly the file written (a rename keeps it), not of whatever the path
+    // names a moment later.
+    let stamp = temp
+        .as_file()
+        .metadata()
+        .map(|m| crate::core::registry::FileStamp::of(&m))
+        .map_err(|e| Error::io(temp.path(), "cannot read the download", e))?;
     put_in_place(temp, out).await?;
-    Ok((bytes, digest, algorithm))
+    Ok((bytes, digest, algorithm, stamp))
 }
 
 /// The complete, checked download takes the target's name, on disk first. The write-back

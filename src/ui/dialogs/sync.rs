@@ -76,6 +76,7 @@ impl Sync {
             everything: false,
             filters: Filters::default(),
             only: None,
+            confirmed_delete: None,
         }
     }
 
@@ -155,7 +156,11 @@ impl DialogUi for Sync {
     }
 
     fn confirm(self, app: &mut App) {
-        let request = self.request();
+        let mut request = self.request();
+        // The job plans again when it starts: it deletes only what was listed here.
+        if let Some(Ok(plan)) = &self.plan {
+            request.confirmed_delete = Some(plan.delete.iter().map(|i| i.rel.clone()).collect());
+        }
         if self.up {
             app.backend.send(Command::SaveSyncPair {
                 request: Box::new(request.clone()),
