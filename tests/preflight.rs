@@ -41,13 +41,23 @@ fn the_enforcement_probe_learns_the_servers_ways_and_leaves_nothing_behind() {
     let registry = Registry::open(&h.home.join("registry.sqlite3")).unwrap();
     let kept = registry.bucket_traits("garage", &h.bench.bucket).unwrap();
     assert_eq!(serde_json::to_value(&kept).unwrap(), *t);
-    let listing = h.sh_ok(
-        r#"aws --endpoint-url "$EP" s3api list-objects-v2 --bucket "$BUCKET" --prefix .ssec-manager-probe"#,
-    );
+    // Other tests' first uploads run the same probe in this bucket at the same time: what
+    // they have in flight goes within seconds, a probe left behind stays.
+    let (mut listing, mut uploads) = (String::new(), String::new());
+    let clean = |listing: &mut String, uploads: &mut String| {
+        *listing = h.sh_ok(
+            r#"aws --endpoint-url "$EP" s3api list-objects-v2 --bucket "$BUCKET" --prefix .ssec-manager-probe"#,
+        );
+        *uploads = h.sh_ok(
+            r#"aws --endpoint-url "$EP" s3api list-multipart-uploads --bucket "$BUCKET" --prefix .ssec-manager-probe"#,
+        );
+        !listing.contains("\"Key\"") && !uploads.contains("UploadId")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !clean(&mut listing, &mut uploads) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     assert!(!listing.contains("\"Key\""), "probe object left: {listing}");
-    let uploads = h.sh_ok(
-        r#"aws --endpoint-url "$EP" s3api list-multipart-uploads --bucket "$BUCKET" --prefix .ssec-manager-probe"#,
-    );
     assert!(
         !uploads.contains("UploadId"),
         "probe upload left: {uploads}"
