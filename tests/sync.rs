@@ -35,6 +35,11 @@ fn aws_put(h: &TestHome, env_lines: &str, body: &str, key: &str) {
     ));
 }
 
+/// `ssec-manager sync ARGS --json -q`, its report.
+fn sync(h: &TestHome, args: &[&str]) -> serde_json::Value {
+    report(&h.ok(&[&["sync"], args, &["--json", "-q"]].concat()))
+}
+
 fn report(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
@@ -143,7 +148,7 @@ fn sync_up_sends_only_what_changed_and_a_run_with_nothing_changed_sends_no_put_o
     let src = h.path("src");
     make_tree(&src);
     let prefix = format!("{}/", h.url("s"));
-    let first = report(&h.ok(&["sync", &h.p("src"), &prefix, "--key", "k", "--json", "-q"]));
+    let first = sync(&h, &[&h.p("src"), &prefix, "--key", "k"]);
     assert_eq!(first["uploaded"], 4, "{first}");
 
     // Nothing changed: no PUT, no GET of an object (listing aside).
@@ -168,7 +173,7 @@ fn sync_up_sends_only_what_changed_and_a_run_with_nothing_changed_sends_no_put_o
         Action::DropRequest,
         None,
     );
-    let again = report(&h.ok(&["sync", &h.p("src"), &prefix, "--key", "k", "--json", "-q"]));
+    let again = sync(&h, &[&h.p("src"), &prefix, "--key", "k"]);
     assert_eq!(again["uploaded"], 0, "{again}");
     assert_eq!(again["unchanged"], 4, "{again}");
     if !h.bench.tls {
@@ -204,16 +209,7 @@ fn sync_up_sends_only_what_changed_and_a_run_with_nothing_changed_sends_no_put_o
     ]);
     assert!(plan.contains("changed  upload a/b/c/deep.bin"), "{plan}");
     assert!(plan.contains("1 changed, 3 unchanged"), "{plan}");
-    let sent = report(&h.ok(&[
-        "sync",
-        &h.p("src"),
-        &prefix,
-        "--key",
-        "k",
-        "--json",
-        "-q",
-        "--checksum",
-    ]));
+    let sent = sync(&h, &[&h.p("src"), &prefix, "--key", "k", "--checksum"]);
     assert_eq!(sent["uploaded"], 1, "{sent}");
     if !h.bench.tls {
         // The counter sees what moves: exactly that one PUT.
@@ -238,7 +234,7 @@ fn sync_down_fetches_exactly_the_object_another_tool_rewrote_with_the_same_key_a
     let prefix = format!("{}/", h.url("d"));
     h.ok(&["sync", &h.p("src"), &prefix, "--key", "k", "-q"]);
     let out = h.path("out");
-    let first = report(&h.ok(&["sync", &prefix, out.to_str().unwrap(), "--json", "-q"]));
+    let first = sync(&h, &[&prefix, out.to_str().unwrap()]);
     assert_eq!(first["downloaded"], 4, "{first}");
     assert_eq!(tree(&out), tree(&src));
     // The aws CLI rewrites top.bin: same key, same size, other bytes.
@@ -248,11 +244,11 @@ fn sync_down_fetches_exactly_the_object_another_tool_rewrote_with_the_same_key_a
     let plan = h.ok(&["sync", &prefix, out.to_str().unwrap(), "--dry-run"]);
     assert!(plan.contains("changed  download top.bin"), "{plan}");
     assert!(plan.contains("0 new, 1 changed, 3 unchanged"), "{plan}");
-    let second = report(&h.ok(&["sync", &prefix, out.to_str().unwrap(), "--json", "-q"]));
+    let second = sync(&h, &[&prefix, out.to_str().unwrap()]);
     assert_eq!(second["downloaded"], 1, "{second}");
     assert_eq!(std::fs::read(out.join("top.bin")).unwrap(), new);
     // Recorded as it is now: the next run has nothing to do.
-    let third = report(&h.ok(&["sync", &prefix, out.to_str().unwrap(), "--json", "-q"]));
+    let third = sync(&h, &[&prefix, out.to_str().unwrap()]);
     assert_eq!(third["downloaded"], 0, "{third}");
     assert_eq!(third["unchanged"], 4, "{third}");
 }
@@ -277,17 +273,10 @@ fn delete_without_yes_deletes_nothing_and_with_it_exactly_the_listed_objects() {
         h.sh_ok(r#"aws --endpoint-url "$EP" s3 ls --recursive "s3://$BUCKET/$PREFIX/x/""#)
     };
     assert!(listing(&h).contains("top.bin"), "deleted without --yes");
-    let done = report(&h.ok(&[
-        "sync",
-        &h.p("src"),
-        &prefix,
-        "--key",
-        "k",
-        "--delete",
-        "--yes",
-        "--json",
-        "-q",
-    ]));
+    let done = sync(
+        &h,
+        &[&h.p("src"), &prefix, "--key", "k", "--delete", "--yes"],
+    );
     assert_eq!(done["deleted"], 2, "{done}");
     let left = listing(&h);
     assert!(
@@ -315,21 +304,12 @@ fn an_object_under_another_key_is_reported_and_rekeyed_only_when_asked() {
         plan.contains("key      report f.bin (under key \"old\")"),
         "{plan}"
     );
-    let kept = report(&h.ok(&["sync", &h.p("src"), &prefix, "--key", "new", "--json", "-q"]));
+    let kept = sync(&h, &[&h.p("src"), &prefix, "--key", "new"]);
     assert_eq!(
         (kept["uploaded"].as_u64(), kept["rekeyed"].as_u64()),
         (Some(0), Some(0))
     );
-    let moved = report(&h.ok(&[
-        "sync",
-        &h.p("src"),
-        &prefix,
-        "--key",
-        "new",
-        "--rekey",
-        "--json",
-        "-q",
-    ]));
+    let moved = sync(&h, &[&h.p("src"), &prefix, "--key", "new", "--rekey"]);
     assert_eq!(moved["rekeyed"], 1, "{moved}");
     let back = h.path("back.bin");
     h.ok(&["download", &h.url("r/f.bin"), back.to_str().unwrap()]);
@@ -349,17 +329,10 @@ fn excluded_files_neither_go_up_nor_count() {
     make_tree(&src);
     std::fs::write(src.join("a/scratch.tmp"), b"tmp").unwrap();
     let prefix = format!("{}/", h.url("e"));
-    let done = report(&h.ok(&[
-        "sync",
-        &h.p("src"),
-        &prefix,
-        "--key",
-        "k",
-        "--exclude",
-        "*.tmp",
-        "--json",
-        "-q",
-    ]));
+    let done = sync(
+        &h,
+        &[&h.p("src"), &prefix, "--key", "k", "--exclude", "*.tmp"],
+    );
     assert_eq!(done["uploaded"], 4, "{done}");
     let listing =
         h.sh_ok(r#"aws --endpoint-url "$EP" s3 ls --recursive "s3://$BUCKET/$PREFIX/e/""#);

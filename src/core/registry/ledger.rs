@@ -113,45 +113,13 @@ impl Registry {
         fingerprint: &KeyFingerprint,
         size: u64,
     ) -> Result<i64> {
-        let now = now();
-        let mut db = self.db();
-        let tx = immediate(&mut db).map_err(|e| self.err(e))?;
-        let live: bool = tx
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM keys WHERE fingerprint = ?1 AND deleted_at IS NULL)",
-                [fingerprint.as_str()],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        if !live {
-            return Err(RegistryError::KeyGone {
-                fingerprint: fingerprint.clone(),
-            });
-        }
-        let place = (connection, bucket, object_key);
-        if under_rotation(&tx, place, (&self.owner, fingerprint)).map_err(|e| self.err(e))? {
-            return Err(RegistryError::RotationUnderWay(format!(
-                "s3://{bucket}/{object_key}"
-            )));
-        }
-        tx.execute(
-            "INSERT INTO objects(connection_id, bucket, object_key, size, key_fingerprint,
-                state, created_at, updated_at, owner)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7)",
-            params![
-                connection.id,
-                bucket,
-                object_key,
-                size as i64,
-                fingerprint.as_str(),
-                now,
-                self.owner
-            ],
-        )
-        .map_err(|e| self.err(e))?;
-        let id = tx.last_insert_rowid();
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(id)
+        let reserved =
+            self.reserve_uploads(connection, bucket, &[(object_key, size)], fingerprint)?;
+        reserved
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| RegistryError::RotationUnderWay(format!("s3://{bucket}/{object_key}")))
     }
 
     /// `reserve_upload` for many objects of one bucket at once, in one transaction (one

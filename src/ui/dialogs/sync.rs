@@ -166,16 +166,21 @@ impl DialogUi for Sync {
                 request: Box::new(request.clone()),
             });
         }
-        if let Some(jobs) = app.jobs() {
-            jobs.start(JobSpec::Sync {
-                request: Box::new(request),
-            });
-            app.prefs.screen = Screen::Transfers;
-        }
+        start(app, request);
     }
 
     fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
         Some((PickPurpose::Folder, &mut self.folder))
+    }
+}
+
+/// Starts the folder job and shows it in Transfers.
+fn start(app: &mut App, request: SyncRequest) {
+    if let Some(jobs) = app.jobs() {
+        jobs.start(JobSpec::Sync {
+            request: Box::new(request),
+        });
+        app.prefs.screen = Screen::Transfers;
     }
 }
 
@@ -312,12 +317,7 @@ impl DialogUi for DownloadFolder {
                 std::path::Path::new(self.folder.trim()),
             )
         };
-        if let Some(jobs) = app.jobs() {
-            jobs.start(JobSpec::Sync {
-                request: Box::new(request),
-            });
-            app.prefs.screen = Screen::Transfers;
-        }
+        start(app, request);
     }
 
     fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
