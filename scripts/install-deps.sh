@@ -9,7 +9,7 @@ PACKAGES=(
   mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1-mesa-dri
   xvfb xauth xdotool imagemagick libxcursor1 libxi6 libxkbcommon-x11-0
   dbus dbus-x11 gnome-keyring libsecret-tools
-  python3-venv socat openssl age rclone desktop-file-utils
+  python3-venv socat openssl age rclone desktop-file-utils openssh-client curl
 )
 
 missing=()

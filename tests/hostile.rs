@@ -660,6 +660,7 @@ proptest! {
             per_key: Vec::new(),
             objects_by_state: BTreeMap::new(),
             findings: findings.clone(),
+            shared: Vec::new(),
         };
         let rows = csv_rows(&report.to_csv());
         let expected: usize = findings.iter().map(|f| f.objects.len().max(1)).sum();

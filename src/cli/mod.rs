@@ -15,6 +15,7 @@ mod download;
 mod key;
 mod objects;
 mod preflight;
+mod presign;
 mod progress;
 mod reconcile;
 mod resume;
@@ -102,6 +103,9 @@ pub enum Command {
     },
     /// Delete an object on the server; the registry records it as deleted.
     Delete(delete::DeleteArgs),
+    /// Print a presigned GET (or PUT with --put) of an SSE-C object and the curl command
+    /// that sends it with the three SSE-C headers (the key from $SSE_KEY/$SSE_MD5).
+    Presign(presign::PresignArgs),
     /// Ask the server about uploads whose answer was lost and interrupted rotations, and
     /// record what it holds (with the evidence in the event log).
     Reconcile(reconcile::ReconcileArgs),
@@ -114,7 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let dir = home_dir(cli.home)?;
     match command {
-        Command::Key(c) => key::exec(&dir, c),
+        Command::Key(c) => key::exec(&dir, c).await,
         Command::Connection(c) => connection::exec(&dir, c),
         Command::Upload(a) => upload::exec(&dir, a).await,
         Command::Download(a) => download::exec(&dir, a).await,
@@ -131,7 +135,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Objects { json } => objects::exec(&dir, json),
         Command::Delete(a) => delete::exec(&dir, a).await,
         Command::Reconcile(a) => reconcile::exec(&dir, a).await,
+        Command::Presign(a) => presign::exec(&dir, a).await,
     }
+}
+
+/// Asks a yes/no question on a terminal; anywhere else the answer is no.
+fn ask(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// The key an upload to `object_key` uses: `--key`, else the place's default (said on
+/// stderr). Another key than the place's default is used only after a yes (`--yes`, or
+/// typed on a terminal).
+fn upload_key(
+    home: &Home,
+    connection: &str,
+    bucket: &str,
+    object_key: &str,
+    chosen: Option<&str>,
+    yes: bool,
+) -> anyhow::Result<String> {
+    let k = home.upload_key(connection, bucket, object_key, chosen)?;
+    if chosen.is_none()
+        && let Some(d) = &k.default
+    {
+        eprintln!(
+            "using key \"{}\", the default key for {}",
+            k.label,
+            d.place()
+        );
+    }
+    if let Some(q) = k.question()
+        && !yes
+        && !ask(&q)?
+    {
+        anyhow::bail!(
+            "nothing was uploaded: {q} Pass --yes to use it anyway, or leave out --key to use \
+             the default"
+        );
+    }
+    Ok(k.label)
 }
 
 /// The home directory: --home, SSEC_MANAGER_HOME, else the platform's data directory.

@@ -1,7 +1,6 @@
 //! `ssec-manager sync DIR s3://BUCKET/PREFIX/ --key LABEL` and `sync s3://BUCKET/PREFIX/ DIR`;
 //! also runs the folder forms of `upload` and `download`.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -22,7 +21,8 @@ pub struct SyncArgs {
     /// The target: s3://BUCKET/PREFIX/, or a local folder.
     #[arg(value_name = "DEST")]
     dest: String,
-    /// The key new and changed files are uploaded with (sync up).
+    /// The key new and changed files are uploaded with (sync up); default: the prefix's
+    /// default key (`key default`).
     #[arg(long = "key", value_name = "LABEL")]
     key: Option<String>,
     #[arg(long, value_name = "NAME")]
@@ -33,7 +33,8 @@ pub struct SyncArgs {
     /// Delete at the target what the source no longer has (asks first, unless --yes).
     #[arg(long)]
     delete: bool,
-    /// Delete without asking (with --delete).
+    /// Delete without asking (with --delete); use --key even where another key is the
+    /// default.
     #[arg(long, short)]
     yes: bool,
     /// Leave out paths matching this glob ("*.tmp", "cache/**"); repeatable.
@@ -66,9 +67,6 @@ pub async fn exec(dir: &Path, a: SyncArgs) -> anyhow::Result<()> {
             "sync takes one local folder and one s3://BUCKET/PREFIX/, in the order the files go"
         ),
     };
-    if direction == Direction::Up && a.key.is_none() {
-        anyhow::bail!("a sync up needs the key to encrypt with: --key LABEL");
-    }
     if direction == Direction::Down && (a.key.is_some() || a.rekey) {
         anyhow::bail!(
             "a sync down reads each object with its own key from the registry; --key and \
@@ -76,13 +74,24 @@ pub async fn exec(dir: &Path, a: SyncArgs) -> anyhow::Result<()> {
         );
     }
     let remote: S3Location = remote.parse()?;
+    let key = match direction {
+        Direction::Up => Some(super::upload_key(
+            &home,
+            &conn.name,
+            &remote.bucket,
+            &remote.folder(),
+            a.key.as_deref(),
+            a.yes,
+        )?),
+        Direction::Down => None,
+    };
     let request = SyncRequest {
         connection: conn.name,
         local: PathBuf::from(local),
         bucket: remote.bucket.clone(),
         prefix: remote.folder(),
         direction,
-        key_label: a.key.clone(),
+        key_label: key,
         delete: a.delete,
         rekey: a.rekey,
         checksum: a.checksum,
@@ -220,12 +229,5 @@ fn confirm_delete(plan: &SyncPlan) -> anyhow::Result<bool> {
             Direction::Down => eprintln!("  {}", i.local.display()),
         }
     }
-    if !std::io::stdin().is_terminal() {
-        return Ok(false);
-    }
-    eprint!("Delete them? [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    super::ask("Delete them?")
 }

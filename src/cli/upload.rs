@@ -1,4 +1,4 @@
-//! `ssec-manager upload SRC... DEST --key LABEL`.
+//! `ssec-manager upload SRC... DEST [--key LABEL]`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,9 +23,13 @@ pub struct UploadArgs {
     /// s3://BUCKET/KEY for one file, s3://BUCKET/PREFIX/ for a folder or several.
     #[arg(value_name = "DEST")]
     dest: S3Location,
-    /// Label of the key to encrypt with.
+    /// Label of the key to encrypt with; default: the default key of DEST (`key default`).
     #[arg(long = "key", value_name = "LABEL")]
-    key: String,
+    key: Option<String>,
+    /// Use --key even where DEST has another default key (else asked on a terminal,
+    /// refused elsewhere).
+    #[arg(long, short)]
+    yes: bool,
     #[arg(long, value_name = "NAME")]
     connection: Option<String>,
     #[command(flatten)]
@@ -35,8 +39,16 @@ pub struct UploadArgs {
 pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
     let home = Arc::new(Home::open_with_keyring(dir)?);
     let conn = home.resolve_connection(a.connection.as_deref())?;
+    let key = super::upload_key(
+        &home,
+        &conn.name,
+        &a.dest.bucket,
+        a.dest.prefix(),
+        a.key.as_deref(),
+        a.yes,
+    )?;
     // Check the key before queueing anything.
-    home.load_key(&home.key_record(&a.key)?)?;
+    home.load_key(&home.key_record(&key)?)?;
     let placement = if a.sources.len() == 1 {
         Placement::As
     } else {
@@ -51,7 +63,7 @@ pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
     {
         let request = SyncRequest {
             everything: true,
-            key_label: Some(a.key.clone()),
+            key_label: Some(key.clone()),
             direction: Direction::Up,
             ..SyncRequest::download_folder(&conn.name, &a.dest.bucket, &a.dest.folder(), folder)
         };
@@ -59,7 +71,7 @@ pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
         return super::sync::run_plan(&home, &plan, &a.transfer, false).await;
     }
     run_jobs(home, &a.transfer, |jobs| {
-        jobs.start_uploads(plan, &conn.name, &a.key)
+        jobs.start_uploads(plan, &conn.name, &key)
     })
     .await
 }

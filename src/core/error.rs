@@ -93,6 +93,9 @@ pub enum Error {
     /// A backup file cannot be made or read.
     #[error("{0}")]
     Backup(String),
+    /// A key share cannot be made, opened or read.
+    #[error("{0}")]
+    Share(String),
     /// An operation over many objects finished with some of them failed; the text says
     /// which and what was done.
     #[error("{0}")]

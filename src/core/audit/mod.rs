@@ -109,6 +109,8 @@ pub struct AuditReport {
     /// Registered objects per state (stored, pending, failed...), for the chart.
     pub objects_by_state: BTreeMap<String, usize>,
     pub findings: Vec<Finding>,
+    /// Keys handed to other people (`key share`): to whom, when, in which file.
+    pub shared: Vec<crate::core::registry::KeyShare>,
 }
 
 /// Builds the report. `in_keyring` maps a fingerprint to whether the keyring holds it
@@ -191,7 +193,48 @@ fn summarize(inputs: &findings::Inputs, findings: Vec<Finding>) -> AuditReport {
         per_key,
         objects_by_state,
         findings,
+        shared: Vec::new(),
     }
+}
+
+/// LOW: keys shared outside this computer, one finding per key with its recipients. Not a
+/// risk of loss, but whoever holds the file and an identity reads every object of the key.
+fn shared_outside(keys: &[KeySummary], shares: &[crate::core::registry::KeyShare]) -> Vec<Finding> {
+    let mut by_key: BTreeMap<String, Vec<&crate::core::registry::KeyShare>> = BTreeMap::new();
+    for s in shares {
+        by_key
+            .entry(s.key_fingerprint.to_string())
+            .or_default()
+            .push(s);
+    }
+    by_key
+        .into_iter()
+        .filter_map(|(fp, shares)| {
+            let key = keys.iter().find(|k| k.key.fingerprint.as_str() == fp)?;
+            let mut to: Vec<&str> = shares.iter().map(|s| s.recipient.as_str()).collect();
+            to.sort();
+            to.dedup();
+            Some(Finding {
+                severity: Severity::Low,
+                title: format!(
+                    "key \"{}\" was shared outside this computer with {} recipient(s): {}",
+                    key.key.label,
+                    to.len(),
+                    to.join("; ")
+                ),
+                key_label: Some(key.key.label.clone()),
+                key_fingerprint: Some(fp),
+                objects: Vec::new(),
+                fix: Some(format!(
+                    "if a recipient should no longer read its objects, rotate them to a new key: \
+                     ssec-manager rotate --from {} --to NEW",
+                    key.key.label
+                )),
+                unrecoverable: false,
+                action: None,
+            })
+        })
+        .collect()
 }
 
 /// One key's row of the health table: its worst finding and its oldest confirmation.
@@ -236,13 +279,12 @@ impl crate::core::Home {
         let objects = self.registry.objects()?;
         let interrupted = self.registry.interrupted_uploads()?.len();
         let cutoff = stale_before(chrono::Utc::now(), VERIFY_MAX_AGE_DAYS);
-        Ok(audit(
-            &keys,
-            &presence,
-            &objects,
-            interrupted,
-            Some(&cutoff),
-        ))
+        let mut report = audit(&keys, &presence, &objects, interrupted, Some(&cutoff));
+        report.shared = self.registry.key_shares()?;
+        report
+            .findings
+            .extend(shared_outside(&keys, &report.shared));
+        Ok(report)
     }
 
     /// "Generated 2026-11-28T01:02:03Z by ssec-manager 0.1.0 from REGISTRY": a report's origin.
@@ -287,6 +329,7 @@ mod tests {
             },
             objects,
             bytes: objects * 10,
+            migrated: 0,
         }
     }
 

@@ -66,6 +66,31 @@ pub(super) fn immediate(
     db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
+/// SQL: whether another row of object ?1's place is an upload running or in doubt (it may
+/// land at any moment, so a copy of the object would not know what it copies).
+pub(super) const UPLOAD_UNSETTLED: &str = "EXISTS(SELECT 1 FROM objects o, objects me
+    WHERE me.id = ?1 AND o.id != me.id AND o.state IN ('pending', 'in_doubt')
+    AND (o.connection_id, o.bucket, o.object_key) = (me.connection_id, me.bucket, me.object_key))";
+
+/// Records the version an in-place copy leaves behind (a versioned bucket keeps it) as an
+/// `old_version` row under its key, so the key is still known to be needed.
+pub(super) fn keep_old_version_row(
+    tx: &rusqlite::Transaction<'_>,
+    object_id: i64,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO objects (connection_id, bucket, object_key, version_id, size, sha256,
+            blake3, etag, key_fingerprint, state, error, created_at, updated_at,
+            last_verified_at, verify_status, verify_detail)
+         SELECT connection_id, bucket, object_key, COALESCE(version_id, 'null'), size,
+            sha256, blake3, etag, key_fingerprint, 'old_version', NULL, created_at, ?2,
+            last_verified_at, verify_status, verify_detail
+         FROM objects WHERE id = ?1",
+        params![object_id, now],
+    )
+}
+
 impl Registry {
     // ---- objects ----
 
@@ -933,13 +958,10 @@ impl Registry {
         }
         // An upload of the same object running or in doubt may land under the old key at
         // any moment, and the copy would take its content: which row then protects which
-        // key could not be told. The rotation waits for it.
+        // key could not be told. The rotation waits for it, and for a migration of it.
         let unsettled: bool = tx
             .query_row(
-                "SELECT EXISTS(SELECT 1 FROM objects o, objects me WHERE me.id = ?1
-                    AND o.id != me.id AND o.state IN ('pending', 'in_doubt')
-                    AND (o.connection_id, o.bucket, o.object_key) =
-                        (me.connection_id, me.bucket, me.object_key))",
+                &format!("SELECT {UPLOAD_UNSETTLED} OR EXISTS(SELECT 1 FROM migrations WHERE object_id = ?1)"),
                 [r.object_id],
                 |row| row.get(0),
             )
@@ -1031,18 +1053,7 @@ impl Registry {
         let mut db = self.db();
         let tx = db.transaction().map_err(|e| self.err(e))?;
         if keep_old_version {
-            tx.execute(
-                "INSERT INTO objects (connection_id, bucket, object_key, version_id, size, sha256,
-                    blake3, etag, key_fingerprint, state, error, created_at, updated_at,
-                    last_verified_at, verify_status, verify_detail)
-                 SELECT connection_id, bucket, object_key, COALESCE(version_id, 'null'), size,
-                    sha256, blake3, etag, key_fingerprint, 'old_version', NULL, created_at, ?2,
-                    last_verified_at,
-                    verify_status, verify_detail
-                 FROM objects WHERE id = ?1",
-                params![object_id, now],
-            )
-            .map_err(|e| self.err(e))?;
+            keep_old_version_row(&tx, object_id, &now).map_err(|e| self.err(e))?;
         }
         tx.execute(
             "UPDATE objects SET key_fingerprint = ?2, version_id = COALESCE(?3, version_id),

@@ -21,8 +21,10 @@ use super::key::KeyFingerprint;
 
 mod ledger;
 mod owners;
+mod places;
 mod sync;
 mod traits;
+pub use places::{DefaultKey, KeyShare, PendingMigration};
 pub use sync::{FileStamp, SyncPair};
 
 pub use traits::{BucketTraits, Rekey};
@@ -262,6 +264,36 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (local_dir, connection_id, bucket, prefix)
     );
     "#,
+    // 10: a default key per bucket or prefix; keys shared with other people (recipients'
+    // public keys only); objects moved off SSE-C (`migrated_to` says to what) and the
+    // migrations in flight, written before the server-side copy starts.
+    r#"
+    CREATE TABLE default_keys (
+        connection_id INTEGER NOT NULL REFERENCES connections(id),
+        bucket TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        key_fingerprint TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        PRIMARY KEY (connection_id, bucket, prefix)
+    );
+    CREATE TABLE key_shares (
+        id INTEGER PRIMARY KEY,
+        key_fingerprint TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        file TEXT NOT NULL,
+        objects INTEGER NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX key_shares_key ON key_shares(key_fingerprint);
+    ALTER TABLE objects ADD COLUMN migrated_to TEXT;
+    CREATE TABLE migrations (
+        object_id INTEGER PRIMARY KEY REFERENCES objects(id),
+        from_fingerprint TEXT NOT NULL,
+        target TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        owner TEXT
+    );
+    "#,
 ];
 
 /// The states of a row whose object may be on the server under its key: such a row protects
@@ -292,6 +324,16 @@ pub struct KeySummary {
     pub key: KeyRecord,
     pub objects: u64,
     pub bytes: u64,
+    /// Objects it encrypted that were migrated off SSE-C: with no objects left, the key is
+    /// retired (kept, never deleted by the migration).
+    pub migrated: u64,
+}
+
+impl KeySummary {
+    /// Every object it encrypted has left SSE-C: nothing depends on it any more.
+    pub fn retired(&self) -> bool {
+        self.objects == 0 && self.migrated > 0
+    }
 }
 
 /// Where the credentials of a connection come from. The secret itself is never here.
@@ -391,6 +433,9 @@ pub enum ObjectState {
     /// the request was out). The server may hold it under this row's key, so the key stays
     /// protected until `reconcile` has asked the server.
     InDoubt,
+    /// Moved off SSE-C on the server (`migrated_to`: SSE-S3, SSE-KMS or none), confirmed by
+    /// a HEAD without the key: it no longer needs the key it was under.
+    Migrated,
 }
 
 impl ConnectionRecord {
@@ -425,6 +470,7 @@ impl ObjectState {
             ObjectState::Cancelled => "cancelled",
             ObjectState::OldVersion => "old_version",
             ObjectState::InDoubt => "in_doubt",
+            ObjectState::Migrated => "migrated",
         }
     }
     fn parse(s: &str) -> Self {
@@ -436,6 +482,7 @@ impl ObjectState {
             "cancelled" => ObjectState::Cancelled,
             "old_version" => ObjectState::OldVersion,
             "in_doubt" => ObjectState::InDoubt,
+            "migrated" => ObjectState::Migrated,
             _ => ObjectState::Pending,
         }
     }
@@ -467,6 +514,8 @@ pub struct ObjectRecord {
     /// What the last verify found; None: never verified.
     pub verify_status: Option<VerifyStatus>,
     pub verify_detail: Option<String>,
+    /// What a migration off SSE-C moved the object to ("sse-s3", "sse-kms[:ID]", "none").
+    pub migrated_to: Option<String>,
 }
 
 /// What a verify found about one object.
@@ -542,6 +591,7 @@ impl ObjectRecord {
             last_verified_at: None,
             verify_status: None,
             verify_detail: None,
+            migrated_to: None,
         }
     }
 }
@@ -610,7 +660,7 @@ impl Drop for Registry {
 
 const OBJECT_COLUMNS: &str = "o.id, c.name, o.bucket, o.object_key, o.version_id, o.size, \
     o.sha256, o.etag, o.key_fingerprint, k.label, o.state, o.error, o.created_at, o.updated_at, \
-    o.last_verified_at, o.verify_status, o.verify_detail, o.blake3";
+    o.last_verified_at, o.verify_status, o.verify_detail, o.blake3, o.migrated_to";
 const OBJECT_FROM: &str = "FROM objects o JOIN connections c ON c.id = o.connection_id \
     LEFT JOIN keys k ON k.fingerprint = o.key_fingerprint";
 const KEY_COLUMNS: &str = "label, fingerprint, created_at, source, source_detail, \
@@ -784,7 +834,9 @@ impl Registry {
                         AND o.state IN {MAY_BE_ON_SERVER}) OR o.id IN (SELECT object_id
                         FROM rotations r WHERE r.to_fingerprint = keys.fingerprint)),
                     (SELECT COALESCE(SUM(size), 0) FROM objects o
-                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'stored')
+                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'stored'),
+                    (SELECT COUNT(*) FROM objects o
+                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'migrated')
                  FROM keys WHERE deleted_at IS NULL ORDER BY label"
             ))
             .map_err(|e| self.err(e))?;
@@ -794,6 +846,7 @@ impl Registry {
                     key: key_from_row(r)?,
                     objects: r.get::<_, i64>(9)?.max(0) as u64,
                     bytes: r.get::<_, i64>(10)?.max(0) as u64,
+                    migrated: r.get::<_, i64>(11)?.max(0) as u64,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -1197,6 +1250,7 @@ fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
             .map(|s| VerifyStatus::parse(&s)),
         verify_detail: r.get(16)?,
         blake3: r.get(17)?,
+        migrated_to: r.get(18)?,
     })
 }
 
