@@ -263,6 +263,12 @@ fn a_default_key_is_used_where_no_key_is_given_and_another_key_there_asks_first(
 
 #[test]
 fn a_presigned_get_works_with_curl_and_the_printed_headers_and_not_without_them() {
+    if common::skip_on(
+        &["ministack"],
+        "refuses every SigV4 presigned URL (InvalidAccessKeyId, even a plain GET's)",
+    ) {
+        return;
+    }
     let h = TestHome::with_connection("presign");
     h.ok(&["key", "generate", "pre"]);
     let data = random_file(&h.path("p.bin"), 50_000);

@@ -13,6 +13,7 @@ mod connection;
 mod delete;
 mod download;
 mod key;
+mod migrate;
 mod objects;
 mod preflight;
 mod presign;
@@ -103,6 +104,9 @@ pub enum Command {
     },
     /// Delete an object on the server; the registry records it as deleted.
     Delete(delete::DeleteArgs),
+    /// Move objects off SSE-C on the server (to SSE-S3, SSE-KMS or none), confirmed by a
+    /// HEAD without the key before the registry lets go of it; resumable.
+    Migrate(migrate::MigrateArgs),
     /// Print a presigned GET (or PUT with --put) of an SSE-C object and the curl command
     /// that sends it with the three SSE-C headers (the key from $SSE_KEY/$SSE_MD5).
     Presign(presign::PresignArgs),
@@ -136,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delete(a) => delete::exec(&dir, a).await,
         Command::Reconcile(a) => reconcile::exec(&dir, a).await,
         Command::Presign(a) => presign::exec(&dir, a).await,
+        Command::Migrate(a) => migrate::exec(&dir, a).await,
     }
 }
 

@@ -42,6 +42,7 @@ pub mod keystore;
 pub mod label;
 pub mod location;
 pub mod meta;
+pub mod migrate;
 pub mod part_file;
 pub mod preflight;
 pub mod presets;

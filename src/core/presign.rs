@@ -65,8 +65,9 @@ impl Presigned {
     /// headers verbatim; a GET saves to the object's name, a PUT sends `file`.
     pub fn curl(&self, file: &str) -> String {
         let mut lines = vec![match self.method.as_str() {
-            "PUT" => format!("curl --fail-with-body -T {}", sh(file)),
-            _ => format!("curl --fail-with-body -o {}", sh(file)),
+            "PUT" => format!("curl --fail -sS -T {}", sh(file)),
+            // --fail: an error answer is never written into the file.
+            _ => format!("curl --fail -sS -o {}", sh(file)),
         }];
         if let Some(ca) = &self.ca_bundle {
             lines.push(format!("--cacert {}", sh(ca)));
