@@ -1060,3 +1060,209 @@ fn a_folder_download_job_lists_the_file_that_failed_and_retries_only_it() {
         std::fs::read(src.join("two.bin")).unwrap()
     );
 }
+
+/// Saves a picture of the window as it is now into SSEC_UI_SHOTS, if set (to look at).
+fn shot(ui: &mut Ui, name: &str) {
+    for _ in 0..3 {
+        ui.harness.step();
+    }
+    if let Ok(dir) = std::env::var("SSEC_UI_SHOTS")
+        && let Ok(image) = ui.harness.render()
+    {
+        image.save(Path::new(&dir).join(name)).unwrap();
+    }
+}
+
+#[test]
+fn a_key_shared_from_the_window_is_received_in_another_window_with_its_object() {
+    use ssec_manager::ui::dialogs::{Dialog, Receive, Share};
+    let alice = TestHome::with_connection("ui-share");
+    alice.ok(&["key", "generate", "team"]);
+    let data = random_file(&alice.path("t.bin"), 5000);
+    alice.upload("t.bin", "team");
+    let bob = TestHome::with_connection("ui-receive");
+    let id = bob.p("bob.age");
+    bob.sh_ok(&format!("age-keygen -o {id} 2>/dev/null"));
+    let public = bob.sh_ok(&format!("age-keygen -y {id}")).trim().to_string();
+    let out = alice.p("team.age");
+
+    let mut ui = Ui::open(&alice.home);
+    ui.until("the key", |h| h.state().keys.len() == 1);
+    ui.harness.state_mut().dialog = Some(Dialog::Share(Share::new("team")));
+    ui.until("the share dialog", |h| h.query_by_label("Share").is_some());
+    assert!(ui.disabled("Share"), "Share is enabled without a recipient");
+    if let Some(Dialog::Share(d)) = &mut ui.harness.state_mut().dialog {
+        d.recipients = format!("{public}\nnot a key\n");
+        d.path = out.clone();
+    }
+    ui.harness.step();
+    assert!(
+        ui.has_label_containing("recipients line 2"),
+        "a bad line is named"
+    );
+    assert!(ui.disabled("Share"));
+    if let Some(Dialog::Share(d)) = &mut ui.harness.state_mut().dialog {
+        d.recipients = format!("{public}\n");
+    }
+    ui.harness.step();
+    assert!(ui.has_label("1 recipient(s):"));
+    shot(&mut ui, "share-dialog.png");
+    assert!(!ui.disabled("Share"));
+    ui.click("Share");
+    ui.until("the share to be written", |h| {
+        h.query_by_label_contains("Shared 1 key(s) with 1 recipient(s)")
+            .is_some()
+    });
+    assert!(Path::new(&out).exists());
+    ui.until("the audit to list the share", |h| {
+        h.state()
+            .audit
+            .as_ref()
+            .is_some_and(|a| a.shared.len() == 1)
+    });
+    drop(ui);
+
+    let mut ui = Ui::open(&bob.home);
+    ui.harness.state_mut().dialog = Some(Dialog::Receive(Receive {
+        path: out,
+        identity: id,
+        ..Receive::default()
+    }));
+    ui.until("the receive dialog", |h| {
+        h.query_by_label("Receive").is_some()
+    });
+    ui.click("Receive");
+    ui.until("the key and its object", |h| {
+        h.state().keys.len() == 1 && h.state().objects.len() == 1
+    });
+    let said: Vec<String> = ui.app().toasts.iter().map(|t| t.text.clone()).collect();
+    assert!(
+        said.iter().any(|t| t.starts_with("Received 1 new key(s)")),
+        "{said:?}"
+    );
+    bob.ok(&["download", &alice.url("t.bin"), &bob.p("t.back")]);
+    assert_eq!(std::fs::read(bob.path("t.back")).unwrap(), data);
+}
+
+#[test]
+fn the_upload_dialog_takes_the_folder_default_key_and_asks_before_another() {
+    use ssec_manager::ui::dialogs::Dialog;
+    let h = TestHome::with_connection("ui-default");
+    h.ok(&["key", "generate", "docs"]);
+    h.ok(&["key", "generate", "other"]);
+    let prefix = format!("{}/docs/", h.prefix);
+    h.ok(&[
+        "key",
+        "default",
+        &format!("s3://{}/{prefix}", h.bench.bucket),
+        "docs",
+    ]);
+    random_file(&h.path("d.bin"), 100);
+    let mut ui = Ui::open(&h.home);
+    ui.until("keys and the default", |h| {
+        h.state().keys.len() == 2 && h.state().defaults.len() == 1
+    });
+    browse(ui.harness.state_mut(), &h.bench.bucket, &prefix);
+    ui.until("the listing", |h| !h.state().browser.loading);
+    assert!(
+        ui.has_label_containing("Default key: docs"),
+        "the folder shows its default"
+    );
+    ui.harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(h.path("d.bin"))));
+    ui.until("the upload dialog", |h| {
+        h.query_by_label("Upload with SSE-C").is_some()
+    });
+    let Some(Dialog::Upload(d)) = &ui.app().dialog else {
+        panic!("no upload dialog");
+    };
+    assert_eq!(d.key, "docs", "the default key is chosen");
+    // Another key chosen: said, and Upload waits for a yes.
+    if let Some(Dialog::Upload(d)) = &mut ui.harness.state_mut().dialog {
+        d.key = "other".into();
+        d.key_chosen = true;
+    }
+    ui.harness.step();
+    assert!(ui.has_label_containing("has default key \"docs\"; you chose \"other\""));
+    assert!(ui.disabled("Upload"));
+    // The modal grew: let it settle where it is drawn before clicking.
+    shot(&mut ui, "upload-other-key.png");
+    ui.click("Upload with \"other\" anyway");
+    assert!(!ui.disabled("Upload"));
+    ui.click("Upload");
+    ui.until("the upload to finish", |h| {
+        h.state()
+            .jobs()
+            .is_some_and(|j| j.jobs().len() == 1 && j.jobs()[0].state.is_finished())
+    });
+    ui.until("the registry", |h| h.state().objects.len() == 1);
+    assert_eq!(ui.app().objects[0].key_label.as_deref(), Some("other"));
+}
+
+#[test]
+fn a_folder_moved_off_sse_c_from_the_window_reads_without_a_key_and_copies_a_curl_recipe() {
+    use ssec_manager::ui::dialogs::Dialog;
+    let h = TestHome::with_connection("ui-migrate");
+    h.ok(&["key", "generate", "k"]);
+    let data = random_file(&h.path("m.bin"), 3000);
+    h.upload("m.bin", "k");
+    let prefix = format!("{}/", h.prefix);
+    let mut ui = Ui::open(&h.home);
+    browse(ui.harness.state_mut(), &h.bench.bucket, &prefix);
+    ui.until("the listing", |h| {
+        !h.state().browser.loading && h.state().objects.len() == 1
+    });
+    // The curl recipe of the SSE-C object is presigned by the worker and copied.
+    ui.click("Copy curl recipe");
+    ui.until("the recipe", |h| {
+        h.query_by_label_contains("Copied the curl recipe")
+            .is_some()
+    });
+    ui.click("Default key: none");
+    ui.click("Move this folder off SSE-C…");
+    assert!(matches!(ui.app().dialog, Some(Dialog::Migrate(_))));
+    ui.until("the preview", |h| {
+        h.query_by_label("1 object(s) will leave SSE-C:").is_some()
+    });
+    if let Some(Dialog::Migrate(d)) = &mut ui.harness.state_mut().dialog {
+        d.target = "none".into();
+    }
+    ui.harness.step();
+    assert!(ui.disabled("Migrate"), "none needs its own yes");
+    shot(&mut ui, "migrate-dialog.png");
+    ui.click("Store them unencrypted");
+    assert!(!ui.disabled("Migrate"));
+    ui.click("Migrate");
+    assert!(
+        ui.app().dialog.is_none(),
+        "the dialog stays open after Migrate"
+    );
+    ui.until("the migration job to finish", |h| {
+        h.state().jobs().is_some_and(|j| {
+            j.jobs().iter().any(|v| {
+                matches!(v.spec, ssec_manager::core::jobs::JobSpec::Migrate { .. })
+                    && v.state.is_finished()
+            })
+        })
+    });
+    let job = ui.app().jobs().unwrap().jobs()[0].clone();
+    assert!(
+        matches!(&job.state, JobState::Done(s) if s.contains("migrated 1 object(s)")),
+        "{:?}",
+        job.state
+    );
+    ui.until("the key to be retired", |h| {
+        h.state().keys.iter().any(|k| k.summary.retired())
+    });
+    ui.harness.state_mut().prefs.screen = Screen::Objects;
+    ui.until("the object's new state", |h| {
+        h.query_by_label("off SSE-C (none)").is_some()
+    });
+    let plain = h.sh(
+        r#"aws --endpoint-url "$EP" s3api get-object --bucket "$BUCKET" --key "$PREFIX/m.bin" plain.bin >/dev/null"#,
+    );
+    assert!(plain.status.success());
+    assert_eq!(std::fs::read(h.path("plain.bin")).unwrap(), data);
+}

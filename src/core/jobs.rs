@@ -54,6 +54,11 @@ pub enum JobSpec {
         selection: RotateSelection,
         to_label: String,
     },
+    /// Move what a selection takes off SSE-C (SSE-S3, SSE-KMS or none), in place.
+    Migrate {
+        selection: RotateSelection,
+        target: super::migrate::Target,
+    },
     /// A folder both ways: planned when it starts (the plan shown before was a preview),
     /// then its files moved many at once (`sync::run`).
     Sync { request: Box<SyncRequest> },
@@ -81,6 +86,10 @@ impl JobSpec {
                 "rotate {} to key \"{to_label}\"",
                 describe_selection(selection)
             ),
+            JobSpec::Migrate { selection, target } => format!(
+                "migrate {} off SSE-C to {target}",
+                describe_selection(selection)
+            ),
             JobSpec::Sync { request } => {
                 let what = match (request.direction, request.everything) {
                     (_, false) => "sync",
@@ -105,7 +114,7 @@ impl JobSpec {
     pub fn counts_objects(&self) -> bool {
         matches!(
             self,
-            JobSpec::Verify { deep: false, .. } | JobSpec::Rotate { .. }
+            JobSpec::Verify { deep: false, .. } | JobSpec::Rotate { .. } | JobSpec::Migrate { .. }
         )
     }
 }
@@ -516,6 +525,10 @@ async fn run(home: &Home, job: &Job) -> Result<String, Error> {
                 .await?
                 .into_result()
         }
+        JobSpec::Migrate { selection, target } => home
+            .migrate(&job.ctx, selection, target, &mut |_| {})
+            .await?
+            .into_result(),
         JobSpec::Sync { request } => {
             let plan = job.ctx.or_cancel(super::sync::plan(home, request)).await?;
             let report =

@@ -130,7 +130,8 @@ pub struct App {
     pub orphans: Vec<(String, String)>,
     pub connections: Vec<ConnectionRecord>,
     pub objects: Vec<ObjectRecord>,
-    /// (connection, bucket, object key) -> index in `objects` of its newest stored row, so the
+    /// (connection, bucket, object key) -> index in `objects` of its newest stored (or migrated)
+    /// row, so the
     /// Objects listing finds a row's key without scanning every object each frame.
     stored_index: std::collections::HashMap<(String, String, String), usize>,
     /// The audit of the last refresh (computed by the worker, not per frame).
@@ -143,6 +144,8 @@ pub struct App {
     pub browser: Browser,
     /// Folder pairings saved by the Sync dialog, to run again.
     pub sync_pairs: Vec<crate::core::registry::SyncPair>,
+    /// The default keys of buckets and folders.
+    pub defaults: Vec<crate::core::registry::DefaultKey>,
     picked: Picked,
     closing: bool,
     close_allowed: bool,
@@ -195,6 +198,7 @@ impl App {
             close_allowed: false,
             pending_upload: Vec::new(),
             sync_pairs: Vec::new(),
+            defaults: Vec::new(),
             registry_loaded: false,
         }
     }
@@ -374,6 +378,14 @@ impl App {
                 }
             }
             Event::SyncPairs(pairs) => self.sync_pairs = pairs,
+            Event::Defaults(d) => self.defaults = d,
+            Event::Recipe(text) => {
+                ctx.copy_text(text);
+                self.info(
+                    "Copied the curl recipe: a presigned GET valid for 1 hour; it sends the key \
+                     from $SSE_KEY/$SSE_MD5 (no key copied)",
+                );
+            }
             Event::Checked {
                 connection,
                 bucket,
@@ -447,7 +459,13 @@ impl App {
         self.stored_index = objects
             .iter()
             .enumerate()
-            .filter(|(_, o)| o.state == crate::core::registry::ObjectState::Stored)
+            .filter(|(_, o)| {
+                matches!(
+                    o.state,
+                    crate::core::registry::ObjectState::Stored
+                        | crate::core::registry::ObjectState::Migrated
+                )
+            })
             .map(|(i, o)| ((o.connection.clone(), o.bucket.clone(), o.key.clone()), i))
             .collect();
         self.objects = objects;
@@ -455,6 +473,17 @@ impl App {
 
     /// The newest stored registry row of an object, if the registry has one.
     pub fn stored_object(
+        &self,
+        connection: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Option<&ObjectRecord> {
+        self.current_object(connection, bucket, key)
+            .filter(|o| o.state == crate::core::registry::ObjectState::Stored)
+    }
+
+    /// The newest stored or migrated (off SSE-C) registry row of an object.
+    pub fn current_object(
         &self,
         connection: &str,
         bucket: &str,

@@ -1,5 +1,5 @@
 //! Key commands: generate, import, export, env lines, reveal, dependents, delete, backup,
-//! restore. Each is one core call; the event says what happened.
+//! restore, share, receive, default keys. Each is one core call; the event says what happened.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -188,6 +188,104 @@ impl Worker {
                 r.present.len()
             )
         });
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn share_keys(
+        &self,
+        home: &Arc<Home>,
+        labels: Vec<String>,
+        recipients: String,
+        manifest: bool,
+        path: PathBuf,
+    ) {
+        let result = self
+            .blocking(home, move |h| {
+                let read = crate::core::share::parse_recipients(&recipients, "the recipients")?;
+                let report =
+                    h.share_keys(&labels, &read.recipients, manifest.then_some(None), &path)?;
+                Ok((report, read.skipped))
+            })
+            .await;
+        self.report(result, |(r, skipped)| {
+            let objects: u64 = r.keys.iter().map(|(_, n)| n).sum();
+            let mut text = format!(
+                "Shared {} key(s) with {} recipient(s) in {} ({objects} object(s) in the manifest)",
+                r.keys.len(),
+                r.recipients.len(),
+                r.file
+            );
+            if !skipped.is_empty() {
+                text.push_str(&format!(
+                    "; {} line(s) skipped: {}",
+                    skipped.len(),
+                    skipped[0]
+                ));
+            }
+            text
+        });
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn receive_keys(
+        &self,
+        home: &Arc<Home>,
+        path: PathBuf,
+        identity: PathBuf,
+        passphrase: Zeroizing<String>,
+    ) {
+        let ask = move || (!passphrase.is_empty()).then(|| passphrase.to_string());
+        let result = match crate::core::share::read_identity(&identity, &ask) {
+            Ok(ids) => home
+                .receive_keys(&path, &ids, None)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(r) if r.not_adopted.is_empty() => self.send(Event::Info(format!(
+                "Received {} new key(s) ({} here already); {} object(s) recorded after the server confirmed them",
+                r.imported.len(),
+                r.present.len(),
+                r.adopted.len() + r.known.len()
+            ))),
+            Ok(r) => self.send(Event::Error(format!(
+                "Received {} new key(s); {} object(s) recorded, {} not: {}: {}",
+                r.imported.len(),
+                r.adopted.len() + r.known.len(),
+                r.not_adopted.len(),
+                r.not_adopted[0].0,
+                r.not_adopted[0].1
+            ))),
+            Err(e) => self.send(Event::Error(e)),
+        }
+        self.refresh(home).await;
+    }
+
+    pub(super) async fn set_default_key(
+        &self,
+        home: &Arc<Home>,
+        connection: String,
+        bucket: String,
+        prefix: String,
+        label: Option<String>,
+    ) {
+        let place = crate::core::location::S3Location {
+            bucket,
+            path: prefix,
+        };
+        let shown = format!("s3://{}/{}", place.bucket, place.folder());
+        let result = self
+            .blocking(home, move |h| match &label {
+                Some(l) => h
+                    .set_default_key(Some(&connection), &place, l)
+                    .map(|_| format!("\"{l}\" is now the default key for {shown}")),
+                None => h
+                    .clear_default_key(Some(&connection), &place)
+                    .map(|_| format!("{shown} has no default key of its own now")),
+            })
+            .await;
+        self.report(result, |t| t);
         self.refresh(home).await;
     }
 }

@@ -154,6 +154,32 @@ pub enum Command {
     SaveSyncPair {
         request: Box<crate::core::sync::SyncRequest>,
     },
+    /// Keys into a new age file for the recipients (one per line, as pasted or read from a
+    /// keys file), with the manifest of their objects if asked.
+    ShareKeys {
+        labels: Vec<String>,
+        recipients: String,
+        manifest: bool,
+        path: PathBuf,
+    },
+    /// Open a key share with an identity file (passphrase for a protected SSH key).
+    ReceiveKeys {
+        path: PathBuf,
+        identity: PathBuf,
+        passphrase: Zeroizing<String>,
+    },
+    /// Make a key the default of a bucket folder (None: remove the folder's default).
+    SetDefaultKey {
+        connection: String,
+        bucket: String,
+        prefix: String,
+        label: Option<String>,
+    },
+    /// A presigned GET with its curl recipe, for the clipboard.
+    PresignRecipe {
+        connection: String,
+        url: S3Url,
+    },
 }
 
 #[derive(Debug)]
@@ -209,6 +235,10 @@ pub enum Event {
     },
     SyncPlanned(Result<Box<crate::core::sync::SyncPlan>, String>),
     SyncPairs(Vec<crate::core::registry::SyncPair>),
+    /// The default keys of buckets and folders.
+    Defaults(Vec<crate::core::registry::DefaultKey>),
+    /// A curl recipe to copy (it holds no key: the key comes from $SSE_KEY/$SSE_MD5).
+    Recipe(String),
 }
 
 /// Sends commands to the worker and hands their events back.
@@ -395,6 +425,10 @@ impl Worker {
                 .await,
         );
         send(
+            self.blocking(home, |h| Ok(Event::Defaults(h.default_keys()?)))
+                .await,
+        );
+        send(
             self.blocking(home, |h| Ok(Event::Objects(h.registry.objects()?)))
                 .await,
         );
@@ -479,6 +513,39 @@ impl Worker {
                 self.send(Event::SyncPlanned(
                     plan.map(Box::new).map_err(|e| e.to_string()),
                 ));
+            }
+            C::ShareKeys {
+                labels,
+                recipients,
+                manifest,
+                path,
+            } => {
+                self.share_keys(&home, labels, recipients, manifest, path)
+                    .await
+            }
+            C::ReceiveKeys {
+                path,
+                identity,
+                passphrase,
+            } => self.receive_keys(&home, path, identity, passphrase).await,
+            C::SetDefaultKey {
+                connection,
+                bucket,
+                prefix,
+                label,
+            } => {
+                self.set_default_key(&home, connection, bucket, prefix, label)
+                    .await
+            }
+            C::PresignRecipe { connection, url } => {
+                let expires = std::time::Duration::from_secs(3600);
+                match home
+                    .presign(Some(&connection), &url, false, None, expires)
+                    .await
+                {
+                    Ok(p) => self.send(Event::Recipe(p.recipe(url.file_name()))),
+                    Err(e) => self.send(Event::Error(e.to_string())),
+                }
             }
             C::SaveSyncPair { request } => {
                 let saved = self

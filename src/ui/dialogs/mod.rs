@@ -9,8 +9,10 @@ mod backup;
 mod close;
 mod connection;
 mod keys;
+mod places;
 mod preflight;
 mod rotate;
+mod share;
 mod sync;
 mod transfer;
 
@@ -21,8 +23,10 @@ pub use backup::{Backup, Restore};
 pub use close::ConfirmClose;
 pub use connection::{ConnectionForm, RemoveConnection};
 pub use keys::{DeleteKey, Export, Generate, Import};
+pub use places::{DefaultKey, Migrate};
 pub use preflight::Preflight;
 pub use rotate::Rotate;
+pub use share::{Receive, Share};
 pub use sync::{DownloadFolder, Sync};
 pub use transfer::{DeleteObject, Download, Upload};
 
@@ -39,6 +43,14 @@ pub enum PickPurpose {
     CaBundle,
     /// A folder (the system dialog picks folders).
     Folder,
+    /// A keys file of recipients to share with.
+    Recipients,
+    /// Where a key share is written.
+    Share,
+    /// A key share to receive.
+    Receive,
+    /// An age identity or SSH private key.
+    Identity,
 }
 
 /// What the buttons at the bottom of a dialog asked for.
@@ -115,6 +127,10 @@ dialogs!(
     Preflight(Preflight),
     Sync(Sync),
     DownloadFolder(DownloadFolder),
+    Share(Share),
+    Receive(Receive),
+    DefaultKey(DefaultKey),
+    Migrate(Migrate),
     ConfirmClose(ConfirmClose),
 );
 

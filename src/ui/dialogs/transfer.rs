@@ -17,13 +17,18 @@ pub struct Upload {
     pub bucket: String,
     pub prefix: String,
     pub key: String,
+    /// The key was chosen by hand (else it follows the place's default key).
+    pub key_chosen: bool,
+    /// Uploading with another key than the place's default was confirmed.
+    pub other_key_ok: bool,
 }
 
 impl Upload {
-    /// Aimed at the open bucket and prefix, with the last key used.
+    /// Aimed at the open bucket and prefix, with the place's default key, else the last
+    /// key used.
     pub fn new(app: &App, files: Vec<PathBuf>) -> Self {
         let key = default_key(app);
-        Self {
+        let mut upload = Self {
             files,
             connection: app
                 .browser
@@ -40,6 +45,25 @@ impl Upload {
                 .unwrap_or_default(),
             prefix: app.browser.prefix.clone(),
             key,
+            key_chosen: false,
+            other_key_ok: false,
+        };
+        upload.follow_default(app);
+        upload
+    }
+
+    /// The default key of where the files go, if that place has one.
+    fn place_default<'a>(&self, app: &'a App) -> Option<&'a crate::core::registry::DefaultKey> {
+        let prefix = crate::core::location::folder_prefix(&self.prefix);
+        crate::core::defaults::default_for(&app.defaults, &self.connection, &self.bucket, &prefix)
+    }
+
+    /// Takes the place's default key unless a key was chosen by hand.
+    fn follow_default(&mut self, app: &App) {
+        if !self.key_chosen
+            && let Some(label) = self.place_default(app).and_then(|d| d.key_label.clone())
+        {
+            self.key = label;
         }
     }
 }
@@ -70,6 +94,8 @@ impl DialogUi for Upload {
         );
         field(ui, "Bucket", &mut self.bucket, "bucket name");
         field(ui, "Prefix", &mut self.prefix, "optional/folder/");
+        self.follow_default(app);
+        let before = self.key.clone();
         combo(
             ui,
             "Key",
@@ -79,6 +105,35 @@ impl DialogUi for Upload {
                 .map(|k| k.summary.key.label.clone())
                 .collect(),
         );
+        if self.key != before {
+            self.key_chosen = true;
+            self.other_key_ok = false;
+        }
+        let default = self.place_default(app).cloned();
+        let overrides = default
+            .as_ref()
+            .is_some_and(|d| d.key_label.as_deref() != Some(self.key.as_str()));
+        match &default {
+            Some(d) if overrides => {
+                ui.label(
+                    RichText::new(format!(
+                        "{} has default key \"{}\"; you chose \"{}\".",
+                        d.place(),
+                        d.key_label.as_deref().unwrap_or("(deleted key)"),
+                        self.key
+                    ))
+                    .color(ui.visuals().warn_fg_color),
+                );
+                ui.checkbox(
+                    &mut self.other_key_ok,
+                    format!("Upload with \"{}\" anyway", self.key),
+                );
+            }
+            Some(d) => {
+                ui.label(format!("The default key of {}.", d.place()));
+            }
+            None => {}
+        }
         let fp = app
             .keys
             .iter()
@@ -96,7 +151,10 @@ impl DialogUi for Upload {
                 );
             }
         }
-        let ok = fp.is_some() && !self.bucket.trim().is_empty() && !self.connection.is_empty();
+        let ok = fp.is_some()
+            && !self.bucket.trim().is_empty()
+            && !self.connection.is_empty()
+            && (!overrides || self.other_key_ok);
         buttons(ui, "Upload", ok)
     }
 

@@ -4,7 +4,8 @@ use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
 use super::{ROW, title};
-use crate::ui::dialogs::{Dialog, Rotate};
+use crate::core::rotate::RotateSelection;
+use crate::ui::dialogs::{Dialog, Migrate, Receive, Rotate, Share};
 use crate::ui::{App, Command, human_bytes};
 
 pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
@@ -40,6 +41,13 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
         }
         if ui.button("Restore…").clicked() {
             app.dialog = Some(Dialog::restore());
+        }
+        if ui
+            .button("Receive…")
+            .on_hover_text("Open a key share someone sent you, with your age identity or SSH key")
+            .clicked()
+        {
+            app.dialog = Some(Dialog::Receive(Receive::default()));
         }
         if ui.button("Refresh").on_hover_text("F5").clicked() {
             app.backend.send(Command::Refresh);
@@ -79,7 +87,7 @@ fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'stat
         .column(Column::auto().at_least(70.0))
         .column(Column::auto().at_least(90.0))
         .column(Column::auto().at_least(65.0))
-        .column(Column::remainder().at_least(250.0))
+        .column(Column::remainder().at_least(330.0))
         .header(ROW, |mut h| {
             for c in [
                 "Label",
@@ -108,8 +116,9 @@ fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'stat
     action
 }
 
-/// The buttons of a key's row, with what each does.
-const ACTIONS: [(&str, &str); 5] = [
+/// The actions of a key's row, with what each does: the first four are buttons, the rest
+/// are in its "More…" menu.
+const ACTIONS: [(&str, &str); 7] = [
     (
         "Export…",
         "Write the key file (the seed's base64 format), mode 0600",
@@ -118,12 +127,20 @@ const ACTIONS: [(&str, &str); 5] = [
         "Copy env",
         "Copy the SSE_KEY / SSE_MD5 lines for the aws CLI (cleared in 30 s)",
     ),
+    (
+        "Share…",
+        "Hand the key to someone: a file encrypted to their public key (age or SSH)",
+    ),
+    ("Delete…", "Delete from the keyring"),
     ("Reveal", "Show the key for 30 seconds"),
     (
         "Rotate…",
         "Re-encrypt what this key encrypts with another key, on the server",
     ),
-    ("Delete…", "Delete from the keyring"),
+    (
+        "Migrate…",
+        "Move what this key encrypts off SSE-C (to SSE-S3, SSE-KMS or none), on the server",
+    ),
 ];
 
 /// One key's row; returns the action clicked, if any.
@@ -145,7 +162,15 @@ fn key_row(row: &mut egui_extras::TableRow<'_, '_>, k: &crate::ui::KeyRow) -> Op
         ui.label(&key.source);
     });
     row.col(|ui| {
-        ui.label(k.summary.objects.to_string());
+        if k.summary.retired() {
+            ui.label(RichText::new("0, retired").weak())
+                .on_hover_text(format!(
+                    "Its {} object(s) were moved off SSE-C; nothing needs this key now",
+                    k.summary.migrated
+                ));
+        } else {
+            ui.label(k.summary.objects.to_string());
+        }
     });
     row.col(|ui| {
         ui.label(human_bytes(k.summary.bytes));
@@ -176,11 +201,20 @@ fn key_row(row: &mut egui_extras::TableRow<'_, '_>, k: &crate::ui::KeyRow) -> Op
     });
     let mut action = None;
     row.col(|ui| {
-        for (name, tip) in ACTIONS {
-            if ui.small_button(name).on_hover_text(tip).clicked() {
-                action = Some(name);
+        // The common ones as buttons, the rest in a menu, so the row fits 1280 px.
+        let (shown, more) = ACTIONS.split_at(4);
+        for (name, tip) in shown {
+            if ui.small_button(*name).on_hover_text(*tip).clicked() {
+                action = Some(*name);
             }
         }
+        ui.menu_button("More…", |ui| {
+            for (name, tip) in more {
+                if ui.button(*name).on_hover_text(*tip).clicked() {
+                    action = Some(*name);
+                }
+            }
+        });
     });
     action
 }
@@ -193,6 +227,17 @@ fn act(app: &mut App, label: &str, name: &str) {
         "Copy env" => app.backend.send(Command::KeyEnvLines { label }),
         "Reveal" => app.backend.send(Command::RevealKey { label }),
         "Rotate…" => app.dialog = Rotate::key(app, &label).map(Dialog::Rotate),
+        "Share…" => app.dialog = Some(Dialog::Share(Share::new(&label))),
+        "Migrate…" => {
+            if let Some(k) = app.keys.iter().find(|k| k.summary.key.label == label) {
+                let selection = RotateSelection::Key {
+                    from: k.summary.key.fingerprint.clone(),
+                    within: None,
+                };
+                let what = format!("everything key \"{label}\" encrypts");
+                app.dialog = Some(Dialog::Migrate(Migrate::new(selection, what)));
+            }
+        }
         _ => app.dialog = Some(Dialog::delete_key(app, &label)),
     }
 }

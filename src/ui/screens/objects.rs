@@ -8,7 +8,9 @@ use super::{GOOD, ROW, title};
 use crate::core::location::{S3Url, local_path_for};
 use crate::core::rotate::RotateSelection;
 use crate::core::scan::ObjectKind;
-use crate::ui::dialogs::{DeleteObject, Dialog, DownloadFolder, Preflight, Rotate, Sync};
+use crate::ui::dialogs::{
+    DefaultKey, DeleteObject, Dialog, DownloadFolder, Migrate, Preflight, Rotate, Sync,
+};
 use crate::ui::{App, Browser, Command, Entry, human_bytes};
 
 const AMBER: Color32 = Color32::from_rgb(220, 150, 40);
@@ -180,6 +182,7 @@ fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
         app.dialog = Some(Dialog::Sync(Sync::new(app, c.clone(), b.clone(), prefix.clone())));
     }
     saved_syncs(app, ui, &c, &b);
+    keys_here(app, ui, &c, &b, &prefix);
     if ui
         .button("Scan and adopt")
         .on_hover_text(
@@ -193,6 +196,49 @@ fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
             prefix,
         });
     }
+}
+
+/// The folder's default key (shown, and set in a dialog) and leaving SSE-C, in one menu.
+fn keys_here(app: &mut App, ui: &mut egui::Ui, connection: &str, bucket: &str, prefix: &str) {
+    let default = crate::core::defaults::default_for(&app.defaults, connection, bucket, prefix)
+        .map(|d| {
+            d.key_label
+                .clone()
+                .unwrap_or_else(|| "(deleted key)".into())
+        });
+    let title = match &default {
+        Some(l) => format!("Default key: {l}"),
+        None => "Default key: none".into(),
+    };
+    ui.menu_button(title, |ui| {
+        if ui
+            .button("Set the default key here…")
+            .on_hover_text("Uploads and drops into this folder use this key unless told otherwise")
+            .clicked()
+        {
+            app.dialog = Some(Dialog::DefaultKey(DefaultKey::new(
+                app,
+                connection.to_string(),
+                bucket.to_string(),
+                prefix.to_string(),
+            )));
+        }
+        if ui
+            .button("Move this folder off SSE-C…")
+            .on_hover_text(
+                "Re-encrypt its registered objects with SSE-S3, SSE-KMS or none, on the server",
+            )
+            .clicked()
+        {
+            let selection = RotateSelection::Folder {
+                connection: connection.to_string(),
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            };
+            let what = format!("every registered object under s3://{bucket}/{prefix}");
+            app.dialog = Some(Dialog::Migrate(Migrate::new(selection, what)));
+        }
+    });
 }
 
 /// The folder pairings saved on this bucket, each opening the Sync dialog to run it again.
@@ -331,13 +377,18 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
         .id_salt("objects-table")
         .striped(true)
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        // Actions get the width their four buttons need; the name takes the rest (clipped),
-        // so no button is cut off at the window's edge.
-        .column(Column::remainder().at_least(160.0).clip(true))
+        // The name a fixed start (resizable, clipped), the actions the rest: the remainder
+        // column is the one the table fits to the window, so no button is cut off.
+        .column(
+            Column::initial(300.0)
+                .at_least(160.0)
+                .clip(true)
+                .resizable(true),
+        )
         .column(Column::auto().at_least(80.0))
         .column(Column::auto().at_least(130.0))
         .column(Column::auto().at_least(140.0).clip(true))
-        .column(Column::exact(372.0))
+        .column(Column::remainder().at_least(345.0))
         .header(ROW, |mut h| {
             for c in ["Name", "Size", "Modified", "Key", "Actions"] {
                 h.col(|ui| {
@@ -398,11 +449,18 @@ fn object_row(
         ui.label(RichText::new(text).color(color.unwrap_or(ui.visuals().text_color())));
     });
     row.col(|ui| {
-        for a in ["Download…", "Copy aws recipe", "Rotate…", "Delete…"] {
+        for a in ["Download…", "Copy curl recipe", "Delete…"] {
             if ui.small_button(a).clicked() {
                 clicks.action = Some((key.to_string(), a));
             }
         }
+        ui.menu_button("More…", |ui| {
+            for a in ["Copy aws recipe", "Rotate…"] {
+                if ui.button(a).clicked() {
+                    clicks.action = Some((key.to_string(), a));
+                }
+            }
+        });
     });
 }
 
@@ -436,6 +494,10 @@ fn apply(app: &mut App, ui: &mut egui::Ui, clicks: Clicks) {
                 "{url} is not in the registry, so its key is unknown: Scan and adopt first"
             )),
         },
+        "Copy curl recipe" => app.backend.send(Command::PresignRecipe {
+            connection: conn,
+            url,
+        }),
         "Copy aws recipe" => {
             let recipe = aws_recipe(app, &conn, &url);
             ui.ctx().copy_text(recipe);
@@ -457,7 +519,14 @@ fn key_state(app: &App, key: &str) -> (String, Option<Color32>) {
         b.connection.as_deref().unwrap_or_default(),
         b.bucket.as_deref().unwrap_or_default(),
     );
-    match app.stored_object(conn, bucket, key) {
+    match app.current_object(conn, bucket, key) {
+        Some(o) if o.state == crate::core::registry::ObjectState::Migrated => (
+            format!(
+                "off SSE-C ({})",
+                o.migrated_to.as_deref().unwrap_or("migrated")
+            ),
+            None,
+        ),
         Some(o) => match &o.key_label {
             Some(l) => (format!("🔑 {l}"), Some(GOOD)),
             None => ("SSE-C, unknown key".into(), Some(AMBER)),

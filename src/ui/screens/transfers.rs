@@ -234,7 +234,10 @@ fn open_folder(spec: &JobSpec) {
         JobSpec::Download { dest, .. } => dest.parent().map(|p| p.to_path_buf()),
         JobSpec::Upload { src, .. } => src.parent().map(|p| p.to_path_buf()),
         JobSpec::Sync { request } => Some(request.local.clone()),
-        JobSpec::Resume { .. } | JobSpec::Verify { .. } | JobSpec::Rotate { .. } => None,
+        JobSpec::Resume { .. }
+        | JobSpec::Verify { .. }
+        | JobSpec::Rotate { .. }
+        | JobSpec::Migrate { .. } => None,
     };
     if let Some(d) = dir {
         let _ = std::process::Command::new(if cfg!(target_os = "macos") {
