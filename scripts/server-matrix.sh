@@ -28,6 +28,7 @@ rows=(
   "PutBucketEncryption with BlockedEncryptionTypes=SSE-C"
   "SSE-C PUT while BlockedEncryptionTypes=SSE-C"
   "SSE-C over plain http"
+  "copy off SSE-C with SSE-S3 (what a keyless HEAD then says)"
 )
 
 # The aws CLI's answer, shortened: "ok", or the error code (HEAD has no body: its status).
@@ -113,8 +114,21 @@ probe() {
     http://*) r "${rows[18]}" "accepted (every row above ran over http)" ;;
     *) r "${rows[18]}" "not tried (https endpoint)" ;;
   esac
+  # `migrate --to sse-s3`: a copy read with the key, written with SSE-S3.
+  moved=$(answer s3 copy-object --bucket "$b" --key "$o-s3" --copy-source "$b/$o" \
+      $(src "${cur[@]}") --server-side-encryption AES256)
+  if [ "$moved" = ok ]; then
+    said=$(s3 head-object --bucket "$b" --key "$o-s3" --query ServerSideEncryption --output text 2>/dev/null || echo failed)
+    case "$said" in
+      AES256) r "${rows[19]}" "AES256 (SSE-S3 done)" ;;
+      None|"") r "${rows[19]}" "nothing: stored unencrypted (the header is ignored)" ;;
+      *) r "${rows[19]}" "$said" ;;
+    esac
+  else
+    r "${rows[19]}" "$moved"
+  fi
   } 
-  for k in "$o" "$o-md5" "$o-CRC32" "$o-SHA1" "$o-SHA256" "$o-blocked"; do
+  for k in "$o" "$o-md5" "$o-CRC32" "$o-SHA1" "$o-SHA256" "$o-blocked" "$o-s3"; do
     s3 delete-object --bucket "$b" --key "$k" >/dev/null 2>&1 || true
   done
 }
