@@ -259,6 +259,16 @@ fn a_default_key_is_used_where_no_key_is_given_and_another_key_there_asks_first(
     h.ok(&["key", "default", &docs, "--clear"]);
     let err = h.fails(&["upload", &h.p("d.txt"), &inside]);
     assert!(err.contains("no default key"), "{err}");
+    // A folder going where a folder under it has a default of its own: asked too.
+    h.ok(&["key", "default", &format!("{docs}/dir/raw"), "other"]);
+    let err = h.fails(&[
+        "upload",
+        &h.p("dir"),
+        &format!("{docs}/dir/"),
+        "--key",
+        "docs-key",
+    ]);
+    assert!(err.contains("dir/raw/ has default key \"other\""), "{err}");
 }
 
 #[test]

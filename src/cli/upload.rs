@@ -39,11 +39,17 @@ pub struct UploadArgs {
 pub async fn exec(dir: &Path, a: UploadArgs) -> anyhow::Result<()> {
     let home = Arc::new(Home::open_with_keyring(dir)?);
     let conn = home.resolve_connection(a.connection.as_deref())?;
+    // Files into a folder: its default and the defaults of folders under it count.
+    let place = if a.sources.len() > 1 || a.sources.iter().any(|s| s.is_dir()) {
+        a.dest.folder()
+    } else {
+        a.dest.prefix().to_string()
+    };
     let key = super::upload_key(
         &home,
         &conn.name,
         &a.dest.bucket,
-        a.dest.prefix(),
+        &place,
         a.key.as_deref(),
         a.yes,
     )?;

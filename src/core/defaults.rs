@@ -27,6 +27,9 @@ pub struct UploadKey {
     pub label: String,
     /// The default of the place, if it has one.
     pub default: Option<DefaultKey>,
+    /// Folders under a folder being uploaded to that have another default key of their own:
+    /// files going there would not get it.
+    pub deeper: Vec<DefaultKey>,
 }
 
 impl UploadKey {
@@ -37,9 +40,15 @@ impl UploadKey {
             .is_some_and(|d| d.key_label.as_deref() != Some(self.label.as_str()))
     }
 
-    /// The question asked before uploading with a key that is not the default.
+    /// The question asked before uploading with a key that is not the default (of the
+    /// place, or of a folder under it the files may go into).
     pub fn question(&self) -> Option<String> {
-        let d = self.default.as_ref().filter(|_| self.overrides_default())?;
+        let d = self
+            .default
+            .iter()
+            .filter(|_| self.overrides_default())
+            .chain(&self.deeper)
+            .next()?;
         Some(format!(
             "{} has default key \"{}\"; upload with \"{}\" instead?",
             d.place(),
@@ -111,7 +120,20 @@ impl Home {
                 )));
             }
         };
-        Ok(UploadKey { label, default })
+        // A folder upload: folders under it with a default of their own that differs.
+        let folder = object_key.is_empty() || object_key.ends_with('/');
+        let deeper = defaults
+            .iter()
+            .filter(|d| folder && d.connection == connection && d.bucket == bucket)
+            .filter(|d| d.prefix.len() > object_key.len() && d.prefix.starts_with(object_key))
+            .filter(|d| d.key_label.as_deref() != Some(label.as_str()))
+            .cloned()
+            .collect();
+        Ok(UploadKey {
+            label,
+            default,
+            deeper,
+        })
     }
 }
 
@@ -163,6 +185,7 @@ mod tests {
         let with = |label: &str| UploadKey {
             label: label.into(),
             default: Some(d("c", "b", "photos/", "photos")),
+            deeper: Vec::new(),
         };
         assert!(!with("photos").overrides_default());
         assert!(with("photos").question().is_none());
@@ -175,7 +198,16 @@ mod tests {
         let none = UploadKey {
             label: "x".into(),
             default: None,
+            deeper: Vec::new(),
         };
         assert!(!none.overrides_default());
+        assert!(none.question().is_none());
+        // A folder under the destination with a default of its own is asked about too.
+        let deeper = UploadKey {
+            deeper: vec![d("c", "b", "x/raw/", "raw")],
+            ..none
+        };
+        let q = deeper.question().unwrap();
+        assert!(q.contains("s3://b/x/raw/") && q.contains("\"raw\""), "{q}");
     }
 }

@@ -70,11 +70,16 @@ impl Target {
         }
     }
 
-    /// Whether a HEAD without a key shows the object as this target wants it.
-    fn shown_by(&self, said: Option<&ServerSideEncryption>) -> bool {
-        match self.header() {
-            Some(want) => said == Some(&want),
-            None => true,
+    /// Whether a HEAD without a key shows the object as this target wants it (for a named
+    /// KMS key, that key: its id or an ARN ending in it).
+    fn shown_by(&self, said: Option<&ServerSideEncryption>, kms_key: Option<&str>) -> bool {
+        match (self.header(), self) {
+            (Some(want), Target::SseKms(Some(id))) => {
+                said == Some(&want)
+                    && kms_key.is_some_and(|k| k == id || k.ends_with(&format!("/{id}")))
+            }
+            (Some(want), _) => said == Some(&want),
+            (None, _) => true,
         }
     }
 }
@@ -179,9 +184,12 @@ impl Home {
             target: target.to_string(),
             ..MigrateReport::default()
         };
-        report.settled = self.resume_migrations().await?;
+        let (settled, unsettled) = self.settle_migrations().await?;
+        report.settled = settled;
+        report.failed.extend(unsettled);
         let targets = self.migration_targets(selection)?;
-        let mut probed = std::collections::HashSet::new();
+        // Per connection and bucket: whether the server does the target (asked once).
+        let mut probed: Probed = std::collections::HashMap::new();
         ctx.progress.set_total(targets.len() as u64);
         for t in &targets {
             if ctx.cancel.is_cancelled() {
@@ -195,19 +203,25 @@ impl Home {
                 ctx.progress.add(1);
                 continue;
             };
-            let conn = self
-                .registry
-                .connection_of_object(o.id)?
-                .ok_or_else(|| Error::NotFound(format!("object {} has no connection", o.id)))?;
-            let client = client_for(&conn, self.secrets().ok()).await?;
-            if probed.insert((conn.name.clone(), o.bucket.clone())) {
-                probe_target(
-                    &client,
-                    &o.bucket,
-                    o.key.rsplit_once('/').map(|p| p.0),
-                    target,
-                )
-                .await?;
+            let name = format!("{}:{}", o.connection, o.url());
+            let client = match self.client_of(&o).await {
+                Ok(c) => c,
+                Err(e) => {
+                    report.failed.push((name, e.to_string()));
+                    ctx.progress.add(1);
+                    continue;
+                }
+            };
+            let place = (o.connection.clone(), o.bucket.clone());
+            if !probed.contains_key(&place) {
+                let folder = o.key.rsplit_once('/').map(|p| p.0);
+                let answer = probe_target(&client, &o.bucket, folder, target).await;
+                probed.insert(place.clone(), answer.map_err(|e| e.to_string()));
+            }
+            if let Some(Err(why)) = probed.get(&place) {
+                report.failed.push((name, why.clone()));
+                ctx.progress.add(1);
+                continue;
             }
             match self.migrate_object(&client, &o, target).await {
                 Ok(kept) => {
@@ -224,9 +238,7 @@ impl Home {
                     report.migrated.push(m);
                 }
                 Err(Error::Cancelled) => return Err(Error::Cancelled),
-                Err(e) => report
-                    .failed
-                    .push((format!("{}:{}", o.connection, o.url()), e.to_string())),
+                Err(e) => report.failed.push((name, e.to_string())),
             }
             ctx.progress.add(1);
         }
@@ -278,15 +290,18 @@ impl Home {
         let copied = copy_off_sse_c(client, o, &key.headers(), target, traits.rekey).await;
         let standing = match copied {
             Ok(()) => self.standing(client, o, target, &key).await,
-            // The answer may have been lost after the server did it: what it holds decides.
+            // What the server holds decides, not the error. A copy refused (its outcome
+            // known) that left the object under its key is no longer pending; one whose
+            // answer was lost may still land, so it stays pending, protecting the key, until
+            // the next run or `reconcile` asks again.
             Err(e) => match self.standing(client, o, target, &key).await {
                 Ok(Standing::Done(v)) => Ok(Standing::Done(v)),
-                Ok(Standing::NotDone) => {
+                Ok(Standing::NotDone) if e.outcome_known => {
                     self.registry
                         .drop_migration(o.id, &format!("{}: the copy failed: {e}", o.url()))?;
                     return Err(e.into());
                 }
-                Err(_) => return Err(e.into()),
+                _ => return Err(e.into()),
             },
         };
         match standing? {
@@ -324,7 +339,9 @@ impl Home {
             .await
         {
             Ok(head) if head.sse_customer_algorithm().is_none() => {
-                if target.shown_by(head.server_side_encryption()) {
+                if target.shown_by(head.server_side_encryption(), head.ssekms_key_id())
+                    && readable_without_key(client, o).await?
+                {
                     return Ok(Standing::Done(head.version_id().map(str::to_string)));
                 }
                 return Err(Error::Server(format!(
@@ -341,7 +358,13 @@ impl Home {
                 }
             }
         }
-        head_with_key(client, &o.bucket, &o.key, None, key).await?;
+        let keyed = head_with_key(client, &o.bucket, &o.key, None, key).await?;
+        if keyed.sse_customer_algorithm().is_none() {
+            return Err(Error::Server(format!(
+                "{url}: a HEAD with the key was answered without SSE-C headers, and one without \
+                 it was refused: where the object stands is not known; it stays protected"
+            )));
+        }
         Ok(Standing::NotDone)
     }
 
@@ -371,46 +394,64 @@ impl Home {
         Ok(keeps_old)
     }
 
-    /// Settles migrations cut off earlier (their process is gone): done ones are recorded,
-    /// the others dropped (the object is still under its key; the run takes it again).
-    pub async fn resume_migrations(&self) -> Result<Vec<String>> {
-        let mut settled = Vec::new();
+    /// Settles migrations cut off earlier (their process is gone), each taken over first so
+    /// two processes never settle one twice: done ones are recorded, the others dropped (the
+    /// object is still under its key; the run takes it again). One that cannot be settled
+    /// stays pending, protecting its key, and is named in the second list.
+    pub async fn settle_migrations(&self) -> Result<(Vec<String>, Vec<(String, String)>)> {
+        let (mut settled, mut unsettled) = (Vec::new(), Vec::new());
         for p in self.registry.abandoned_migrations()? {
-            let Some(o) = self.registry.object_by_id(p.object_id)? else {
-                self.registry
-                    .drop_migration(p.object_id, "its object is no longer in the registry")?;
-                continue;
-            };
-            if o.state != ObjectState::Stored {
-                self.registry.drop_migration(
-                    o.id,
-                    &format!("{}: the row is {} now", o.url(), o.state.as_str()),
-                )?;
+            if !self.registry.claim_migration(p.object_id)? {
                 continue;
             }
-            let target: Target = p.target.parse().map_err(Error::Internal)?;
-            let rec = self.key_record_by_fp(&o)?;
-            let key = self.load_key(&rec)?;
-            let conn = self
-                .registry
-                .connection_of_object(o.id)?
-                .ok_or_else(|| Error::NotFound(format!("object {} has no connection", o.id)))?;
-            let client = client_for(&conn, self.secrets().ok()).await?;
-            match self.standing(&client, &o, &target, &key).await? {
-                Standing::Done(version) => {
-                    self.record_migration(&client, &o, &p, version).await?;
-                    settled.push(format!("{}:{} (done)", o.connection, o.url()));
-                }
-                Standing::NotDone => {
-                    self.registry.drop_migration(
-                        o.id,
-                        &format!("{}: still under its key; not migrated", o.url()),
-                    )?;
-                    settled.push(format!("{}:{} (not done)", o.connection, o.url()));
-                }
+            match self.settle_migration(&p).await {
+                Ok(Some(s)) => settled.push(s),
+                Ok(None) => {}
+                Err(e) => unsettled.push((format!("object #{}", p.object_id), e.to_string())),
             }
         }
-        Ok(settled)
+        Ok((settled, unsettled))
+    }
+
+    /// One pending migration this process holds: what the server says decides.
+    async fn settle_migration(&self, p: &PendingMigration) -> Result<Option<String>> {
+        let Some(o) = self.registry.object_by_id(p.object_id)? else {
+            self.registry
+                .drop_migration(p.object_id, "its object is no longer in the registry")?;
+            return Ok(None);
+        };
+        if o.state != ObjectState::Stored {
+            self.registry.drop_migration(
+                o.id,
+                &format!("{}: the row is {} now", o.url(), o.state.as_str()),
+            )?;
+            return Ok(None);
+        }
+        let target: Target = p.target.parse().map_err(Error::Internal)?;
+        let key = self.load_key(&self.key_record_by_fp(&o)?)?;
+        let client = self.client_of(&o).await?;
+        let name = format!("{}:{}", o.connection, o.url());
+        match self.standing(&client, &o, &target, &key).await? {
+            Standing::Done(version) => {
+                self.record_migration(&client, &o, p, version).await?;
+                Ok(Some(format!("{name} (done)")))
+            }
+            Standing::NotDone => {
+                self.registry.drop_migration(
+                    o.id,
+                    &format!("{}: still under its key; not migrated", o.url()),
+                )?;
+                Ok(Some(format!("{name} (not done)")))
+            }
+        }
+    }
+
+    async fn client_of(&self, o: &ObjectRecord) -> Result<Client> {
+        let conn = self
+            .registry
+            .connection_of_object(o.id)?
+            .ok_or_else(|| Error::NotFound(format!("object {} has no connection", o.id)))?;
+        Ok(client_for(&conn, self.secrets().ok()).await?)
     }
 
     fn key_record_by_fp(&self, o: &ObjectRecord) -> Result<super::registry::KeyRecord> {
@@ -457,24 +498,51 @@ async fn probe_target(
         .map_err(|e| sdk_error(e, Op::Write, &url, false));
     if let Err(e) = put {
         return Err(Error::Refused(format!(
-            "s3://{bucket}: the server refuses {target} ({e}); nothing was migrated"
+            "s3://{bucket}: the server refuses {target} ({e}); nothing was migrated there"
         )));
     }
     let head = client.head_object().bucket(bucket).key(&key).send().await;
     let _ = client.delete_object().bucket(bucket).key(&key).send().await;
-    let said = head
-        .map_err(|e| sdk_error(e, Op::Read, &url, false))?
-        .server_side_encryption()
-        .cloned();
-    if said.as_ref() != Some(&header) {
+    let head = head.map_err(|e| sdk_error(e, Op::Read, &url, false))?;
+    if !target.shown_by(head.server_side_encryption(), head.ssekms_key_id()) {
         return Err(Error::Refused(format!(
             "s3://{bucket}: the server accepts the {target} header but does not report objects \
              encrypted with it (Garage, for one, implements SSE-C only), so the objects would be \
-             stored unencrypted; nothing was migrated. Use --to none to store them unencrypted \
+             stored unencrypted; nothing was migrated there. Use --to none to store them unencrypted \
              on purpose, or a server that does {target}"
         )));
     }
     Ok(())
+}
+
+/// Per connection and bucket: whether its server does the target (the probe's answer).
+type Probed = std::collections::HashMap<(String, String), std::result::Result<(), String>>;
+
+/// A keyless read of the object's first byte: proof that it no longer needs its key (a
+/// HEAD alone could be a server that answers HEADs loosely).
+async fn readable_without_key(client: &Client, o: &ObjectRecord) -> Result<bool> {
+    if o.size == Some(0) {
+        return Ok(true);
+    }
+    let url = o.url();
+    match client
+        .get_object()
+        .bucket(&o.bucket)
+        .key(&o.key)
+        .range("bytes=0-0")
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = sdk_error(e, Op::Read, &url, false);
+            if matches!(e.kind, S3ErrorKind::KeyRequired | S3ErrorKind::Service) {
+                Ok(false)
+            } else {
+                Err(e.into())
+            }
+        }
+    }
 }
 
 fn kms_id(target: &Target) -> Option<String> {
@@ -557,8 +625,15 @@ mod tests {
         }
         assert!("sse-c".parse::<Target>().is_err());
         assert!("sse-kms:".parse::<Target>().is_err());
-        assert!(Target::SseS3.shown_by(Some(&ServerSideEncryption::Aes256)));
-        assert!(!Target::SseS3.shown_by(None));
-        assert!(Target::None.shown_by(None));
+        let aes = Some(&ServerSideEncryption::Aes256);
+        let kms = Some(&ServerSideEncryption::AwsKms);
+        assert!(Target::SseS3.shown_by(aes, None));
+        assert!(!Target::SseS3.shown_by(None, None));
+        assert!(Target::None.shown_by(None, None));
+        let named: Target = "sse-kms:k1".parse().unwrap();
+        assert!(named.shown_by(kms, Some("arn:aws:kms:eu-west-1:1:key/k1")));
+        assert!(!named.shown_by(kms, Some("arn:aws:kms:eu-west-1:1:key/k2")));
+        assert!(!named.shown_by(kms, None));
+        assert!(Target::SseKms(None).shown_by(kms, None));
     }
 }

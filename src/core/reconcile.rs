@@ -85,6 +85,15 @@ impl Home {
                     .push(format!("rotation of #{}: {e}", p.object_id)),
             }
         }
+        let (settled, unsettled) = self.settle_migrations().await?;
+        report
+            .settled
+            .extend(settled.into_iter().map(|s| format!("{s}: move off SSE-C")));
+        report.unsettled.extend(
+            unsettled
+                .into_iter()
+                .map(|(o, e)| format!("migration of {o}: {e}")),
+        );
         if !report.settled.is_empty() || !report.unsettled.is_empty() {
             self.registry
                 .log_event("reconciled", None, None, &report.summary())?;

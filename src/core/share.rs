@@ -338,7 +338,9 @@ impl Home {
                     .registry
                     .dependent_objects(&record.fingerprint)?
                     .into_iter()
-                    .filter(|o| matches!(o.state, ObjectState::Stored | ObjectState::OldVersion))
+                    // The current objects only: an old version is no object to adopt as
+                    // current (it stays protected in the sender's registry).
+                    .filter(|o| o.state == ObjectState::Stored)
                     .filter(|o| o.key_fingerprint == record.fingerprint)
                     .filter(|o| {
                         within.is_none_or(|w| o.bucket == w.bucket && o.key.starts_with(w.prefix()))
@@ -379,7 +381,11 @@ impl Home {
         }
         let shown: Vec<String> = recipients.iter().map(|r| r.shown.clone()).collect();
         let file = out.display().to_string();
-        self.registry.record_shares(&counts, &shown, &file)?;
+        // A share the registry cannot record is not left behind unrecorded.
+        if let Err(e) = self.registry.record_shares(&counts, &shown, &file) {
+            let _ = std::fs::remove_file(out);
+            return Err(e.into());
+        }
         Ok(ShareReport {
             file,
             keys: text
@@ -412,7 +418,18 @@ impl Home {
             let fp = key.fingerprint();
             match self.registry.key_by_fingerprint(&fp)? {
                 Some(r) if r.deleted_at.is_none() => {
-                    self.load_key(&r)?;
+                    // Registered here but gone from the keyring: the share brings it back.
+                    if self.keyring_state(&fp)? != super::keys::KeyringState::Holds {
+                        self.secrets()?
+                            .put(&super::keystore::SecretId::SseKey(fp.clone()), key.raw())?;
+                        self.tag_key(&r)?;
+                        self.registry.log_event(
+                            "restored",
+                            Some(&fp),
+                            None,
+                            &format!("share {shown}"),
+                        )?;
+                    }
                     report.present.push(r.label);
                 }
                 _ => {
@@ -472,18 +489,23 @@ impl Home {
         let client = client_for(&conn, self.secrets().ok())
             .await
             .map_err(|e| e.to_string())?;
-        let head = head_with_key(
-            &client,
-            &o.bucket,
-            &o.object_key,
-            o.version_id.as_deref(),
-            key,
-        )
-        .await
-        .map_err(|e| match e.kind {
-            S3ErrorKind::NoSuchObject => "not on the server".to_string(),
-            _ => e.to_string(),
-        })?;
+        // The current object (no version id): only what the server holds now is adopted, and
+        // only as the version the manifest names.
+        let head = head_with_key(&client, &o.bucket, &o.object_key, None, key)
+            .await
+            .map_err(|e| match e.kind {
+                S3ErrorKind::NoSuchObject => "not on the server".to_string(),
+                _ => e.to_string(),
+            })?;
+        // (A server that keeps no versions answers without one: nothing to compare.)
+        if let (Some(shared), Some(current)) = (o.version_id.as_deref(), head.version_id())
+            && shared != current
+        {
+            return Err(format!(
+                "the server's current version is not the one shared ({}); not recorded",
+                o.version_id.as_deref().unwrap_or("?")
+            ));
+        }
         let size = head.content_length().map(|s| s.max(0) as u64);
         if o.size.is_some() && size != o.size {
             return Err(format!(

@@ -153,7 +153,15 @@ pub fn unused_keys(inputs: &Inputs) -> Vec<Finding> {
         .filter(|k| k.objects == 0)
         .map(|k| Finding {
             severity: Severity::Low,
-            title: format!("key \"{}\" encrypts nothing", k.key.label),
+            title: if k.retired() {
+                format!(
+                    "key \"{}\" is retired: its {} object(s) were moved off SSE-C; nothing \
+                     depends on it",
+                    k.key.label, k.migrated
+                )
+            } else {
+                format!("key \"{}\" encrypts nothing", k.key.label)
+            },
             key_label: Some(k.key.label.clone()),
             key_fingerprint: Some(k.key.fingerprint.to_string()),
             objects: vec![],

@@ -46,7 +46,9 @@ fn under_rotation(
     tx.query_row(
         "SELECT EXISTS(SELECT 1 FROM rotations r JOIN objects o ON o.id = r.object_id
             WHERE o.connection_id = ?1 AND o.bucket = ?2 AND o.object_key = ?3
-              AND NOT (r.owner IS ?4 AND r.to_fingerprint = ?5))",
+              AND NOT (r.owner IS ?4 AND r.to_fingerprint = ?5))
+         OR EXISTS(SELECT 1 FROM migrations m JOIN objects o ON o.id = m.object_id
+            WHERE o.connection_id = ?1 AND o.bucket = ?2 AND o.object_key = ?3)",
         params![
             connection.id,
             bucket,
@@ -327,7 +329,8 @@ impl Registry {
                     AND (o.connection_id, o.bucket, o.object_key) =
                         (me.connection_id, me.bucket, me.object_key)
                     AND (o.state IN ('pending', 'in_doubt') OR o.landed_seq > ?2
-                         OR o.id IN (SELECT object_id FROM rotations)))",
+                         OR o.id IN (SELECT object_id FROM rotations)
+                         OR o.id IN (SELECT object_id FROM migrations)))",
                 params![id, since],
                 |r| r.get(0),
             )

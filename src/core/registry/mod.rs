@@ -90,6 +90,11 @@ pub enum RegistryError {
     )]
     RotationUnderWay(String),
     #[error(
+        "object #{0} is being moved off SSE-C, or a move of it was cut off; `ssec-manager \
+         migrate` (or `reconcile`) settles it first"
+    )]
+    MigrationUnderWay(i64),
+    #[error(
         "no interrupted upload with id {0}; `ssec-manager uploads` lists them (an upload another \
          ssec-manager is still sending is not one)"
     )]
@@ -1338,6 +1343,63 @@ mod tests {
 
     /// A versioned bucket keeps the previous version after a rotation: it stays recorded
     /// under the old key (which therefore still has a dependent), until deleted on request.
+    #[test]
+    fn a_migration_is_held_by_one_owner_and_keeps_uploads_and_rotations_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.sqlite3");
+        let reg = Registry::open(&path).unwrap();
+        let conn = connection(&reg);
+        let (old, new) = (
+            KeyFingerprint::from_stored("old"),
+            KeyFingerprint::from_stored("new"),
+        );
+        reg.insert_key("old", &old, "generated", "").unwrap();
+        reg.insert_key("new", &new, "generated", "").unwrap();
+        let id = reg.reserve_upload(&conn, "b", "o", &old, 3).unwrap();
+        let since = reg.landing_mark().unwrap();
+        reg.finish_upload(id, &StoredObject::default(), false, since)
+            .unwrap();
+        let m = PendingMigration {
+            object_id: id,
+            from: old.clone(),
+            target: "none".into(),
+        };
+        reg.begin_migration(&m).unwrap();
+        // A second one, by this process or another, waits; so do a rotation and an upload.
+        assert!(matches!(
+            reg.begin_migration(&m),
+            Err(RegistryError::MigrationUnderWay(_))
+        ));
+        let other = Registry::open(&path).unwrap();
+        assert!(matches!(
+            other.begin_migration(&m),
+            Err(RegistryError::OwnedElsewhere { .. })
+        ));
+        assert!(
+            other
+                .begin_rotation(&PendingRotation {
+                    object_id: id,
+                    from: old.clone(),
+                    to: new.clone(),
+                })
+                .is_err()
+        );
+        assert!(matches!(
+            other.reserve_upload(&conn, "b", "o", &new, 3),
+            Err(RegistryError::RotationUnderWay(_))
+        ));
+        // Only its holder finishes it; the key stops depending on the row only then.
+        assert!(other.finish_migration(&m, None, "x", false).is_err());
+        assert_eq!(reg.dependent_objects(&old).unwrap().len(), 1);
+        // Its owner alive, nobody else can take it over.
+        assert!(!other.claim_migration(id).unwrap());
+        reg.finish_migration(&m, None, "done", false).unwrap();
+        assert!(reg.dependent_objects(&old).unwrap().is_empty());
+        let row = reg.object_by_id(id).unwrap().unwrap();
+        assert_eq!(row.state, ObjectState::Migrated);
+        assert_eq!(row.migrated_to.as_deref(), Some("none"));
+    }
+
     #[test]
     fn an_upload_and_a_rotation_of_one_object_never_overlap() {
         let dir = tempfile::tempdir().unwrap();

@@ -221,7 +221,9 @@ impl Registry {
         let live = self.live_owners()?;
         let mut db = self.db();
         let tx = immediate(&mut db).map_err(|e| self.err(e))?;
-        let other: Option<String> = tx
+        // Any migration of the object already recorded (another job's, another process's,
+        // or one cut off and not settled yet) or a rotation of it: this one waits.
+        let other: Option<Option<String>> = tx
             .query_row(
                 "SELECT owner FROM migrations WHERE object_id = ?1
                  UNION ALL SELECT owner FROM rotations WHERE object_id = ?1",
@@ -229,15 +231,19 @@ impl Registry {
                 |row| row.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))?
-            .flatten();
-        if let Some(o) = other.filter(|o| live.contains(o) && *o != self.owner) {
+            .map_err(|e| self.err(e))?;
+        if let Some(owner) = other {
             drop(tx);
             drop(db);
-            return Err(super::owners::owned_elsewhere(
-                format!("the migration of object #{}", m.object_id),
-                self.owner_pid(&o),
-            ));
+            return Err(
+                match owner.filter(|o| live.contains(o) && *o != self.owner) {
+                    Some(o) => super::owners::owned_elsewhere(
+                        format!("the migration of object #{}", m.object_id),
+                        self.owner_pid(&o),
+                    ),
+                    None => RegistryError::MigrationUnderWay(m.object_id),
+                },
+            );
         }
         let unsettled: bool = tx
             .query_row(
@@ -273,7 +279,17 @@ impl Registry {
     ) -> Result<()> {
         let now = now();
         let mut db = self.db();
-        let tx = db.transaction().map_err(|e| self.err(e))?;
+        let tx = immediate(&mut db).map_err(|e| self.err(e))?;
+        // Only the migration this process holds: another that took it over settles it.
+        let mine = tx
+            .execute(
+                "DELETE FROM migrations WHERE object_id = ?1 AND owner IS ?2",
+                params![m.object_id, self.owner],
+            )
+            .map_err(|e| self.err(e))?;
+        if mine == 0 {
+            return Err(RegistryError::MigrationUnderWay(m.object_id));
+        }
         if keep_old_version {
             keep_old_version_row(&tx, m.object_id, &now).map_err(|e| self.err(e))?;
         }
@@ -284,8 +300,6 @@ impl Registry {
             params![m.object_id, m.target, version_id, now],
         )
         .map_err(|e| self.err(e))?;
-        tx.execute("DELETE FROM migrations WHERE object_id = ?1", [m.object_id])
-            .map_err(|e| self.err(e))?;
         tx.execute(
             "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
              VALUES (?1, 'migrated', ?2, ?3, ?4)",
@@ -295,13 +309,20 @@ impl Registry {
         tx.commit().map_err(|e| self.err(e))
     }
 
-    /// A migration whose copy did not happen (the object is still under its key), or whose
-    /// row is no longer stored: no longer pending.
+    /// A migration this process holds whose copy did not happen (the object is still under
+    /// its key), or whose row is no longer stored: no longer pending.
     pub fn drop_migration(&self, object_id: i64, detail: &str) -> Result<()> {
         let mut db = self.db();
         let tx = immediate(&mut db).map_err(|e| self.err(e))?;
-        tx.execute("DELETE FROM migrations WHERE object_id = ?1", [object_id])
+        let mine = tx
+            .execute(
+                "DELETE FROM migrations WHERE object_id = ?1 AND owner IS ?2",
+                params![object_id, self.owner],
+            )
             .map_err(|e| self.err(e))?;
+        if mine == 0 {
+            return Ok(());
+        }
         tx.execute(
             "INSERT INTO events(at, kind, key_fingerprint, object_id, detail)
              SELECT ?1, 'migration_not_done', key_fingerprint, id, ?3 FROM objects WHERE id = ?2",
@@ -309,6 +330,34 @@ impl Registry {
         )
         .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Takes over a migration whose owner process is gone (in one transaction, so two that
+    /// settle at once never both do); false if it is gone or another live process holds it.
+    pub fn claim_migration(&self, object_id: i64) -> Result<bool> {
+        let live = self.live_owners()?;
+        let mut db = self.db();
+        let tx = immediate(&mut db).map_err(|e| self.err(e))?;
+        let owner: Option<Option<String>> = tx
+            .query_row(
+                "SELECT owner FROM migrations WHERE object_id = ?1",
+                [object_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match owner {
+            None => return Ok(false),
+            Some(Some(o)) if live.contains(&o) && o != self.owner => return Ok(false),
+            Some(_) => {}
+        }
+        tx.execute(
+            "UPDATE migrations SET owner = ?2 WHERE object_id = ?1",
+            params![object_id, self.owner],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(true)
     }
 
     /// Pending migrations whose owner process is gone: the ones to settle.

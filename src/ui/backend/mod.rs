@@ -362,7 +362,8 @@ impl Worker {
         let pending = self
             .blocking(home, |h| {
                 Ok(!h.registry.unsettled()?.is_empty()
-                    || !h.registry.abandoned_rotations()?.is_empty())
+                    || !h.registry.abandoned_rotations()?.is_empty()
+                    || !h.registry.abandoned_migrations()?.is_empty())
             })
             .await;
         if !matches!(pending, Ok(true)) && !always_say {

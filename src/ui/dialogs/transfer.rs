@@ -19,8 +19,9 @@ pub struct Upload {
     pub key: String,
     /// The key was chosen by hand (else it follows the place's default key).
     pub key_chosen: bool,
-    /// Uploading with another key than the place's default was confirmed.
-    pub other_key_ok: bool,
+    /// The warning about another key than the place's default that was confirmed (a new
+    /// place or key makes a new warning, to confirm again).
+    pub confirmed: Option<String>,
 }
 
 impl Upload {
@@ -46,7 +47,7 @@ impl Upload {
             prefix: app.browser.prefix.clone(),
             key,
             key_chosen: false,
-            other_key_ok: false,
+            confirmed: None,
         };
         upload.follow_default(app);
         upload
@@ -107,7 +108,6 @@ impl DialogUi for Upload {
         );
         if self.key != before {
             self.key_chosen = true;
-            self.other_key_ok = false;
         }
         let default = self.place_default(app).cloned();
         let overrides = default
@@ -115,19 +115,16 @@ impl DialogUi for Upload {
             .is_some_and(|d| d.key_label.as_deref() != Some(self.key.as_str()));
         match &default {
             Some(d) if overrides => {
-                ui.label(
-                    RichText::new(format!(
-                        "{} has default key \"{}\"; you chose \"{}\".",
-                        d.place(),
-                        d.key_label.as_deref().unwrap_or("(deleted key)"),
-                        self.key
-                    ))
-                    .color(ui.visuals().warn_fg_color),
+                let warning = format!(
+                    "{} has default key \"{}\"; you chose \"{}\".",
+                    d.place(),
+                    d.key_label.as_deref().unwrap_or("(deleted key)"),
+                    self.key
                 );
-                ui.checkbox(
-                    &mut self.other_key_ok,
-                    format!("Upload with \"{}\" anyway", self.key),
-                );
+                ui.label(RichText::new(&warning).color(ui.visuals().warn_fg_color));
+                let mut yes = self.confirmed.as_ref() == Some(&warning);
+                ui.checkbox(&mut yes, format!("Upload with \"{}\" anyway", self.key));
+                self.confirmed = yes.then_some(warning);
             }
             Some(d) => {
                 ui.label(format!("The default key of {}.", d.place()));
@@ -154,7 +151,7 @@ impl DialogUi for Upload {
         let ok = fp.is_some()
             && !self.bucket.trim().is_empty()
             && !self.connection.is_empty()
-            && (!overrides || self.other_key_ok);
+            && (!overrides || self.confirmed.is_some());
         buttons(ui, "Upload", ok)
     }
 
