@@ -657,6 +657,7 @@ proptest! {
             objects: 0,
             bytes: 0,
             objects_at_risk: 0,
+            objects_unrecoverable: 0,
             per_key: Vec::new(),
             objects_by_state: BTreeMap::new(),
             findings: findings.clone(),

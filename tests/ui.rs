@@ -172,6 +172,10 @@ fn a_dropped_file_opens_the_upload_dialog_and_uploads_to_garage() {
     });
     let line = format!("Encrypt with key drop-key ({fp})");
     assert!(ui.has_label(&line), "no line {line:?}");
+    // Backup first: a key never backed up is said, and Upload waits for a yes.
+    assert!(ui.has_label_containing("has never been backed up"));
+    assert!(ui.disabled("Upload"));
+    ui.click("Upload without a backup of the key");
     ui.click("Upload");
     assert_eq!(ui.app().prefs.screen, Screen::Transfers);
     ui.until("the upload to finish", |h| {
@@ -254,6 +258,7 @@ fn the_window_keeps_answering_while_a_transfer_waits_on_a_silent_server() {
     ui.until("the upload dialog", |h| {
         h.query_by_label("Upload with SSE-C").is_some()
     });
+    ui.click("Upload without a backup of the key");
     ui.click("Upload");
     ui.until("the job to start", |h| {
         h.state().jobs().is_some_and(|j| j.running() == 1)
@@ -753,6 +758,7 @@ fn a_dropped_folder_and_the_cli_upload_of_it_name_the_same_objects() {
     ui.until("the upload dialog", |h| {
         h.query_by_label("Upload with SSE-C").is_some()
     });
+    ui.click("Upload without a backup of the key");
     ui.click("Upload");
     // The folder as one job of its three files, the loose file as a job of its own.
     ui.until("both uploads to finish", |h| {
@@ -1190,6 +1196,7 @@ fn the_upload_dialog_takes_the_folder_default_key_and_asks_before_another() {
     // The modal grew: let it settle where it is drawn before clicking.
     shot(&mut ui, "upload-other-key.png");
     ui.click("Upload with \"other\" anyway");
+    ui.click("Upload without a backup of the key");
     assert!(!ui.disabled("Upload"));
     ui.click("Upload");
     ui.until("the upload to finish", |h| {
@@ -1265,4 +1272,245 @@ fn a_folder_moved_off_sse_c_from_the_window_reads_without_a_key_and_copies_a_cur
     );
     assert!(plain.status.success());
     assert_eq!(std::fs::read(h.path("plain.bin")).unwrap(), data);
+}
+
+// ---- Issue 17: the window tells the truth and fits ----
+
+#[test]
+fn an_object_whose_key_was_deleted_is_red_and_cannot_be_downloaded() {
+    let h = TestHome::with_connection("ui-truth");
+    h.ok(&["key", "generate", "gone"]);
+    h.ok(&["key", "generate", "kept"]);
+    random_file(&h.path("a.bin"), 100);
+    random_file(&h.path("b.bin"), 100);
+    h.upload("a.bin", "gone");
+    h.upload("b.bin", "kept");
+    h.ok(&["key", "delete", "gone", "--force"]);
+    let mut ui = Ui::open(&h.home);
+    browse(
+        ui.harness.state_mut(),
+        &h.bench.bucket,
+        &format!("{}/", h.prefix),
+    );
+    ui.until("the listing", |h| {
+        !h.state().browser.loading && h.state().objects.len() == 2
+    });
+    ui.until("the row's state", |h| {
+        h.query_by_label("key \"gone\" deleted: cannot be opened")
+            .is_some()
+    });
+    // The other object's key was never backed up: at risk, and said so.
+    assert!(ui.has_label("🔑 kept (never backed up)"));
+    let downloads: Vec<bool> = ui
+        .harness
+        .query_all_by_label("Download…")
+        .map(|n| n.accesskit_node().is_disabled())
+        .collect();
+    assert_eq!(downloads.len(), 2);
+    assert_eq!(
+        downloads.iter().filter(|d| **d).count(),
+        1,
+        "only the keyless row is disabled"
+    );
+    // The audit counts both as at risk (one cannot be opened at all); its card shows them.
+    let report = ui.app().audit.clone().unwrap();
+    assert_eq!(report.objects_at_risk, 2);
+    assert_eq!(report.objects_unrecoverable, 1);
+    let named: std::collections::HashSet<&String> = report
+        .findings
+        .iter()
+        .filter(|f| f.puts_at_risk())
+        .flat_map(|f| f.objects.iter())
+        .collect();
+    assert_eq!(named.len(), report.objects_at_risk);
+    ui.harness.state_mut().prefs.screen = Screen::Audit;
+    ui.until("the cards", |h| {
+        h.query_by_label("Objects at risk").is_some()
+    });
+    ui.click("Objects at risk");
+    assert!(ui.app().audit_at_risk_only);
+    assert!(ui.has_label_containing("Showing the findings that put objects at risk"));
+}
+
+#[test]
+fn a_wrong_passphrase_keeps_the_restore_dialog_open_and_a_restore_counts_as_a_backup() {
+    use ssec_manager::ui::dialogs::{Dialog, Restore};
+    let a = TestHome::new("ui-restore-from");
+    a.ok(&["key", "generate", "saved"]);
+    let file = a.p("keys.age");
+    let out = a
+        .cmd()
+        .args(["backup", "--out", &file])
+        .env("SSEC_MANAGER_PASSPHRASE", "correct horse battery")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = TestHome::new("ui-restore-to");
+    let mut ui = Ui::open(&b.home);
+    ui.harness.state_mut().dialog = Some(Dialog::Restore(Restore {
+        path: file.clone(),
+        passphrase: zeroize::Zeroizing::new("wrong horse battery".into()),
+        ..Restore::default()
+    }));
+    ui.until("the dialog", |h| h.query_by_label("Restore").is_some());
+    ui.click("Restore");
+    ui.until("the answer", |h| {
+        h.query_by_label_contains("passphrase does not open")
+            .is_some()
+    });
+    let Some(Dialog::Restore(d)) = &ui.app().dialog else {
+        panic!("the dialog closed on a wrong passphrase");
+    };
+    assert_eq!(d.path, file, "what was typed is kept");
+    if let Some(Dialog::Restore(d)) = &mut ui.harness.state_mut().dialog {
+        d.passphrase = zeroize::Zeroizing::new("correct horse battery".into());
+    }
+    ui.harness.step();
+    ui.click("Restore");
+    ui.until("the key", |h| {
+        h.state().keys.len() == 1 && h.state().dialog.is_none()
+    });
+    assert_eq!(ui.app().keys[0].summary.key.backup_status, "age_backup");
+    assert!(!ui.app().audit.as_ref().is_some_and(|a| {
+        a.findings
+            .iter()
+            .any(|f| f.title.contains("never backed up"))
+    }),);
+}
+
+#[test]
+fn upload_files_uses_the_built_in_chooser_and_starts_a_job() {
+    use ssec_manager::ui::dialogs::{Chooser, Dialog};
+    let h = TestHome::with_connection("ui-chooser");
+    h.ok(&["key", "generate", "k"]);
+    let dir = h.path("pick");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let data = random_file(&dir.join("one.bin"), 1000);
+    random_file(&dir.join("two.bin"), 10);
+    let mut ui = Ui::open(&h.home);
+    browse(
+        ui.harness.state_mut(),
+        &h.bench.bucket,
+        &format!("{}/", h.prefix),
+    );
+    ui.until("the listing", |h| !h.state().browser.loading);
+    ui.click("Upload files…");
+    assert!(matches!(ui.app().dialog, Some(Dialog::Chooser(_))));
+    // The chooser opens at home; here it is pointed at the test's folder.
+    ui.harness.state_mut().dialog = Some(Dialog::Chooser(Chooser::at(false, &dir)));
+    ui.until("the folder's files", |h| {
+        h.query_by_label("📄 one.bin").is_some()
+    });
+    assert!(ui.has_label("📁 sub"));
+    assert!(ui.disabled("Upload 0 file(s)"));
+    // The modal grew with the listing: let it settle where it is drawn before clicking.
+    shot(&mut ui, "chooser.png");
+    ui.click("📄 one.bin");
+    ui.click("Upload 1 file(s)");
+    ui.until("the upload dialog", |h| {
+        h.query_by_label("Upload with SSE-C").is_some()
+    });
+    ui.click("Upload without a backup of the key");
+    ui.click("Upload");
+    ui.until("the upload to finish", |h| {
+        h.state()
+            .jobs()
+            .is_some_and(|j| j.jobs().len() == 1 && j.jobs()[0].state.is_finished())
+    });
+    h.ok(&["download", &h.url("one.bin"), &h.p("one.back")]);
+    assert_eq!(std::fs::read(h.path("one.back")).unwrap(), data);
+}
+
+#[test]
+fn at_1024_by_700_every_action_is_on_screen_and_nothing_moves_under_the_pointer() {
+    let h = TestHome::with_connection("ui-narrow");
+    h.ok(&["key", "generate", "first"]);
+    h.ok(&["key", "generate", "second"]);
+    random_file(&h.path("n.bin"), 100);
+    h.upload("n.bin", "first");
+    let mut ui = Ui::open(&h.home);
+    ui.harness.set_size(egui::Vec2::new(1024.0, 700.0));
+    ui.until("the keys", |h| h.state().keys.len() == 2);
+    for _ in 0..3 {
+        ui.harness.step();
+    }
+    let inside = |ui: &Ui, label: &str| {
+        let nodes: Vec<_> = ui.harness.query_all_by_label(label).collect();
+        assert!(!nodes.is_empty(), "no {label:?}");
+        for n in nodes {
+            let r = n.rect();
+            assert!(
+                r.right() <= 1024.0 && r.bottom() <= 700.0,
+                "{label:?} at {r:?}"
+            );
+        }
+    };
+    for label in ["➕ Generate…", "Receive…", "Refresh", "Actions…"] {
+        inside(&ui, label);
+    }
+    // Reveal floats: the rows stay where they were.
+    let before = ui
+        .harness
+        .get_all_by_label("Actions…")
+        .next()
+        .unwrap()
+        .rect();
+    ui.harness
+        .get_all_by_label("Actions…")
+        .next()
+        .unwrap()
+        .click();
+    ui.harness.step();
+    ui.harness.step();
+    ui.click("Reveal");
+    ui.until("the revealed key", |h| h.state().revealed.is_some());
+    ui.harness.step();
+    assert!(ui.has_label_containing("(hides in "));
+    let after = ui
+        .harness
+        .get_all_by_label("Actions…")
+        .next()
+        .unwrap()
+        .rect();
+    assert_eq!(before, after, "the table moved under the pointer");
+    shot(&mut ui, "keys-1024.png");
+    browse(
+        ui.harness.state_mut(),
+        &h.bench.bucket,
+        &format!("{}/", h.prefix),
+    );
+    ui.until("the listing", |h| {
+        !h.state().browser.loading && !h.state().objects.is_empty()
+    });
+    for _ in 0..3 {
+        ui.harness.step();
+    }
+    for label in [
+        "Upload files…",
+        "Upload folder…",
+        "Scan and adopt",
+        "Default key: none",
+        "Actions…",
+    ] {
+        inside(&ui, label);
+    }
+    shot(&mut ui, "objects-1024.png");
+}
+
+#[test]
+fn the_generate_dialog_names_a_taken_label_and_keeps_it() {
+    let h = TestHome::new("ui-generate-taken");
+    h.ok(&["key", "generate", "taken"]);
+    let mut ui = Ui::open(&h.home);
+    ui.until("the key", |h| h.state().keys.len() == 1);
+    ui.harness.state_mut().dialog = Some(ssec_manager::ui::dialogs::Dialog::generate());
+    ui.until("the dialog", |h| h.query_by_label("Generate").is_some());
+    ui.type_text("taken");
+    assert!(ui.has_label("A key is already labelled \"taken\"; choose another label."));
+    assert!(ui.disabled("Generate"));
+    assert!(ui.app().dialog.is_some());
 }

@@ -196,12 +196,16 @@ impl Home {
         let entries = parse_backup_text(&text)?;
         let secrets = self.secrets()?;
         let mut report = RestoreReport::default();
+        let location = file.display().to_string();
         for e in entries {
             let fp = e.key.fingerprint();
+            // Whatever happens to the key here, this file holds it: that is a backup.
+            let backed_up = |h: &Home| h.registry.mark_key_backup(&fp, "age_backup", &location);
             match self.registry.key_by_fingerprint(&fp)? {
                 Some(r) if r.deleted_at.is_none() => {
                     // A missing entry is put back; one holding other bytes is repaired
                     // (the backup's bytes match the fingerprint the registry records).
+                    backed_up(self)?;
                     if self.keyring_state(&fp)? == super::keys::KeyringState::Holds {
                         report.present.push(r.label);
                     } else {
@@ -220,6 +224,7 @@ impl Home {
                     let label = self.arriving_label(&e.label, "restored", &fp)?;
                     let origin = format!("backup {}", file.display());
                     let rec = self.import_key(&label, e.key.to_base64().as_bytes(), &origin)?;
+                    backed_up(self)?;
                     report.imported.push(rec.label);
                 }
             }

@@ -146,6 +146,8 @@ pub struct App {
     pub sync_pairs: Vec<crate::core::registry::SyncPair>,
     /// The default keys of buckets and folders.
     pub defaults: Vec<crate::core::registry::DefaultKey>,
+    /// The Audit screen shows only the findings that put objects at risk (a card clicked).
+    pub audit_at_risk_only: bool,
     picked: Picked,
     closing: bool,
     close_allowed: bool,
@@ -199,6 +201,7 @@ impl App {
             pending_upload: Vec::new(),
             sync_pairs: Vec::new(),
             defaults: Vec::new(),
+            audit_at_risk_only: false,
             registry_loaded: false,
         }
     }
@@ -307,12 +310,14 @@ impl App {
             self.close_allowed = true;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        // Keep drawing while something moves or a timer is pending.
-        if running > 0 || self.revealed.is_some() || !self.toasts.is_empty() {
-            ctx.request_repaint_after(Duration::from_millis(250));
-        }
-        if self.clipboard_clear_at.is_some() {
-            ctx.request_repaint_after(Duration::from_secs(1));
+        let timers = self
+            .toasts
+            .iter()
+            .map(|t| t.until)
+            .chain(self.clipboard_clear_at);
+        let revealed = self.revealed.as_ref().map(|r| r.2);
+        if let Some(after) = repaint_after(now, running, timers, revealed) {
+            ctx.request_repaint_after(after);
         }
         self.shortcuts(ctx);
     }
@@ -347,6 +352,19 @@ impl App {
             Event::Interrupted(i) => self.interrupted = i,
             Event::Info(t) => self.info(t),
             Event::Error(t) => self.error(t),
+            // The answer to a dialog that waits: it closes, or shows the error and keeps
+            // what was typed.
+            Event::DialogDone(t) => {
+                if self.dialog.as_ref().is_some_and(Dialog::waiting) {
+                    self.dialog = None;
+                }
+                self.info(t);
+            }
+            Event::DialogFailed(t) => {
+                if !dialogs::failed(self, &t) {
+                    self.error(t);
+                }
+            }
             Event::EnvLines { label, text } => {
                 ctx.copy_text(text.to_string());
                 self.clipboard_clear_at = Some(Instant::now() + SECRET_TTL);
@@ -736,7 +754,12 @@ impl eframe::App for App {
             screens::show(self, ui);
         });
         if let Some(d) = self.dialog.take() {
-            self.dialog = dialogs::show(self, &ctx, d);
+            let kept = dialogs::show(self, &ctx, d);
+            // A confirm may put its dialog back (waiting for the worker's answer) or open
+            // another: that one stays.
+            if self.dialog.is_none() {
+                self.dialog = kept;
+            }
         }
         self.drop_zone(&ctx);
         self.toasts(&ctx);
@@ -745,6 +768,26 @@ impl eframe::App for App {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.prefs);
     }
+}
+
+/// When the window must draw again by itself: while a job runs (its progress moves), each
+/// second while a revealed key counts down, and when the next toast or timer ends. Nothing
+/// else: a static picture is not drawn again (input and worker events wake the window).
+pub fn repaint_after(
+    now: Instant,
+    running: usize,
+    timers: impl Iterator<Item = Instant>,
+    revealed_until: Option<Instant>,
+) -> Option<Duration> {
+    let progress = (running > 0).then_some(Duration::from_millis(250));
+    let countdown = revealed_until.map(|until| {
+        let left = until.saturating_duration_since(now);
+        // The next whole second of the countdown.
+        Duration::from_nanos((left.as_nanos() % 1_000_000_000) as u64)
+            .max(Duration::from_millis(20))
+    });
+    let timer = timers.map(|t| t.saturating_duration_since(now)).min();
+    [progress, countdown, timer].into_iter().flatten().min()
 }
 
 pub const ERROR_FILL: Color32 = Color32::from_rgb(110, 35, 35);
@@ -802,4 +845,36 @@ pub fn run(
 fn app_icon() -> egui::IconData {
     let png = include_bytes!("../../assets/icons/hicolor/256x256/apps/ssec-manager.png");
     eframe::icon_data::from_png_bytes(png).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_repaints_by_itself_only_for_what_moves() {
+        let now = Instant::now();
+        let none = std::iter::empty();
+        // Idle: never.
+        assert_eq!(repaint_after(now, 0, none, None), None);
+        // A toast: once, when it goes.
+        let toast = [now + Duration::from_secs(6)];
+        assert_eq!(
+            repaint_after(now, 0, toast.into_iter(), None),
+            Some(Duration::from_secs(6))
+        );
+        // A revealed key: at the next whole second of its countdown.
+        let at = repaint_after(
+            now,
+            0,
+            std::iter::empty(),
+            Some(now + Duration::from_millis(29_400)),
+        );
+        assert_eq!(at, Some(Duration::from_millis(400)));
+        // A running job: its progress, four times a second.
+        assert_eq!(
+            repaint_after(now, 1, toast.into_iter(), None),
+            Some(Duration::from_millis(250))
+        );
+    }
 }

@@ -10,9 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 mod findings;
+mod health;
 mod render;
 
 pub use findings::name as object_name;
+pub use health::{Health, object_health};
 pub use render::{Format, csv_cell};
 
 use super::registry::{KeySummary, ObjectRecord, ObjectState};
@@ -103,8 +105,11 @@ pub struct AuditReport {
     pub keys: usize,
     pub objects: usize,
     pub bytes: u64,
-    /// Objects that cannot be opened with what this computer holds.
+    /// Objects whose loss is possible: named by a CRITICAL or HIGH finding (no key, a key
+    /// never backed up, missing or changed on the server). See `Finding::puts_at_risk`.
     pub objects_at_risk: usize,
+    /// Of those, the ones that cannot be opened with what this computer holds now.
+    pub objects_unrecoverable: usize,
     pub per_key: Vec<KeyHealth>,
     /// Registered objects per state (stored, pending, failed...), for the chart.
     pub objects_by_state: BTreeMap<String, usize>,
@@ -159,6 +164,23 @@ fn audit_inputs(inputs: findings::Inputs) -> AuditReport {
     summarize(&inputs, all)
 }
 
+/// The distinct objects named by these findings.
+fn count_objects<'a>(findings: impl Iterator<Item = &'a Finding>) -> usize {
+    findings
+        .flat_map(|f| f.objects.iter())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+impl Finding {
+    /// The one definition of "at risk" every screen uses: the finding names objects whose
+    /// loss is possible (their key is gone or missing, was never backed up, or the server
+    /// says they are gone or changed): every CRITICAL and HIGH finding.
+    pub fn puts_at_risk(&self) -> bool {
+        self.unrecoverable || self.severity <= Severity::High
+    }
+}
+
 /// The counts, the per-key table and the chart data around the findings.
 fn summarize(inputs: &findings::Inputs, findings: Vec<Finding>) -> AuditReport {
     let live: Vec<&ObjectRecord> = inputs
@@ -166,14 +188,8 @@ fn summarize(inputs: &findings::Inputs, findings: Vec<Finding>) -> AuditReport {
         .iter()
         .filter(|o| matches!(o.state, ObjectState::Stored | ObjectState::Pending))
         .collect();
-    // Objects that cannot be opened: their key is gone, or the server says they are gone or
-    // no longer open with it.
-    let at_risk = findings
-        .iter()
-        .filter(|f| f.unrecoverable)
-        .flat_map(|f| f.objects.iter())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let objects_at_risk = count_objects(findings.iter().filter(|f| f.puts_at_risk()));
+    let objects_unrecoverable = count_objects(findings.iter().filter(|f| f.unrecoverable));
     let mut objects_by_state = BTreeMap::new();
     for o in inputs.objects {
         *objects_by_state
@@ -189,7 +205,8 @@ fn summarize(inputs: &findings::Inputs, findings: Vec<Finding>) -> AuditReport {
         keys: inputs.keys.len(),
         objects: live.len(),
         bytes: live.iter().filter_map(|o| o.size).sum(),
-        objects_at_risk: at_risk,
+        objects_at_risk,
+        objects_unrecoverable,
         per_key,
         objects_by_state,
         findings,
@@ -368,7 +385,9 @@ mod tests {
                 .iter()
                 .any(|f| f.title.contains("\"old\" was deleted"))
         );
-        assert_eq!(r.objects_at_risk, 3);
+        // o1, o2 (key missing), o4 (key deleted), o3 (key never backed up).
+        assert_eq!(r.objects_at_risk, 4);
+        assert_eq!(r.objects_unrecoverable, 3);
         assert!(
             r.findings
                 .iter()

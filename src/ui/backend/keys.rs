@@ -162,11 +162,12 @@ impl Worker {
         let result = self
             .blocking(home, move |h| h.backup_keys(&path, &[], &passphrase))
             .await;
-        self.report(result, |keys| {
-            format!(
+        self.send(match result {
+            Ok(keys) => Event::DialogDone(format!(
                 "Backed up {} key(s) to {shown} (age, passphrase) and checked it by reading it back",
                 keys.len()
-            )
+            )),
+            Err(e) => Event::DialogFailed(e),
         });
         self.refresh(home).await;
     }
@@ -180,13 +181,14 @@ impl Worker {
         let result = self
             .blocking(home, move |h| h.restore_keys(&path, &passphrase))
             .await;
-        self.report(result, |r| {
-            format!(
+        self.send(match result {
+            Ok(r) => Event::DialogDone(format!(
                 "Restored into the keyring: {}; imported: {}; already present: {}",
                 r.restored.len(),
                 r.imported.len(),
                 r.present.len()
-            )
+            )),
+            Err(e) => Event::DialogFailed(e),
         });
         self.refresh(home).await;
     }

@@ -200,6 +200,10 @@ pub enum Event {
     Interrupted(Vec<crate::core::registry::MultipartRecord>),
     Info(String),
     Error(String),
+    /// The open dialog's operation succeeded (it closes; the text is shown).
+    DialogDone(String),
+    /// The open dialog's operation failed: the dialog shows it and keeps its input.
+    DialogFailed(String),
     EnvLines {
         label: String,
         text: Zeroizing<String>,

@@ -13,6 +13,10 @@ pub struct Backup {
     pub path: String,
     pub passphrase: Zeroizing<String>,
     pub again: Zeroizing<String>,
+    /// Sent; waiting for the worker.
+    pub pending: bool,
+    /// Why the last try failed (the input is kept).
+    pub error: Option<String>,
 }
 
 impl DialogUi for Backup {
@@ -39,17 +43,39 @@ impl DialogUi for Backup {
         if !self.again.is_empty() && *self.again != *self.passphrase {
             ui.label(RichText::new("The passphrases differ.").color(ui.visuals().error_fg_color));
         }
+        waiting_or_error(
+            ui,
+            self.pending,
+            "Writing and checking the backup…",
+            &self.error,
+        );
         let ok = !self.path.trim().is_empty()
             && self.passphrase.chars().count() >= 8
-            && *self.again == *self.passphrase;
+            && *self.again == *self.passphrase
+            && !self.pending;
         buttons(ui, "Back up", ok)
     }
 
     fn confirm(self, app: &mut App) {
         app.backend.send(Command::BackupKeys {
             path: PathBuf::from(self.path.trim()),
-            passphrase: self.passphrase,
+            passphrase: self.passphrase.clone(),
         });
+        app.dialog = Some(super::Dialog::Backup(Self {
+            pending: true,
+            error: None,
+            ..self
+        }));
+    }
+
+    fn failed(&mut self, error: &str) -> bool {
+        self.pending = false;
+        self.error = Some(error.to_string());
+        true
+    }
+
+    fn waiting(&self) -> bool {
+        self.pending
     }
 
     fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
@@ -61,6 +87,10 @@ impl DialogUi for Backup {
 pub struct Restore {
     pub path: String,
     pub passphrase: Zeroizing<String>,
+    /// Sent; waiting for the worker.
+    pub pending: bool,
+    /// Why the last try failed (the input is kept).
+    pub error: Option<String>,
 }
 
 impl DialogUi for Restore {
@@ -85,18 +115,46 @@ impl DialogUi for Restore {
             false,
         );
         secret_field(ui, "Passphrase", &mut self.passphrase);
-        let ok = !self.path.trim().is_empty() && !self.passphrase.is_empty();
+        waiting_or_error(ui, self.pending, "Opening the backup…", &self.error);
+        let ok = !self.path.trim().is_empty() && !self.passphrase.is_empty() && !self.pending;
         buttons(ui, "Restore", ok)
     }
 
     fn confirm(self, app: &mut App) {
         app.backend.send(Command::RestoreKeys {
             path: PathBuf::from(self.path.trim()),
-            passphrase: self.passphrase,
+            passphrase: self.passphrase.clone(),
         });
+        app.dialog = Some(super::Dialog::Restore(Self {
+            pending: true,
+            error: None,
+            ..self
+        }));
+    }
+
+    fn failed(&mut self, error: &str) -> bool {
+        self.pending = false;
+        self.error = Some(error.to_string());
+        true
+    }
+
+    fn waiting(&self) -> bool {
+        self.pending
     }
 
     fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
         Some((PickPurpose::Restore, &mut self.path))
+    }
+}
+
+/// A spinner while the worker runs the dialog's operation, else the last error in red.
+fn waiting_or_error(ui: &mut egui::Ui, pending: bool, doing: &str, error: &Option<String>) {
+    if pending {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(doing);
+        });
+    } else if let Some(e) = error {
+        ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
     }
 }

@@ -22,14 +22,30 @@ impl DialogUi for Generate {
         "Generate a key".into()
     }
 
-    fn ui(&mut self, _app: &mut App, ui: &mut egui::Ui) -> Choice {
+    fn ui(&mut self, app: &mut App, ui: &mut egui::Ui) -> Choice {
         ui.label("A new 32-byte key from the operating system's random generator, kept in the OS keyring.");
         ui.add_space(6.0);
         let r = field(ui, "Label", &mut self.label, "e.g. backups-2026");
         if !r.has_focus() && self.label.is_empty() {
             r.request_focus();
         }
-        let ok = !self.label.trim().is_empty();
+        // What the core would refuse, said here while the text stays in the field.
+        let label = self.label.trim();
+        let problem = if label.is_empty() {
+            None
+        } else if let Some(why) = crate::core::label::label_problem(label) {
+            Some(format!("This label cannot be used: {why}."))
+        } else if app.keys.iter().any(|k| k.summary.key.label == label) {
+            Some(format!(
+                "A key is already labelled \"{label}\"; choose another label."
+            ))
+        } else {
+            None
+        };
+        if let Some(p) = &problem {
+            ui.label(RichText::new(p).color(ui.visuals().error_fg_color));
+        }
+        let ok = !label.is_empty() && problem.is_none();
         let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         let c = buttons(ui, "Generate", ok);
         if enter && ok { Choice::Ok } else { c }

@@ -6,6 +6,7 @@
 
 mod audit;
 mod backup;
+mod chooser;
 mod close;
 mod connection;
 mod keys;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 pub use audit::{DeleteOldVersions, ExportAudit};
 pub use backup::{Backup, Restore};
+pub use chooser::Chooser;
 pub use close::ConfirmClose;
 pub use connection::{ConnectionForm, RemoveConnection};
 pub use keys::{DeleteKey, Export, Generate, Import};
@@ -28,7 +30,7 @@ pub use preflight::Preflight;
 pub use rotate::Rotate;
 pub use share::{Receive, Share};
 pub use sync::{DownloadFolder, Sync};
-pub use transfer::{DeleteObject, Download, Upload};
+pub use transfer::{DeleteObject, DeleteObjects, Download, Upload};
 
 use super::App;
 
@@ -51,6 +53,8 @@ pub enum PickPurpose {
     Receive,
     /// An age identity or SSH private key.
     Identity,
+    /// A file to upload (the built-in chooser's "System dialog…").
+    UploadFile,
 }
 
 /// What the buttons at the bottom of a dialog asked for.
@@ -73,6 +77,15 @@ pub trait DialogUi: Sized {
     /// The path field the system file dialog fills, and what it is for (none by default).
     fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
         None
+    }
+    /// The worker refused what the dialog asked (it stays open with its input, showing
+    /// why); false when this dialog does not wait for answers.
+    fn failed(&mut self, _error: &str) -> bool {
+        false
+    }
+    /// Whether it waits for the worker's answer to its OK.
+    fn waiting(&self) -> bool {
+        false
     }
     /// A file chosen in the system dialog goes into the field that asked for it.
     fn picked(&mut self, purpose: PickPurpose, path: String) {
@@ -98,6 +111,24 @@ macro_rules! dialogs {
             }
         }
 
+        /// An error for the open dialog: shown in it, its input kept; false if no open
+        /// dialog waits for one.
+        pub fn failed(app: &mut App, error: &str) -> bool {
+            match &mut app.dialog {
+                $(Some(Dialog::$variant(d)) => d.failed(error),)*
+                None => false,
+            }
+        }
+
+        impl Dialog {
+            /// Whether it waits for the worker's answer to its OK.
+            pub fn waiting(&self) -> bool {
+                match self {
+                    $(Dialog::$variant(d) => d.waiting()),*
+                }
+            }
+        }
+
         /// A file chosen in the system dialog goes into the field of the dialog that asked.
         pub fn apply_pick(app: &mut App, purpose: PickPurpose, picked: PathBuf) {
             let text = picked.display().to_string();
@@ -119,6 +150,7 @@ dialogs!(
     Upload(Upload),
     Download(Download),
     DeleteObject(DeleteObject),
+    DeleteObjects(DeleteObjects),
     Backup(Backup),
     Restore(Restore),
     ExportAudit(ExportAudit),
@@ -131,6 +163,7 @@ dialogs!(
     Receive(Receive),
     DefaultKey(DefaultKey),
     Migrate(Migrate),
+    Chooser(Chooser),
     ConfirmClose(ConfirmClose),
 );
 

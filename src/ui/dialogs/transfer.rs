@@ -22,6 +22,8 @@ pub struct Upload {
     /// The warning about another key than the place's default that was confirmed (a new
     /// place or key makes a new warning, to confirm again).
     pub confirmed: Option<String>,
+    /// The key never backed up that the user chose to encrypt with anyway.
+    pub without_backup: Option<String>,
 }
 
 impl Upload {
@@ -48,6 +50,7 @@ impl Upload {
             key,
             key_chosen: false,
             confirmed: None,
+            without_backup: None,
         };
         upload.follow_default(app);
         upload
@@ -148,10 +151,28 @@ impl DialogUi for Upload {
                 );
             }
         }
+        // Backup first: a key never backed up is said, and used only after a yes.
+        let never_backed_up = app
+            .keys
+            .iter()
+            .any(|k| k.summary.key.label == self.key && k.summary.key.backup_status == "never");
+        if never_backed_up {
+            ui.label(
+                RichText::new(format!(
+                    "Key \"{}\" has never been backed up: if this computer or its keyring is lost, what you upload now cannot be opened again. Back it up first (Keys, Back up…).",
+                    self.key
+                ))
+                .color(ui.visuals().warn_fg_color),
+            );
+            let mut yes = self.without_backup.as_ref() == Some(&self.key);
+            ui.checkbox(&mut yes, "Upload without a backup of the key");
+            self.without_backup = yes.then(|| self.key.clone());
+        }
         let ok = fp.is_some()
             && !self.bucket.trim().is_empty()
             && !self.connection.is_empty()
-            && (!overrides || self.confirmed.is_some());
+            && (!overrides || self.confirmed.is_some())
+            && (!never_backed_up || self.without_backup.is_some());
         buttons(ui, "Upload", ok)
     }
 
@@ -246,6 +267,44 @@ impl DialogUi for Download {
 
     fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
         Some((PickPurpose::Download, &mut self.path))
+    }
+}
+
+/// Deleting the ticked objects on the server.
+#[derive(Debug)]
+pub struct DeleteObjects {
+    pub connection: String,
+    pub urls: Vec<S3Url>,
+}
+
+impl DialogUi for DeleteObjects {
+    const ID: &'static str = "delete-objects";
+
+    fn title(&self) -> String {
+        format!("Delete {} object(s)?", self.urls.len())
+    }
+
+    fn ui(&mut self, _app: &mut App, ui: &mut egui::Ui) -> Choice {
+        ui.label("These objects are deleted on the server. This cannot be undone.");
+        egui::ScrollArea::vertical()
+            .max_height(160.0)
+            .show(ui, |ui| {
+                for u in &self.urls {
+                    ui.monospace(u.to_string());
+                }
+            });
+        buttons(ui, &format!("Delete {} object(s)", self.urls.len()), true)
+    }
+
+    fn confirm(self, app: &mut App) {
+        for url in self.urls {
+            app.backend.send(Command::DeleteObject {
+                connection: self.connection.clone(),
+                url,
+            });
+        }
+        app.browser.selected.clear();
+        app.refresh_listing();
     }
 }
 

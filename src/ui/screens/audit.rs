@@ -21,7 +21,7 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         ui.spinner();
         return;
     };
-    summary_cards(ui, &report);
+    summary_cards(app, ui, &report);
     ui.add_space(6.0);
     verify_bar(app, ui, &report);
     ui.add_space(8.0);
@@ -40,29 +40,47 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
                     .color(super::GOOD),
                 );
             }
+            if app.audit_at_risk_only
+                && ui
+                    .link("Showing the findings that put objects at risk: show all")
+                    .clicked()
+            {
+                app.audit_at_risk_only = false;
+            }
             for (i, f) in report.findings.iter().enumerate() {
-                finding_panel(app, ui, i, f);
+                if !app.audit_at_risk_only || f.puts_at_risk() {
+                    finding_panel(app, ui, i, f);
+                }
             }
         });
 }
 
-/// Keys, objects, bytes, objects at risk: the report at a glance.
-fn summary_cards(ui: &mut egui::Ui, report: &AuditReport) {
-    ui.horizontal(|ui| {
-        for (label, value, alarm) in [
-            ("Keys", report.keys.to_string(), false),
-            ("Objects", report.objects.to_string(), false),
-            ("Bytes", human_bytes(report.bytes), false),
+/// Keys, objects, bytes, objects at risk (the core's one definition: every object a
+/// CRITICAL or HIGH finding names), of them the ones that cannot be opened now. A risk card
+/// shows only the findings it counts.
+fn summary_cards(app: &mut App, ui: &mut egui::Ui, report: &AuditReport) {
+    ui.horizontal_wrapped(|ui| {
+        for (label, value, alarm, tip) in [
+            ("Keys", report.keys.to_string(), false, ""),
+            ("Objects", report.objects.to_string(), false, ""),
+            ("Bytes", human_bytes(report.bytes), false, ""),
             (
                 "Objects at risk",
                 report.objects_at_risk.to_string(),
                 report.objects_at_risk > 0,
+                "Objects whose loss is possible: no key here, a key never backed up, or the server says gone or changed. Click to see those findings.",
+            ),
+            (
+                "Cannot be opened",
+                report.objects_unrecoverable.to_string(),
+                report.objects_unrecoverable > 0,
+                "Objects that cannot be opened with what this computer holds, or that the server no longer has as uploaded. Click to see those findings.",
             ),
         ] {
-            egui::Frame::group(ui.style())
+            let card = egui::Frame::group(ui.style())
                 .inner_margin(12.0)
                 .show(ui, |ui| {
-                    ui.set_min_width(140.0);
+                    ui.set_min_width(120.0);
                     let text = RichText::new(value).size(26.0).strong();
                     ui.label(if alarm {
                         text.color(ui.visuals().error_fg_color)
@@ -70,7 +88,17 @@ fn summary_cards(ui: &mut egui::Ui, report: &AuditReport) {
                         text
                     });
                     ui.label(label);
-                });
+                })
+                .response;
+            if !tip.is_empty() {
+                let card = card
+                    .interact(egui::Sense::click())
+                    .on_hover_text(tip)
+                    .on_hover_cursor(egui::CursorIcon::PointingHand);
+                if card.clicked() {
+                    app.audit_at_risk_only = true;
+                }
+            }
         }
     });
 }

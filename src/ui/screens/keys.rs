@@ -14,10 +14,17 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         "Keys",
         "Customer keys kept in the OS keyring. Lose a key and its objects are gone: back it up.",
     );
+    super::first_run::guide_strip(app, ui);
     toolbar(app, ui);
     revealed(app, ui);
     ui.add_space(6.0);
     let rows = app.keys.clone();
+    if rows.is_empty() && app.opened.is_some() {
+        ui.label(
+            RichText::new("No keys yet: Generate… makes a new one, Import… brings one you use with the aws CLI, Receive… one shared with you.")
+                .weak(),
+        );
+    }
     if let Some((i, name)) = table(ui, &rows) {
         act(app, &rows[i].summary.key.label, name);
     }
@@ -55,26 +62,41 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
     });
 }
 
-/// A key the user asked to see, until it hides itself.
+/// A key the user asked to see, until it hides itself: floating over the bottom of the
+/// screen, so nothing in the table moves under the pointer; the countdown ticks each second.
 fn revealed(app: &mut App, ui: &mut egui::Ui) {
-    if let Some((label, b64, _)) = app.revealed.clone() {
-        egui::Frame::group(ui.style())
-            .inner_margin(10.0)
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(format!("Key \"{label}\" (hides in 30 s):")).strong());
-                    ui.monospace(b64.as_str());
-                    if ui.button("Hide").clicked() {
-                        app.revealed = None;
-                    }
+    let Some((label, b64, until)) = app.revealed.clone() else {
+        return;
+    };
+    let left = until
+        .saturating_duration_since(std::time::Instant::now())
+        .as_secs_f32()
+        .ceil();
+    egui::Area::new(egui::Id::unique("revealed-key"))
+        .anchor(egui::Align2::CENTER_BOTTOM, [0.0, -40.0])
+        .order(egui::Order::Foreground)
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style())
+                .inner_margin(10.0)
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(
+                            RichText::new(format!("Key \"{label}\" (hides in {left} s):")).strong(),
+                        );
+                        ui.monospace(b64.as_str());
+                        if ui.button("Hide").clicked() {
+                            app.revealed = None;
+                        }
+                    });
                 });
-            });
-    }
+        });
 }
 
 /// The keys table; returns the row and the action clicked, if any.
 fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'static str)> {
     let mut action: Option<(usize, &'static str)> = None;
+    // Below this width every action goes into one menu per row, so none is cut off.
+    let narrow = ui.available_width() < 960.0;
     TableBuilder::new(ui)
         .id_salt("keys-table")
         .striped(true)
@@ -87,7 +109,7 @@ fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'stat
         .column(Column::auto().at_least(70.0))
         .column(Column::auto().at_least(90.0))
         .column(Column::auto().at_least(65.0))
-        .column(Column::remainder().at_least(330.0))
+        .column(Column::remainder().at_least(if narrow { 90.0 } else { 330.0 }))
         .header(ROW, |mut h| {
             for c in [
                 "Label",
@@ -108,7 +130,7 @@ fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'stat
         .body(|body| {
             body.rows(ROW + 4.0, rows.len(), |mut row| {
                 let i = row.index();
-                if let Some(name) = key_row(&mut row, &rows[i]) {
+                if let Some(name) = key_row(&mut row, &rows[i], narrow) {
                     action = Some((i, name));
                 }
             });
@@ -144,7 +166,11 @@ const ACTIONS: [(&str, &str); 7] = [
 ];
 
 /// One key's row; returns the action clicked, if any.
-fn key_row(row: &mut egui_extras::TableRow<'_, '_>, k: &crate::ui::KeyRow) -> Option<&'static str> {
+fn key_row(
+    row: &mut egui_extras::TableRow<'_, '_>,
+    k: &crate::ui::KeyRow,
+    narrow: bool,
+) -> Option<&'static str> {
     let key = &k.summary.key;
     row.col(|ui| {
         ui.label(RichText::new(&key.label).strong());
@@ -182,8 +208,9 @@ fn key_row(row: &mut egui_extras::TableRow<'_, '_>, k: &crate::ui::KeyRow) -> Op
             "age_backup" => "encrypted backup",
             other => other,
         };
-        if b == "never" && k.summary.objects > 0 {
-            ui.label(RichText::new(text).color(ui.visuals().warn_fg_color));
+        if b == "never" {
+            ui.label(RichText::new(text).color(ui.visuals().warn_fg_color))
+                .on_hover_text("Never backed up: if this computer is lost, so is everything this key encrypts. Back up…");
         } else {
             ui.label(text);
         }
@@ -202,13 +229,13 @@ fn key_row(row: &mut egui_extras::TableRow<'_, '_>, k: &crate::ui::KeyRow) -> Op
     let mut action = None;
     row.col(|ui| {
         // The common ones as buttons, the rest in a menu, so the row fits 1280 px.
-        let (shown, more) = ACTIONS.split_at(4);
+        let (shown, more) = ACTIONS.split_at(if narrow { 0 } else { 4 });
         for (name, tip) in shown {
             if ui.small_button(*name).on_hover_text(*tip).clicked() {
                 action = Some(*name);
             }
         }
-        ui.menu_button("More…", |ui| {
+        ui.menu_button(if narrow { "Actions…" } else { "More…" }, |ui| {
             for (name, tip) in more {
                 if ui.button(*name).on_hover_text(*tip).clicked() {
                     action = Some(*name);

@@ -18,6 +18,9 @@ const ROW: f32 = 26.0;
 /// Green: stored, present, done.
 const GOOD: egui::Color32 = egui::Color32::from_rgb(80, 170, 90);
 
+/// Red: an object that cannot be opened with what this computer holds.
+const BAD: egui::Color32 = egui::Color32::from_rgb(225, 75, 75);
+
 pub fn show(app: &mut App, ui: &mut egui::Ui) {
     if app.keys.is_empty()
         && app.connections.is_empty()

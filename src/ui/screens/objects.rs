@@ -5,11 +5,13 @@ use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use super::{GOOD, ROW, title};
+use crate::core::audit::{Health, object_health};
 use crate::core::location::{S3Url, local_path_for};
 use crate::core::rotate::RotateSelection;
 use crate::core::scan::ObjectKind;
 use crate::ui::dialogs::{
-    DefaultKey, DeleteObject, Dialog, DownloadFolder, Migrate, Preflight, Rotate, Sync,
+    Chooser, DefaultKey, DeleteObject, DeleteObjects, Dialog, DownloadFolder, Migrate, Preflight,
+    Rotate, Sync,
 };
 use crate::ui::{App, Browser, Command, Entry, human_bytes};
 
@@ -43,8 +45,10 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         app.backend.send(Command::ListBuckets { connection: c });
     }
     let mut relist = false;
-    ui.horizontal(|ui| {
+    // Wrapped: at any width every action stays on screen.
+    ui.horizontal_wrapped(|ui| {
         relist |= place(app, ui);
+        upload_buttons(app, ui);
         folder_actions(app, ui, &mut relist);
         ui.add(
             egui::TextEdit::singleline(&mut app.browser.filter)
@@ -195,6 +199,24 @@ fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
             bucket: b,
             prefix,
         });
+    }
+}
+
+/// Upload files… and Upload folder…: the window's own chooser (the system one from there).
+pub(super) fn upload_buttons(app: &mut App, ui: &mut egui::Ui) {
+    if ui
+        .button("Upload files…")
+        .on_hover_text("Choose files to upload into this folder (or drop them on the window)")
+        .clicked()
+    {
+        app.dialog = Some(Dialog::Chooser(Chooser::new(false)));
+    }
+    if ui
+        .button("Upload folder…")
+        .on_hover_text("Choose a folder to upload into this folder, subfolders included")
+        .clicked()
+    {
+        app.dialog = Some(Dialog::Chooser(Chooser::new(true)));
     }
 }
 
@@ -362,6 +384,25 @@ fn selection_bar(app: &mut App, ui: &mut egui::Ui, shown: usize) {
                 Some(keys),
             )));
         }
+        if ui
+            .button(format!("Delete selected ({n})…"))
+            .on_hover_text("Delete the ticked objects on the server (asks first)")
+            .clicked()
+        {
+            let mut keys: Vec<String> = app.browser.selected.iter().cloned().collect();
+            keys.sort();
+            let urls = keys
+                .into_iter()
+                .map(|key| S3Url {
+                    bucket: bucket.clone(),
+                    key,
+                })
+                .collect();
+            app.dialog = Some(Dialog::DeleteObjects(DeleteObjects {
+                connection: conn.clone(),
+                urls,
+            }));
+        }
         if ui.button("Clear selection").clicked() {
             app.browser.selected.clear();
         }
@@ -373,6 +414,8 @@ fn selection_bar(app: &mut App, ui: &mut egui::Ui, shown: usize) {
 fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
     let prefix = app.browser.prefix.as_str();
     let mut clicks = Clicks::default();
+    // Below this width a row's actions are one menu, so none is cut off.
+    let narrow = ui.available_width() < 995.0;
     TableBuilder::new(ui)
         .id_salt("objects-table")
         .striped(true)
@@ -380,7 +423,7 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
         // The name a fixed start (resizable, clipped), the actions the rest: the remainder
         // column is the one the table fits to the window, so no button is cut off.
         .column(
-            Column::initial(300.0)
+            Column::initial(if narrow { 200.0 } else { 300.0 })
                 .at_least(160.0)
                 .clip(true)
                 .resizable(true),
@@ -388,7 +431,7 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
         .column(Column::auto().at_least(80.0))
         .column(Column::auto().at_least(130.0))
         .column(Column::auto().at_least(140.0).clip(true))
-        .column(Column::remainder().at_least(345.0))
+        .column(Column::remainder().at_least(if narrow { 90.0 } else { 345.0 }))
         .header(ROW, |mut h| {
             for c in ["Name", "Size", "Modified", "Key", "Actions"] {
                 h.col(|ui| {
@@ -413,26 +456,27 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
                     key,
                     size,
                     modified,
-                } => object_row(app, &mut row, &mut clicks, key, *size, modified),
+                } => object_row(app, &mut row, &mut clicks, (key, *size, modified), narrow),
             });
         });
     clicks
 }
 
+/// One object's row: name (tick box), size, modified, key state, actions. The object's
+/// listing fields come as (key, size, modified).
 fn object_row(
     app: &App,
     row: &mut egui_extras::TableRow<'_, '_>,
     clicks: &mut Clicks,
-    key: &str,
-    size: u64,
-    modified: &str,
+    (key, size, modified): (&str, u64, &str),
+    narrow: bool,
 ) {
     let name = key.strip_prefix(app.browser.prefix.as_str()).unwrap_or(key);
     row.col(|ui| {
         let mut ticked = app.browser.selected.contains(key);
         if ui
             .checkbox(&mut ticked, format!("📄 {name}"))
-            .on_hover_text("Select (for Rotate selected)")
+            .on_hover_text("Select (for Download, Rotate or Delete selected)")
             .changed()
         {
             clicks.toggled = Some(key.to_string());
@@ -449,20 +493,57 @@ fn object_row(
         ui.label(RichText::new(text).color(color.unwrap_or(ui.visuals().text_color())));
     });
     row.col(|ui| {
-        for a in ["Download…", "Copy curl recipe", "Delete…"] {
-            if ui.small_button(a).clicked() {
-                clicks.action = Some((key.to_string(), a));
-            }
+        // An object whose key is not here cannot be downloaded: said, not offered.
+        let keyless = app
+            .current_object(
+                app.browser.connection.as_deref().unwrap_or_default(),
+                app.browser.bucket.as_deref().unwrap_or_default(),
+                key,
+            )
+            .map(|o| object_health(o, &app.keys))
+            .is_some_and(|h| matches!(h, Health::KeyGone | Health::KeyMissing));
+        let action = |ui: &mut egui::Ui, a: &'static str, small: bool| {
+            let enabled = !(keyless && matches!(a, "Download…" | "Copy curl recipe" | "Rotate…"));
+            let button = egui::Button::new(a);
+            let button = ui.add_enabled(enabled, if small { button.small() } else { button });
+            let button = if enabled {
+                button
+            } else {
+                button.on_disabled_hover_text(
+                    "Its key is not on this computer: restore the key (Keys, Restore…) first",
+                )
+            };
+            button.clicked().then_some(a)
+        };
+        let mut chosen = None;
+        let (shown, more): (&[&'static str], &[&'static str]) = if narrow {
+            (&[], &OBJECT_ACTIONS)
+        } else {
+            OBJECT_ACTIONS.split_at(3)
+        };
+        for a in shown {
+            chosen = chosen.or(action(ui, a, true));
         }
-        ui.menu_button("More…", |ui| {
-            for a in ["Copy aws recipe", "Rotate…"] {
-                if ui.button(a).clicked() {
-                    clicks.action = Some((key.to_string(), a));
-                }
+        ui.menu_button(if narrow { "Actions…" } else { "More…" }, |ui| {
+            for a in more {
+                chosen = chosen.or(action(ui, a, false));
             }
         });
+        if let Some(a) = chosen {
+            clicks.action = Some((key.to_string(), a));
+        }
     });
 }
+
+/// An object row's actions: the first three are buttons, the rest are in its "More…" menu
+/// (all of them in "Actions…" when the window is narrow).
+const OBJECT_ACTIONS: [&str; 5] = [
+    "Download…",
+    "Copy curl recipe",
+    "Delete…",
+    "Copy aws recipe",
+    "Rotate…",
+];
 
 /// Applies a click of the listing: open a folder, tick an object, or an object's action.
 fn apply(app: &mut App, ui: &mut egui::Ui, clicks: Clicks) {
@@ -520,17 +601,27 @@ fn key_state(app: &App, key: &str) -> (String, Option<Color32>) {
         b.bucket.as_deref().unwrap_or_default(),
     );
     match app.current_object(conn, bucket, key) {
-        Some(o) if o.state == crate::core::registry::ObjectState::Migrated => (
-            format!(
-                "off SSE-C ({})",
-                o.migrated_to.as_deref().unwrap_or("migrated")
-            ),
-            None,
-        ),
-        Some(o) => match &o.key_label {
-            Some(l) => (format!("🔑 {l}"), Some(GOOD)),
-            None => ("SSE-C, unknown key".into(), Some(AMBER)),
-        },
+        Some(o) => {
+            // The audit's own rules (one definition of "at risk" for every screen).
+            let health = object_health(o, &app.keys);
+            let text = match health {
+                Health::OffSseC => format!(
+                    "off SSE-C ({})",
+                    o.migrated_to.as_deref().unwrap_or("migrated")
+                ),
+                h => h.describe(o.key_label.as_deref()),
+            };
+            let color = if health.unrecoverable() {
+                Some(super::BAD)
+            } else if health.at_risk() {
+                Some(AMBER)
+            } else if health == Health::Ok {
+                Some(GOOD)
+            } else {
+                None
+            };
+            (text, color)
+        }
         None => match b.checked.get(key) {
             Some(k @ ObjectKind::KnownKey { .. }) => (k.describe(), Some(GOOD)),
             Some(k @ ObjectKind::UnknownKey) => (k.describe(), Some(AMBER)),
