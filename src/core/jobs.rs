@@ -421,6 +421,14 @@ impl JobManager {
             .collect()
     }
 
+    /// Forgets the finished jobs (the Transfers list's "Clear finished"); how many.
+    pub fn clear_finished(&self) -> usize {
+        let mut jobs = self.inner.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let before = jobs.len();
+        jobs.retain(|j| !j.view().state.is_finished());
+        before - jobs.len()
+    }
+
     pub fn job(&self, id: JobId) -> Option<JobView> {
         self.find(id).map(|j| j.view())
     }

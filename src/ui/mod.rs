@@ -105,6 +105,18 @@ pub struct Browser {
     pub checked: std::collections::HashMap<String, crate::core::scan::ObjectKind>,
     /// Object keys ticked in the listing (for Rotate selected).
     pub selected: std::collections::BTreeSet<String>,
+    /// The listing's order (a column header clicked), and whether reversed.
+    pub sort: SortBy,
+    pub descending: bool,
+}
+
+/// What the Objects listing is ordered by (folders always come first, by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    Name,
+    Size,
+    Modified,
 }
 
 impl Browser {
@@ -171,6 +183,11 @@ impl App {
         let repaint = ctx.clone();
         let waker: crate::core::jobs::Waker = Arc::new(move || repaint.request_repaint());
         let backend = Backend::new(home_dir.clone(), runtime.clone(), waker);
+        // The light theme's warning and error texts, dark enough for 4.5:1 on white.
+        ctx.style_mut_of(egui::Theme::Light, |style| {
+            style.visuals.warn_fg_color = Color32::from_rgb(150, 80, 0);
+            style.visuals.error_fg_color = Color32::from_rgb(185, 25, 25);
+        });
         ctx.set_theme(if prefs.dark {
             egui::Theme::Dark
         } else {

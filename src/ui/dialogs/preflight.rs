@@ -39,11 +39,15 @@ fn report_ui(ui: &mut egui::Ui, r: &PreflightReport) -> bool {
     let bad = ui.visuals().error_fg_color;
     let mut allow = false;
     ui.label(
-        RichText::new("Transport: ok (keys never travel in clear to another host)").color(GOOD),
+        RichText::new("Transport: ok (keys never travel in clear to another host)")
+            .color(crate::ui::screens::tone(ui, GOOD)),
     );
     match &r.bucket_encryption {
         BucketEncryption::Allows => {
-            ui.label(RichText::new("Bucket encryption rules: SSE-C allowed").color(GOOD));
+            ui.label(
+                RichText::new("Bucket encryption rules: SSE-C allowed")
+                    .color(crate::ui::screens::tone(ui, GOOD)),
+            );
         }
         BucketEncryption::BlocksSseC => {
             ui.label(RichText::new("Bucket encryption rules: SSE-C is BLOCKED (BlockedEncryptionTypes); uploads will fail with 403").color(bad));
@@ -60,7 +64,7 @@ fn report_ui(ui: &mut egui::Ui, r: &PreflightReport) -> bool {
         Enforcement::Enforced => {
             ui.label(
                 RichText::new("SSE-C enforced: the probe was unreadable without its key")
-                    .color(GOOD),
+                    .color(crate::ui::screens::tone(ui, GOOD)),
             );
         }
         Enforcement::Ignored => {

@@ -96,7 +96,17 @@ impl DialogUi for Upload {
             &mut self.connection,
             app.connections.iter().map(|c| c.name.clone()).collect(),
         );
-        field(ui, "Bucket", &mut self.bucket, "bucket name");
+        // The buckets listed for this connection, when the Objects screen has them.
+        let buckets = if app.browser.connection.as_deref() == Some(self.connection.as_str()) {
+            app.browser.buckets.clone()
+        } else {
+            Vec::new()
+        };
+        if buckets.is_empty() {
+            field(ui, "Bucket", &mut self.bucket, "bucket name");
+        } else {
+            combo(ui, "Bucket", &mut self.bucket, buckets);
+        }
         field(ui, "Prefix", &mut self.prefix, "optional/folder/");
         self.follow_default(app);
         let before = self.key.clone();

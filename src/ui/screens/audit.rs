@@ -30,14 +30,14 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             key_health_table(ui, &report);
             ui.add_space(8.0);
-            audit_charts(ui, &report);
+            audit_charts(app, ui, &report);
             ui.add_space(8.0);
             if report.findings.iter().all(|f| f.severity == Severity::Low) {
                 ui.label(
                     RichText::new(
                         "Every registered object can be opened, and every key in use has a backup.",
                     )
-                    .color(super::GOOD),
+                    .color(super::tone(ui, super::GOOD)),
                 );
             }
             if app.audit_at_risk_only
@@ -80,14 +80,16 @@ fn summary_cards(app: &mut App, ui: &mut egui::Ui, report: &AuditReport) {
             let card = egui::Frame::group(ui.style())
                 .inner_margin(12.0)
                 .show(ui, |ui| {
-                    ui.set_min_width(120.0);
-                    let text = RichText::new(value).size(26.0).strong();
-                    ui.label(if alarm {
-                        text.color(ui.visuals().error_fg_color)
-                    } else {
-                        text
+                    ui.vertical(|ui| {
+                        ui.set_min_width(120.0);
+                        let text = RichText::new(value).size(26.0).strong();
+                        ui.label(if alarm {
+                            text.color(ui.visuals().error_fg_color)
+                        } else {
+                            text
+                        });
+                        ui.label(label);
                     });
-                    ui.label(label);
                 })
                 .response;
             if !tip.is_empty() {
@@ -244,85 +246,125 @@ fn key_health_table(ui: &mut egui::Ui, report: &AuditReport) {
         });
 }
 
-/// Bytes per key and objects by state (egui_plot bar charts).
-fn audit_charts(ui: &mut egui::Ui, report: &AuditReport) {
-    let width = (ui.available_width() / 2.0 - 12.0).max(200.0);
-    ui.horizontal(|ui| {
+/// Bytes per key, largest first, each bar with its value (a 4.8 MiB key beside a 1 GiB one
+/// is still there to read); objects by health, by the audit's own rules.
+fn audit_charts(app: &App, ui: &mut egui::Ui, report: &AuditReport) {
+    let width = (ui.available_width() / 2.0 - 12.0).max(260.0);
+    ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
+            ui.set_width(width);
             ui.label(RichText::new("Bytes per key").strong());
-            let bars = report
-                .per_key
+            let mut keys: Vec<_> = report.per_key.iter().collect();
+            keys.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.label.cmp(&b.label)));
+            let rows = keys
                 .iter()
-                .map(|k| (k.label.clone(), k.bytes as f64, severity_color(k.health)))
-                .collect();
-            bar_chart(ui, "audit-bytes-per-key", width, bars, true, |v| {
-                human_bytes(v.max(0.0) as u64)
-            });
-        });
-        ui.vertical(|ui| {
-            ui.label(RichText::new("Objects by state").strong());
-            let bars = report
-                .objects_by_state
-                .iter()
-                .map(|(state, n)| {
-                    let color = match state.as_str() {
-                        "stored" => Color32::from_rgb(80, 170, 90),
-                        "failed" => Color32::from_rgb(230, 70, 60),
-                        "pending" => Color32::from_rgb(230, 160, 40),
-                        _ => Color32::from_gray(140),
-                    };
-                    (state.clone(), *n as f64, color)
+                .map(|k| {
+                    (
+                        k.label.clone(),
+                        k.bytes as f64,
+                        human_bytes(k.bytes),
+                        severity_color(k.health),
+                    )
                 })
                 .collect();
-            bar_chart(ui, "audit-objects-by-state", width, bars, false, |v| {
-                format!("{v:.0}")
-            });
+            bar_list(ui, width, rows);
+        });
+        ui.vertical(|ui| {
+            ui.set_width(width);
+            ui.label(RichText::new("Objects by health").strong());
+            bar_list(ui, width, health_rows(app));
         });
     });
 }
 
-/// A fixed (no zoom, no drag) bar chart, one named bar per entry. `binary`: grid lines at
-/// powers of two (bytes read as 256 MiB, 512 MiB, 1 GiB rather than 953.7 MiB).
-fn bar_chart(
-    ui: &mut egui::Ui,
-    id: &str,
-    width: f32,
-    entries: Vec<(String, f64, Color32)>,
-    binary: bool,
-    value_text: fn(f64) -> String,
-) {
-    use egui_plot::{Bar, BarChart, Plot};
-    let bars = entries
+/// How many registered objects are in each health state (`core::audit::object_health`).
+fn health_rows(app: &App) -> Vec<(String, f64, String, Color32)> {
+    use crate::core::audit::{Health, object_health};
+    let mut counts: Vec<(Health, &str, Color32, usize)> = vec![
+        (Health::Ok, "fine", Color32::from_rgb(80, 170, 90), 0),
+        (
+            Health::NoBackup,
+            "key never backed up",
+            Color32::from_rgb(230, 160, 40),
+            0,
+        ),
+        (
+            Health::KeyMissing,
+            "key missing",
+            Color32::from_rgb(230, 70, 60),
+            0,
+        ),
+        (
+            Health::KeyGone,
+            "key deleted",
+            Color32::from_rgb(230, 70, 60),
+            0,
+        ),
+        (
+            Health::GoneOnServer,
+            "gone from the server",
+            Color32::from_rgb(230, 70, 60),
+            0,
+        ),
+        (
+            Health::WrongKey,
+            "no longer opens",
+            Color32::from_rgb(230, 70, 60),
+            0,
+        ),
+        (
+            Health::Changed,
+            "changed on the server",
+            Color32::from_rgb(230, 70, 60),
+            0,
+        ),
+        (
+            Health::OffSseC,
+            "moved off SSE-C",
+            Color32::from_gray(140),
+            0,
+        ),
+    ];
+    for o in app
+        .objects
         .iter()
-        .enumerate()
-        .map(|(i, (name, value, color))| {
-            Bar::new(i as f64, *value)
-                .name(format!("{name}: {}", value_text(*value)))
-                .fill(*color)
-                .width(0.6)
-        })
-        .collect();
-    let names: Vec<String> = entries.into_iter().map(|e| e.0).collect();
-    Plot::new(id)
-        .height(150.0)
-        .width(width)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_scroll(false)
-        .show_grid([false, true])
-        .include_y(0.0)
-        .y_axis_min_width(64.0)
-        .y_grid_spacer(egui_plot::log_grid_spacer(if binary { 2 } else { 10 }))
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_axis_formatter(move |mark, _| value_text(mark.value))
-        .show(ui, |plot| plot.bar_chart(BarChart::new(id, bars)));
+        .filter(|o| matches!(o.state, ObjectState::Stored | ObjectState::Migrated))
+    {
+        let h = object_health(o, &app.keys);
+        if let Some(c) = counts.iter_mut().find(|c| c.0 == h) {
+            c.3 += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|c| c.3 > 0)
+        .map(|(_, name, color, n)| (name.to_string(), n as f64, n.to_string(), color))
+        .collect()
+}
+
+/// Horizontal bars, one per row: its name, a bar as long as its share of the largest (never
+/// thinner than a sliver), and its value in words.
+fn bar_list(ui: &mut egui::Ui, width: f32, rows: Vec<(String, f64, String, Color32)>) {
+    if rows.is_empty() {
+        ui.label(RichText::new("Nothing yet.").weak());
+        return;
+    }
+    let max = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1.0);
+    let bar_width = (width - 230.0).max(60.0);
+    for (name, value, text, color) in rows {
+        ui.horizontal(|ui| {
+            ui.add_sized([120.0, 18.0], egui::Label::new(&name).truncate());
+            let (rect, _) =
+                ui.allocate_exact_size(egui::vec2(bar_width, 14.0), egui::Sense::hover());
+            let w = ((value / max) as f32 * bar_width).max(3.0);
+            ui.painter().rect_filled(
+                egui::Rect::from_min_size(rect.min, egui::vec2(w, rect.height())),
+                2.0,
+                color,
+            );
+            ui.label(text);
+        });
+    }
 }
 
 /// One finding: what, which objects (a virtualised list: only visible rows are laid out),
@@ -358,7 +400,13 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
                 );
             }
         }
-        if let Some(fix) = &f.fix {
+        // The fix is a button that runs it here; the command line is only offered to copy.
+        let command = f.fix.clone().filter(|fix| fix.contains("ssec-manager "));
+        if let Some(fix) = f
+            .fix
+            .as_ref()
+            .filter(|_| command.is_none() || f.action.is_none())
+        {
             ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)));
         }
         let button = match f.action {
@@ -405,6 +453,14 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
                     }));
                 }
             }
+        }
+        if let Some(cmd) = command.filter(|_| f.action.is_some())
+            && ui
+                .small_button("Copy command")
+                .on_hover_text(format!("The same from a terminal: {cmd}"))
+                .clicked()
+        {
+            ui.ctx().copy_text(cmd);
         }
     });
 }

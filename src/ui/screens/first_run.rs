@@ -80,7 +80,9 @@ pub(super) fn guide_strip(app: &mut App, ui: &mut egui::Ui) {
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new("Getting started:").strong());
                 let done = |ui: &mut egui::Ui, what: &str| {
-                    ui.label(RichText::new(format!("{what} (done)")).color(super::GOOD));
+                    ui.label(
+                        RichText::new(format!("{what} (done)")).color(super::tone(ui, super::GOOD)),
+                    );
                 };
                 if connected {
                     done(ui, "1 Connect");

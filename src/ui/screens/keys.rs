@@ -100,6 +100,8 @@ fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'stat
     TableBuilder::new(ui)
         .id_salt("keys-table")
         .striped(true)
+        // Rows answer a right-click with their actions.
+        .sense(egui::Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .column(Column::auto().at_least(100.0))
         .column(Column::auto().at_least(110.0))
@@ -217,7 +219,7 @@ fn key_row(
     });
     row.col(|ui| match k.in_keyring {
         Some(true) => {
-            ui.label(RichText::new("present").color(super::GOOD));
+            ui.label(RichText::new("present").color(super::tone(ui, super::GOOD)));
         }
         Some(false) => {
             ui.label(RichText::new("MISSING").color(ui.visuals().error_fg_color));
@@ -242,6 +244,14 @@ fn key_row(
                 }
             }
         });
+    });
+    // Every action on a right-click anywhere in the row.
+    row.response().context_menu(|ui| {
+        for (name, tip) in ACTIONS {
+            if ui.button(name).on_hover_text(tip).clicked() {
+                action = Some(name);
+            }
+        }
     });
     action
 }

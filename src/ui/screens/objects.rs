@@ -13,7 +13,7 @@ use crate::ui::dialogs::{
     Chooser, DefaultKey, DeleteObject, DeleteObjects, Dialog, DownloadFolder, Migrate, Preflight,
     Rotate, Sync,
 };
-use crate::ui::{App, Browser, Command, Entry, human_bytes};
+use crate::ui::{App, Browser, Command, Entry, SortBy, human_bytes};
 
 const AMBER: Color32 = Color32::from_rgb(220, 150, 40);
 
@@ -23,6 +23,8 @@ struct Clicks {
     open_prefix: Option<String>,
     toggled: Option<String>,
     action: Option<(String, &'static str)>,
+    /// A column header clicked: sort by it (again: reverse).
+    sort: Option<SortBy>,
 }
 
 pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
@@ -331,7 +333,7 @@ fn breadcrumbs(app: &mut App, ui: &mut egui::Ui) -> bool {
 /// The entries whose name matches the filter.
 fn visible_entries(browser: &Browser) -> Vec<Entry> {
     let filter = browser.filter.to_lowercase();
-    browser
+    let mut entries = browser
         .entries
         .iter()
         .filter(|e| {
@@ -342,7 +344,36 @@ fn visible_entries(browser: &Browser) -> Vec<Entry> {
                 }
         })
         .cloned()
-        .collect()
+        .collect::<Vec<_>>();
+    entries.sort_by(|a, b| {
+        let order = match (a, b) {
+            (Entry::Prefix(x), Entry::Prefix(y)) => return x.cmp(y),
+            (Entry::Prefix(_), _) => return std::cmp::Ordering::Less,
+            (_, Entry::Prefix(_)) => return std::cmp::Ordering::Greater,
+            (
+                Entry::Object {
+                    key: ka,
+                    size: sa,
+                    modified: ma,
+                },
+                Entry::Object {
+                    key: kb,
+                    size: sb,
+                    modified: mb,
+                },
+            ) => match browser.sort {
+                SortBy::Name => ka.cmp(kb),
+                SortBy::Size => sa.cmp(sb).then_with(|| ka.cmp(kb)),
+                SortBy::Modified => ma.cmp(mb).then_with(|| ka.cmp(kb)),
+            },
+        };
+        if browser.descending {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    entries
 }
 
 /// The count, and what can be done with the ticked objects.
@@ -419,6 +450,8 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
     TableBuilder::new(ui)
         .id_salt("objects-table")
         .striped(true)
+        // Rows answer a right-click with their actions.
+        .sense(egui::Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         // The name a fixed start (resizable, clipped), the actions the rest: the remainder
         // column is the one the table fits to the window, so no button is cut off.
@@ -433,9 +466,33 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
         .column(Column::auto().at_least(140.0).clip(true))
         .column(Column::remainder().at_least(if narrow { 90.0 } else { 345.0 }))
         .header(ROW, |mut h| {
-            for c in ["Name", "Size", "Modified", "Key", "Actions"] {
-                h.col(|ui| {
-                    ui.strong(c);
+            // Name, Size and Modified sort the listing; a second click reverses it.
+            for (c, by) in [
+                ("Name", Some(SortBy::Name)),
+                ("Size", Some(SortBy::Size)),
+                ("Modified", Some(SortBy::Modified)),
+                ("Key", None),
+                ("Actions", None),
+            ] {
+                h.col(|ui| match by {
+                    Some(by) => {
+                        let on = app.browser.sort == by;
+                        let mark = match (on, app.browser.descending) {
+                            (false, _) => "",
+                            (true, false) => " (up)",
+                            (true, true) => " (down)",
+                        };
+                        if ui
+                            .selectable_label(on, RichText::new(format!("{c}{mark}")).strong())
+                            .on_hover_text(format!("Sort by {}", c.to_lowercase()))
+                            .clicked()
+                        {
+                            clicks.sort = Some(by);
+                        }
+                    }
+                    None => {
+                        ui.strong(c);
+                    }
                 });
             }
         })
@@ -472,6 +529,7 @@ fn object_row(
     narrow: bool,
 ) {
     let name = key.strip_prefix(app.browser.prefix.as_str()).unwrap_or(key);
+    let mut row_menu = None;
     row.col(|ui| {
         let mut ticked = app.browser.selected.contains(key);
         if ui
@@ -490,7 +548,10 @@ fn object_row(
     });
     row.col(|ui| {
         let (text, color) = key_state(app, key);
-        ui.label(RichText::new(text).color(color.unwrap_or(ui.visuals().text_color())));
+        ui.label(
+            RichText::new(text)
+                .color(color.map_or(ui.visuals().text_color(), |c| super::tone(ui, c))),
+        );
     });
     row.col(|ui| {
         // An object whose key is not here cannot be downloaded: said, not offered.
@@ -529,10 +590,23 @@ fn object_row(
                 chosen = chosen.or(action(ui, a, false));
             }
         });
+        // The same actions on a right-click anywhere in the row.
+        row_menu = Some(keyless);
         if let Some(a) = chosen {
             clicks.action = Some((key.to_string(), a));
         }
     });
+    if let Some(keyless) = row_menu {
+        row.response().context_menu(|ui| {
+            for a in OBJECT_ACTIONS {
+                let enabled =
+                    !(keyless && matches!(a, "Download…" | "Copy curl recipe" | "Rotate…"));
+                if ui.add_enabled(enabled, egui::Button::new(a)).clicked() {
+                    clicks.action = Some((key.to_string(), a));
+                }
+            }
+        });
+    }
 }
 
 /// An object row's actions: the first three are buttons, the rest are in its "More…" menu
@@ -547,6 +621,11 @@ const OBJECT_ACTIONS: [&str; 5] = [
 
 /// Applies a click of the listing: open a folder, tick an object, or an object's action.
 fn apply(app: &mut App, ui: &mut egui::Ui, clicks: Clicks) {
+    if let Some(by) = clicks.sort {
+        let b = &mut app.browser;
+        b.descending = b.sort == by && !b.descending;
+        b.sort = by;
+    }
     if let Some(k) = clicks.toggled
         && !app.browser.selected.remove(&k)
     {

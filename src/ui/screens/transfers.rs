@@ -25,6 +25,17 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         return;
     }
     list.reverse();
+    let finished = list.iter().filter(|j| j.state.is_finished()).count();
+    if ui
+        .add_enabled(
+            finished > 0,
+            egui::Button::new(format!("Clear finished ({finished})")),
+        )
+        .on_hover_text("Remove the finished transfers from this list (nothing is deleted)")
+        .clicked()
+    {
+        jobs.clear_finished();
+    }
     let (mut retry, mut retry_failed) = (None, None);
     for j in &list {
         egui::Frame::group(ui.style())
