@@ -1514,3 +1514,70 @@ fn the_generate_dialog_names_a_taken_label_and_keeps_it() {
     assert!(ui.disabled("Generate"));
     assert!(ui.app().dialog.is_some());
 }
+
+/// Not a check but the README's pictures: with SSEC_SCREENSHOTS=DIR, every screen at
+/// 1024x700 and 1600x1000, dark and light, rendered from the real App against Garage, is
+/// saved as SCREEN-WxH-THEME.png (scripts/screenshots.sh copies them into assets/).
+#[test]
+fn screenshots_of_every_screen_at_two_sizes_in_both_themes() {
+    let Ok(out) = std::env::var("SSEC_SCREENSHOTS") else {
+        return;
+    };
+    let h = TestHome::with_connection("ui-screens");
+    h.ok(&["key", "generate", "photos-2026"]);
+    h.ok(&["key", "generate", "backups"]);
+    let out_file = h.p("keys.age");
+    let backed = h
+        .cmd()
+        .args(["backup", "--out", &out_file, "--keys", "photos-2026"])
+        .env("SSEC_MANAGER_PASSPHRASE", "correct horse battery")
+        .output()
+        .unwrap();
+    assert!(backed.status.success());
+    for (name, key) in [
+        ("beach.jpg", "photos-2026"),
+        ("harbour.jpg", "photos-2026"),
+        ("tax-2025.pdf", "backups"),
+    ] {
+        random_file(&h.path(name), 40_000);
+        h.upload(name, key);
+    }
+    let mut ui = Ui::open(&h.home);
+    ui.until("the registry", |h| h.state().objects.len() == 3);
+    for (w, ht) in [(1024.0, 700.0), (1600.0, 1000.0)] {
+        ui.harness.set_size(egui::Vec2::new(w, ht));
+        for dark in [true, false] {
+            ui.harness.state_mut().prefs.dark = dark;
+            ui.harness.ctx.set_theme(if dark {
+                egui::Theme::Dark
+            } else {
+                egui::Theme::Light
+            });
+            for screen in [
+                Screen::Keys,
+                Screen::Objects,
+                Screen::Transfers,
+                Screen::Audit,
+                Screen::Connections,
+            ] {
+                if screen == Screen::Objects {
+                    browse(
+                        ui.harness.state_mut(),
+                        &h.bench.bucket,
+                        &format!("{}/", h.prefix),
+                    );
+                    ui.until("the listing", |h| !h.state().browser.loading);
+                }
+                ui.harness.state_mut().prefs.screen = screen;
+                for _ in 0..4 {
+                    ui.harness.step();
+                }
+                let image = ui.harness.render().unwrap();
+                assert_eq!((image.width(), image.height()), (w as u32, ht as u32));
+                let theme = if dark { "dark" } else { "light" };
+                let name = format!("{screen:?}-{w}x{ht}-{theme}.png").to_lowercase();
+                image.save(Path::new(&out).join(name)).unwrap();
+            }
+        }
+    }
+}

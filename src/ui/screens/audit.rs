@@ -235,7 +235,7 @@ fn key_health_table(ui: &mut egui::Ui, report: &AuditReport) {
                     });
                 });
                 row.col(|ui| {
-                    let c = severity_color(k.health);
+                    let c = super::tone(ui, severity_color(k.health));
                     ui.label(
                         RichText::new(k.health.map(|h| h.label()).unwrap_or("ok"))
                             .strong()

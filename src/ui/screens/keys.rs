@@ -96,7 +96,7 @@ fn revealed(app: &mut App, ui: &mut egui::Ui) {
 fn table(ui: &mut egui::Ui, rows: &[crate::ui::KeyRow]) -> Option<(usize, &'static str)> {
     let mut action: Option<(usize, &'static str)> = None;
     // Below this width every action goes into one menu per row, so none is cut off.
-    let narrow = ui.available_width() < 960.0;
+    let narrow = ui.available_width() < 1100.0;
     TableBuilder::new(ui)
         .id_salt("keys-table")
         .striped(true)

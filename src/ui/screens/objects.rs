@@ -446,7 +446,7 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
     let prefix = app.browser.prefix.as_str();
     let mut clicks = Clicks::default();
     // Below this width a row's actions are one menu, so none is cut off.
-    let narrow = ui.available_width() < 995.0;
+    let narrow = ui.available_width() < 1060.0;
     TableBuilder::new(ui)
         .id_salt("objects-table")
         .striped(true)
