@@ -120,14 +120,29 @@ fn the_reupload_fallback_moves_the_object_through_this_computer_and_says_so() {
           --copy-source-sse-customer-key-md5 "$SSE_MD5" \
           --sse-customer-algorithm AES256 --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" >/dev/null"#
     ));
-    let out = h.ok(&[
-        "rotate",
-        &h.url("r.txt"),
-        "--to",
-        "new",
-        "--reupload",
-        "always",
-    ]);
+    // Its own temp folder: other tests (and the other servers' passes) rotate at the same
+    // time, and their temp folders are not this one's leftovers.
+    let own_tmp = h.path("own-tmp");
+    std::fs::create_dir_all(&own_tmp).unwrap();
+    let run = h
+        .cmd()
+        .args([
+            "rotate",
+            &h.url("r.txt"),
+            "--to",
+            "new",
+            "--reupload",
+            "always",
+        ])
+        .env("TMPDIR", &own_tmp)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = String::from_utf8(run.stdout).unwrap();
     assert!(
         out.contains("old -> new (download and re-upload (re-upload asked for))"),
         "{out}"
@@ -166,7 +181,7 @@ fn the_reupload_fallback_moves_the_object_through_this_computer_and_says_so() {
     assert!(e.detail.contains("download and re-upload"), "{}", e.detail);
     assert!(registry.pending_rotations().unwrap().is_empty());
     // No plaintext copy is left in the temp folder.
-    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+    let leftovers: Vec<_> = std::fs::read_dir(&own_tmp)
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| {

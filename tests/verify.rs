@@ -110,7 +110,9 @@ fn verify_finds_what_changed_behind_the_apps_back_and_the_audit_reports_it() {
     assert_eq!(high("no longer on the server"), ["gone"]);
     assert_eq!(high("no longer open with their recorded"), ["rekeyed"]);
     assert_eq!(high("changed on the server"), ["tampered"]);
-    assert_eq!(audit["objects_at_risk"], 3);
+    // At risk: all four (their key was never backed up); three cannot be opened as uploaded.
+    assert_eq!(audit["objects_at_risk"], 4);
+    assert_eq!(audit["objects_unrecoverable"], 3);
     let keys = audit["per_key"].as_array().unwrap();
     assert_eq!(keys[0]["health"], "HIGH");
     assert!(keys[0]["last_verified_at"].is_string());

@@ -13,10 +13,7 @@ pub struct Backup {
     pub path: String,
     pub passphrase: Zeroizing<String>,
     pub again: Zeroizing<String>,
-    /// Sent; waiting for the worker.
-    pub pending: bool,
-    /// Why the last try failed (the input is kept).
-    pub error: Option<String>,
+    pub answer: Answer,
 }
 
 impl DialogUi for Backup {
@@ -43,16 +40,11 @@ impl DialogUi for Backup {
         if !self.again.is_empty() && *self.again != *self.passphrase {
             ui.label(RichText::new("The passphrases differ.").color(ui.visuals().error_fg_color));
         }
-        waiting_or_error(
-            ui,
-            self.pending,
-            "Writing and checking the backup…",
-            &self.error,
-        );
+        self.answer.show(ui, "Writing and checking the backup…");
         let ok = !self.path.trim().is_empty()
             && self.passphrase.chars().count() >= 8
             && *self.again == *self.passphrase
-            && !self.pending;
+            && !self.answer.pending;
         buttons(ui, "Back up", ok)
     }
 
@@ -62,20 +54,17 @@ impl DialogUi for Backup {
             passphrase: self.passphrase.clone(),
         });
         app.dialog = Some(super::Dialog::Backup(Self {
-            pending: true,
-            error: None,
+            answer: Answer::sent(),
             ..self
         }));
     }
 
     fn failed(&mut self, error: &str) -> bool {
-        self.pending = false;
-        self.error = Some(error.to_string());
-        true
+        self.answer.failed(error)
     }
 
     fn waiting(&self) -> bool {
-        self.pending
+        self.answer.pending
     }
 
     fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
@@ -87,10 +76,7 @@ impl DialogUi for Backup {
 pub struct Restore {
     pub path: String,
     pub passphrase: Zeroizing<String>,
-    /// Sent; waiting for the worker.
-    pub pending: bool,
-    /// Why the last try failed (the input is kept).
-    pub error: Option<String>,
+    pub answer: Answer,
 }
 
 impl DialogUi for Restore {
@@ -115,8 +101,9 @@ impl DialogUi for Restore {
             false,
         );
         secret_field(ui, "Passphrase", &mut self.passphrase);
-        waiting_or_error(ui, self.pending, "Opening the backup…", &self.error);
-        let ok = !self.path.trim().is_empty() && !self.passphrase.is_empty() && !self.pending;
+        self.answer.show(ui, "Opening the backup…");
+        let ok =
+            !self.path.trim().is_empty() && !self.passphrase.is_empty() && !self.answer.pending;
         buttons(ui, "Restore", ok)
     }
 
@@ -126,10 +113,38 @@ impl DialogUi for Restore {
             passphrase: self.passphrase.clone(),
         });
         app.dialog = Some(super::Dialog::Restore(Self {
-            pending: true,
-            error: None,
+            answer: Answer::sent(),
             ..self
         }));
+    }
+
+    fn failed(&mut self, error: &str) -> bool {
+        self.answer.failed(error)
+    }
+
+    fn waiting(&self) -> bool {
+        self.answer.pending
+    }
+
+    fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
+        Some((PickPurpose::Restore, &mut self.path))
+    }
+}
+
+/// The worker's answer a dialog waits for after its OK: a spinner while it runs, then the
+/// error in red (the dialog stays open with what was typed).
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub pending: bool,
+    pub error: Option<String>,
+}
+
+impl Answer {
+    fn sent() -> Self {
+        Self {
+            pending: true,
+            error: None,
+        }
     }
 
     fn failed(&mut self, error: &str) -> bool {
@@ -138,23 +153,14 @@ impl DialogUi for Restore {
         true
     }
 
-    fn waiting(&self) -> bool {
-        self.pending
-    }
-
-    fn file_field(&mut self) -> Option<(PickPurpose, &mut String)> {
-        Some((PickPurpose::Restore, &mut self.path))
-    }
-}
-
-/// A spinner while the worker runs the dialog's operation, else the last error in red.
-fn waiting_or_error(ui: &mut egui::Ui, pending: bool, doing: &str, error: &Option<String>) {
-    if pending {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(doing);
-        });
-    } else if let Some(e) = error {
-        ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+    fn show(&self, ui: &mut egui::Ui, doing: &str) {
+        if self.pending {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(doing);
+            });
+        } else if let Some(e) = &self.error {
+            ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+        }
     }
 }
