@@ -1423,6 +1423,19 @@ fn upload_files_uses_the_built_in_chooser_and_starts_a_job() {
     });
     h.ok(&["download", &h.url("one.bin"), &h.p("one.back")]);
     assert_eq!(std::fs::read(h.path("one.back")).unwrap(), data);
+    // The finished job goes into the history the window keeps across restarts (its
+    // settings), and stays listed there after Clear finished.
+    ui.until("the history", |h| h.state().prefs.history.len() == 1);
+    let entry = ui.app().prefs.history[0].clone();
+    assert!(entry.ok && entry.what.contains("one.bin"), "{entry:?}");
+    let saved = serde_json::to_string(&ui.app().prefs).unwrap();
+    let back: ssec_manager::ui::Prefs = serde_json::from_str(&saved).unwrap();
+    assert_eq!(back.history, ui.app().prefs.history);
+    ui.harness.state_mut().prefs.screen = Screen::Transfers;
+    ui.harness.step();
+    ui.click("Clear finished (1)");
+    assert!(ui.app().jobs().unwrap().jobs().is_empty());
+    assert!(ui.has_label("Earlier (1)"));
 }
 
 #[test]

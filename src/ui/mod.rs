@@ -67,7 +67,22 @@ pub struct Prefs {
     pub last_key: Option<String>,
     pub last_connection: Option<String>,
     pub last_bucket: Option<String>,
+    /// Finished transfers, newest last, kept across restarts (the Transfers screen's
+    /// "Earlier"): what, how it ended, when. Paths and URLs only, never a key.
+    pub history: Vec<HistoryEntry>,
 }
+
+/// One finished job as the history remembers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub what: String,
+    pub outcome: String,
+    pub ok: bool,
+}
+
+/// How many finished jobs the history keeps.
+pub const HISTORY_LEN: usize = 200;
 
 impl Default for Prefs {
     fn default() -> Self {
@@ -77,6 +92,7 @@ impl Default for Prefs {
             last_key: None,
             last_connection: None,
             last_bucket: None,
+            history: Vec::new(),
         }
     }
 }
@@ -284,6 +300,24 @@ impl App {
         let finished = self.jobs().map(|j| j.take_finished()).unwrap_or_default();
         if !finished.is_empty() {
             for ev in finished {
+                let what = self
+                    .jobs()
+                    .and_then(|j| j.job(ev.id))
+                    .map(|v| v.spec.describe())
+                    .unwrap_or_default();
+                let (outcome, ok) = match &ev.state {
+                    JobState::Failed(e) => (e.clone(), false),
+                    JobState::Done(summary) => (summary.clone(), true),
+                    other => (other.label().to_string(), false),
+                };
+                self.prefs.history.push(HistoryEntry {
+                    at: crate::core::registry::now(),
+                    what,
+                    outcome,
+                    ok,
+                });
+                let over = self.prefs.history.len().saturating_sub(HISTORY_LEN);
+                self.prefs.history.drain(..over);
                 match ev.state {
                     JobState::Failed(e) => self.error(e),
                     JobState::Done(summary) => self.info(summary),

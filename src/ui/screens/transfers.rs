@@ -20,8 +20,9 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
     let mut list = jobs.jobs();
     if list.is_empty() {
         ui.label(
-            "No transfers yet. Drop files on the window to upload them, or download from Objects.",
+            "No transfers running. Drop files on the window, or Upload files… in Objects; download from Objects.",
         );
+        history(app, ui);
         return;
     }
     list.reverse();
@@ -52,12 +53,44 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
             });
         ui.add_space(4.0);
     }
+    history(app, ui);
     if let Some(id) = retry {
         jobs.retry(id);
     }
     if let Some(id) = retry_failed {
         jobs.retry_failed(id);
     }
+}
+
+/// Finished transfers of this and earlier sessions, newest first (kept in the window's
+/// settings; "Clear history" forgets them).
+fn history(app: &mut App, ui: &mut egui::Ui) {
+    if app.prefs.history.is_empty() {
+        return;
+    }
+    ui.add_space(6.0);
+    egui::CollapsingHeader::new(format!("Earlier ({})", app.prefs.history.len()))
+        .id_salt("transfer-history")
+        .show(ui, |ui| {
+            if ui.small_button("Clear history").clicked() {
+                app.prefs.history.clear();
+                return;
+            }
+            for e in app.prefs.history.iter().rev().take(50) {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new(e.at.get(..16).unwrap_or(&e.at)).weak());
+                    let mark = if e.ok { "done" } else { "failed" };
+                    let color = if e.ok {
+                        super::tone(ui, super::GOOD)
+                    } else {
+                        ui.visuals().error_fg_color
+                    };
+                    ui.label(RichText::new(mark).color(color));
+                    ui.label(&e.what);
+                    ui.label(RichText::new(&e.outcome).weak());
+                });
+            }
+        });
 }
 
 /// What the job is, its state, and its buttons; true when Retry was clicked.
