@@ -16,6 +16,9 @@ use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use ssec_manager::core::jobs::JobState;
 use ssec_manager::ui::{App, Screen};
 
+/// The seed's key set-up: the two env variables from a key file.
+const SEED_ENV: &str = r#"SSE_KEY=$(cat "$KEYFILE"); SSE_MD5=$(base64 -d "$KEYFILE" | openssl dgst -md5 -binary | base64)"#;
+
 /// A file dropped from the desktop (egui 0.37 makes this a trait the backend implements).
 /// Opens the Objects view on `bucket`/`prefix` of the "garage" connection and lists it.
 fn browse(app: &mut App, bucket: &str, prefix: &str) {
@@ -1593,4 +1596,232 @@ fn screenshots_of_every_screen_at_two_sizes_in_both_themes() {
             }
         }
     }
+}
+
+#[test]
+fn arrow_keys_walk_the_rows_a_parent_row_goes_up_and_all_below_searches_every_level() {
+    let h = TestHome::with_connection("ui-keys-nav");
+    h.ok(&["key", "generate", "mine"]);
+    random_file(&h.path("top.bin"), 100);
+    random_file(&h.path("deep.bin"), 100);
+    random_file(&h.path("plain.bin"), 100);
+    h.upload("top.bin", "mine");
+    let deep = format!("s3://{}/{}/sub/deep.bin", h.bench.bucket, h.prefix);
+    h.ok(&["upload", &h.p("deep.bin"), &deep, "--key", "mine"]);
+    // One object under a key this computer does not have, one not encrypted at all: put by
+    // the aws CLI, the seed's way.
+    h.sh_ok(&format!(
+        r#"openssl rand -base64 32 > other.key; KEYFILE=other.key; {SEED_ENV}
+        aws --endpoint-url "$EP" s3api put-object --bucket "$BUCKET" --key "$PREFIX/foreign.bin" \
+          --body top.bin --sse-customer-algorithm AES256 \
+          --sse-customer-key "$SSE_KEY" --sse-customer-key-md5 "$SSE_MD5" >/dev/null
+        aws --endpoint-url "$EP" s3api put-object --bucket "$BUCKET" --key "$PREFIX/plain.bin" \
+          --body plain.bin >/dev/null"#
+    ));
+    let mut ui = Ui::open(&h.home);
+    browse(
+        ui.harness.state_mut(),
+        &h.bench.bucket,
+        &format!("{}/", h.prefix),
+    );
+    ui.until("the listing", |h| {
+        !h.state().browser.loading && h.state().browser.entries.len() == 4
+    });
+    // Rows: the parent, sub/, then foreign.bin, plain.bin, top.bin by name.
+    assert!(ui.has_label("📁 .. (parent folder)"));
+    ui.harness.key_press(egui::Key::ArrowDown);
+    ui.harness.step();
+    assert_eq!(ui.app().browser.cursor, Some(0));
+    ui.harness.key_press(egui::Key::ArrowDown);
+    ui.harness.step();
+    ui.harness.key_press(egui::Key::Enter);
+    ui.until("sub/ opened by Enter", |hs| {
+        hs.state().browser.prefix.ends_with("/sub/") && !hs.state().browser.loading
+    });
+    ui.until("deep.bin listed", |h| {
+        h.query_by_label("📄 deep.bin").is_some()
+    });
+    ui.harness.key_press(egui::Key::Backspace);
+    ui.until("Backspace went up", |hs| {
+        !hs.state().browser.prefix.ends_with("/sub/")
+            && hs.state().browser.entries.len() == 4
+            && !hs.state().browser.loading
+    });
+    // End is the last row (top.bin): Space ticks it, Enter opens its download.
+    ui.harness.key_press(egui::Key::End);
+    ui.harness.step();
+    ui.harness.key_press(egui::Key::Space);
+    ui.harness.step();
+    ui.harness.step();
+    let top = h.object_key("top.bin");
+    assert!(
+        ui.app().browser.selected.contains(&top),
+        "Space ticked the row"
+    );
+    assert!(ui.has_label("Download selected (1)…"));
+    ui.harness.key_press(egui::Key::Enter);
+    ui.harness.step();
+    assert!(
+        matches!(
+            ui.app().dialog,
+            Some(ssec_manager::ui::dialogs::Dialog::Download(_))
+        ),
+        "Enter on an object opens its download"
+    );
+    ui.harness.state_mut().dialog = None;
+    ui.harness.step();
+
+    // Check keys: the foreign object's and the plain object's actions say why they cannot
+    // work, instead of failing after the click.
+    ui.click("Check keys");
+    ui.until("the check", |hs| hs.state().browser.checked.len() >= 3);
+    ui.until("the rows' states", |h| {
+        h.query_by_label("not encrypted").is_some()
+    });
+    let disabled = |ui: &Ui, action: &str| -> usize {
+        ui.harness
+            .query_all_by_label(action)
+            .filter(|n| n.accesskit_node().is_disabled())
+            .count()
+    };
+    assert_eq!(
+        disabled(&ui, "Download…"),
+        1,
+        "only the foreign object's Download"
+    );
+    assert_eq!(disabled(&ui, "Copy curl recipe"), 2, "foreign and plain");
+
+    // All below: every object at any depth, the filter searching them all.
+    ui.click("All below");
+    ui.until("the deep listing", |hs| {
+        let b = &hs.state().browser;
+        b.all && !b.loading && b.entries.len() == 4
+    });
+    assert!(ui.has_label("📄 sub/deep.bin"));
+    ui.harness.state_mut().browser.filter = "deep".into();
+    ui.harness.step();
+    ui.harness.step();
+    assert!(ui.has_label("1 item(s)"));
+}
+
+#[test]
+fn testing_a_connection_shows_a_spinner_then_its_answer_in_the_row() {
+    let h = TestHome::with_connection("ui-test-conn");
+    // Nothing answers there: the test waits for the connect timeout.
+    h.add_connection_with("nowhere", "http://10.255.255.1:9", &["--allow-plain-http"]);
+    let mut ui = Ui::open(&h.home);
+    ui.harness.state_mut().prefs.screen = Screen::Connections;
+    ui.until("the connections", |h| h.state().connections.len() == 2);
+    ui.harness.step();
+    let tests: Vec<_> = ui.harness.query_all_by_label("Test").collect();
+    assert_eq!(tests.len(), 2);
+    // The rows are by name: garage first, nowhere second.
+    tests[1].click();
+    ui.harness.step();
+    ui.harness.step();
+    assert!(ui.has_label("Testing…"), "a spinner while it waits");
+    ui.harness
+        .query_all_by_label("Test")
+        .next()
+        .unwrap()
+        .click();
+    ui.until("both answers", |h| {
+        h.query_by_label("works").is_some() && h.query_by_label("failed").is_some()
+    });
+    assert!(!ui.has_label("Testing…"));
+}
+
+#[test]
+fn the_window_repaints_for_a_toast_once_and_not_at_all_when_idle() {
+    let h = TestHome::new("ui-repaint");
+    let mut ui = Ui::open(&h.home);
+    // Settled: no frame asks for another.
+    let next_frame = |ui: &Ui| {
+        ui.harness
+            .output()
+            .viewport_output
+            .values()
+            .map(|v| v.repaint_delay)
+            .min()
+            .unwrap()
+    };
+    ui.until("the first refresh", |h| h.state().audit.is_some());
+    let idle = ui.harness.try_run().expect("the window settles");
+    assert!(idle <= 10, "{idle} frames while idle");
+    assert!(
+        next_frame(&ui) > Duration::from_secs(3600),
+        "idle, no frame is asked for: {:?}",
+        next_frame(&ui)
+    );
+    ui.harness.state_mut().info("A notice");
+    let toast = ui
+        .harness
+        .try_run()
+        .expect("a toast does not repaint continuously");
+    assert!(toast <= 3, "{toast} frames for a toast");
+    assert!(ui.has_label("A notice"));
+    // The next frame is when the toast goes, not sooner.
+    let delay = next_frame(&ui);
+    assert!(
+        delay > Duration::from_secs(4) && delay <= Duration::from_secs(6),
+        "{delay:?}"
+    );
+}
+
+#[test]
+fn tab_moves_the_keyboard_focus_and_a_ring_shows_where() {
+    let h = TestHome::new("ui-focus");
+    let mut ui = Ui::open(&h.home);
+    ui.harness.step();
+    assert!(ssec_manager::ui::theme::focus_ring(&ui.harness.ctx).is_none());
+    ui.harness.key_press(egui::Key::Tab);
+    ui.harness.step();
+    ui.harness.step();
+    let ring = ssec_manager::ui::theme::focus_ring(&ui.harness.ctx).expect("a control has focus");
+    assert!(ring.width() > 4.0 && ring.height() > 4.0);
+}
+
+#[test]
+fn browse_opens_the_windows_own_file_list_and_a_folder_click_saves_there() {
+    use ssec_manager::core::location::S3Url;
+    use ssec_manager::ui::dialogs::{Dialog, Download};
+    let h = TestHome::with_connection("ui-browse");
+    h.ok(&["key", "generate", "k"]);
+    let data = random_file(&h.path("f.bin"), 1000);
+    h.upload("f.bin", "k");
+    std::fs::create_dir(h.path("into")).unwrap();
+    let mut ui = Ui::open(&h.home);
+    ui.until("the registry's objects", |h| h.state().objects.len() == 1);
+    let url = S3Url {
+        bucket: h.bench.bucket.clone(),
+        key: h.object_key("f.bin"),
+    };
+    let mut d = Download::new("garage", url);
+    // Never the folder the program started in: the user's Downloads or home.
+    assert!(Path::new(&d.path).is_absolute(), "{}", d.path);
+    d.path = h.p("got.bin");
+    ui.harness.state_mut().dialog = Some(Dialog::Download(d));
+    ui.until("the dialog", |h| h.query_by_label("Browse…").is_some());
+    ui.click("Browse…");
+    shot(&mut ui, "browse.png");
+    // The list opens on the field's folder, without any system dialog.
+    ui.until("the list", |h| h.query_by_label("📁 into").is_some());
+    assert!(ui.has_label("📄 f.bin"));
+    ui.click("📁 into");
+    ui.until("into/ opened", |h| {
+        h.query_by_label("This folder is empty.").is_some()
+    });
+    ui.click("Save here as got.bin");
+    let Some(Dialog::Download(d)) = &ui.app().dialog else {
+        panic!("the dialog stays open");
+    };
+    let chosen = h.path("into").join("got.bin");
+    assert_eq!(Path::new(&d.path), chosen);
+    // The dialog shrinks back once the list closes: let it settle before clicking.
+    for _ in 0..3 {
+        ui.harness.step();
+    }
+    ui.click("Download");
+    ui.until("the download", |_| chosen.exists());
+    assert_eq!(std::fs::read(&chosen).unwrap(), data);
 }

@@ -58,14 +58,22 @@ pub enum Entry {
     },
 }
 
-/// Lists one level under `prefix` (delimiter '/'), page by page: `on_page` gets everything
-/// listed so far after each page and whether more pages follow, so a bucket of many
-/// thousand objects can be shown at once and fill in.
+/// What `list_level` lists: one level under `prefix` (folders and objects), or with `all`
+/// every object below it (no folders).
+#[derive(Debug, Clone, Copy)]
+pub struct Level<'a> {
+    pub prefix: &'a str,
+    pub all: bool,
+}
+
+/// Lists one level under the prefix (delimiter '/'; with `all`, every object below it), page
+/// by page: `on_page` gets everything listed so far after each page and whether more pages
+/// follow, so a bucket of many thousand objects can be shown at once and fill in.
 pub async fn list_level(
     home: &Home,
     conn: &ConnectionRecord,
     bucket: &str,
-    prefix: &str,
+    Level { prefix, all }: Level<'_>,
     mut on_page: impl FnMut(&[Entry], bool),
 ) -> Result<Vec<Entry>> {
     let client = client_for(conn, home.secrets().ok()).await?;
@@ -76,7 +84,7 @@ pub async fn list_level(
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
-            .delimiter("/")
+            .set_delimiter((!all).then(|| "/".to_string()))
             .set_continuation_token(token.clone())
             .send()
             .await

@@ -9,6 +9,8 @@
 mod backend;
 pub mod dialogs;
 mod screens;
+pub mod theme;
+pub mod words;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -124,6 +126,10 @@ pub struct Browser {
     /// The listing's order (a column header clicked), and whether reversed.
     pub sort: SortBy,
     pub descending: bool,
+    /// The listing shows every object below the folder (a search), not one level.
+    pub all: bool,
+    /// The row the arrow keys are on (0 is the parent row when there is one).
+    pub cursor: Option<usize>,
 }
 
 /// What the Objects listing is ordered by (folders always come first, by name).
@@ -176,6 +182,8 @@ pub struct App {
     pub defaults: Vec<crate::core::registry::DefaultKey>,
     /// The Audit screen shows only the findings that put objects at risk (a card clicked).
     pub audit_at_risk_only: bool,
+    /// Connection tests: running (None) or their last answer, by connection name.
+    pub tested: std::collections::HashMap<String, Option<Result<usize, String>>>,
     picked: Picked,
     closing: bool,
     close_allowed: bool,
@@ -199,11 +207,7 @@ impl App {
         let repaint = ctx.clone();
         let waker: crate::core::jobs::Waker = Arc::new(move || repaint.request_repaint());
         let backend = Backend::new(home_dir.clone(), runtime.clone(), waker);
-        // The light theme's warning and error texts, dark enough for 4.5:1 on white.
-        ctx.style_mut_of(egui::Theme::Light, |style| {
-            style.visuals.warn_fg_color = Color32::from_rgb(150, 80, 0);
-            style.visuals.error_fg_color = Color32::from_rgb(185, 25, 25);
-        });
+        theme::apply(ctx);
         ctx.set_theme(if prefs.dark {
             egui::Theme::Dark
         } else {
@@ -235,6 +239,7 @@ impl App {
             sync_pairs: Vec::new(),
             defaults: Vec::new(),
             audit_at_risk_only: false,
+            tested: std::collections::HashMap::new(),
             registry_loaded: false,
         }
     }
@@ -252,17 +257,19 @@ impl App {
         &self.runtime
     }
 
+    /// A notice for a few seconds (in the window's words: see `words`).
     pub fn info(&mut self, text: impl Into<String>) {
         self.toasts.push(Toast {
-            text: text.into(),
+            text: words::for_window(&text.into()),
             error: false,
             until: Instant::now() + Duration::from_secs(6),
         });
     }
 
+    /// An error, shown longer (in the window's words: see `words`).
     pub fn error(&mut self, text: impl Into<String>) {
         self.toasts.push(Toast {
-            text: text.into(),
+            text: words::for_window(&text.into()),
             error: true,
             until: Instant::now() + Duration::from_secs(15),
         });
@@ -411,7 +418,11 @@ impl App {
                 }
                 self.info(t);
             }
+            Event::Tested { name, result } => {
+                self.tested.insert(name, Some(result));
+            }
             Event::DialogFailed(t) => {
+                let t = words::for_window(&t);
                 if !dialogs::failed(self, &t) {
                     self.error(t);
                 }
@@ -468,11 +479,12 @@ impl App {
                 connection,
                 bucket,
                 prefix,
+                all,
                 entries,
                 partial,
             } => {
                 let b = &mut self.browser;
-                if b.shows(&connection, &bucket) && b.prefix == prefix {
+                if b.shows(&connection, &bucket) && b.prefix == prefix && b.all == all {
                     b.loading = partial;
                     match entries {
                         Ok(e) => {
@@ -567,12 +579,14 @@ impl App {
     pub fn refresh_listing(&mut self) {
         let b = &mut self.browser;
         b.selected.clear();
+        b.cursor = None;
         if let (Some(c), Some(bk)) = (b.connection.clone(), b.bucket.clone()) {
             b.loading = true;
             self.backend.send(Command::ListObjects {
                 connection: c,
                 bucket: bk,
                 prefix: b.prefix.clone(),
+                all: b.all,
             });
         }
     }
@@ -611,7 +625,7 @@ impl App {
                 }
                 Some(Ok(_)) => {
                     ui.label(
-                        RichText::new("Keyring available").color(Color32::from_rgb(80, 170, 90)),
+                        RichText::new("Keyring available").color(screens::tone(ui, screens::GOOD)),
                     );
                 }
                 Some(Err(_)) => {
@@ -736,11 +750,7 @@ impl App {
             .show(ctx, |ui| {
                 ui.set_max_width(460.0);
                 for t in &self.toasts {
-                    let fill = if t.error {
-                        Color32::from_rgb(120, 30, 30)
-                    } else {
-                        Color32::from_rgb(30, 70, 50)
-                    };
+                    let fill = if t.error { TOAST_ERROR } else { TOAST_INFO };
                     egui::Frame::new()
                         .fill(fill)
                         .corner_radius(6.0)
@@ -814,6 +824,7 @@ impl eframe::App for App {
         }
         self.drop_zone(&ctx);
         self.toasts(&ctx);
+        theme::focus_ring(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -842,11 +853,14 @@ pub fn repaint_after(
 }
 
 pub const ERROR_FILL: Color32 = Color32::from_rgb(110, 35, 35);
+/// The toasts' fills (white text on them).
+pub const TOAST_ERROR: Color32 = Color32::from_rgb(120, 30, 30);
+pub const TOAST_INFO: Color32 = Color32::from_rgb(30, 70, 50);
 pub const WARN_FILL: Color32 = Color32::from_rgb(110, 80, 20);
 
 fn banner(ui: &mut egui::Ui, error: bool, text: &str) {
     panel(ui, if error { ERROR_FILL } else { WARN_FILL }, |ui| {
-        ui.label(RichText::new(text).color(Color32::WHITE));
+        ui.label(RichText::new(words::for_window(text)).color(Color32::WHITE));
     });
 }
 

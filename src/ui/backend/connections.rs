@@ -44,13 +44,18 @@ impl Worker {
     }
 
     pub(super) async fn test_connection(&self, home: &Arc<Home>, name: String) {
-        match home.list_buckets(&name).await {
+        let result = home.list_buckets(&name).await;
+        match &result {
             Ok(b) => self.send(Event::Info(format!(
                 "Connection \"{name}\" works: {} bucket(s) visible",
                 b.len()
             ))),
             Err(e) => self.send(Event::Error(format!("Connection \"{name}\": {e}"))),
         }
+        self.send(Event::Tested {
+            name,
+            result: result.map(|b| b.len()).map_err(|e| e.to_string()),
+        });
     }
 
     pub(super) async fn list_buckets(&self, home: &Arc<Home>, connection: String) {

@@ -88,10 +88,12 @@ pub enum Command {
     ListBuckets {
         connection: String,
     },
+    /// One level under the prefix, or with `all` every object below it.
     ListObjects {
         connection: String,
         bucket: String,
         prefix: String,
+        all: bool,
     },
     DeleteObject {
         connection: String,
@@ -204,6 +206,11 @@ pub enum Event {
     DialogDone(String),
     /// The open dialog's operation failed: the dialog shows it and keeps its input.
     DialogFailed(String),
+    /// A connection test's answer: the buckets it sees, or why it failed.
+    Tested {
+        name: String,
+        result: std::result::Result<usize, String>,
+    },
     EnvLines {
         label: String,
         text: Zeroizing<String>,
@@ -228,6 +235,8 @@ pub enum Event {
         connection: String,
         bucket: String,
         prefix: String,
+        /// Every object below the prefix, not one level.
+        all: bool,
         entries: Result<Vec<Entry>, String>,
         /// Still more pages coming.
         partial: bool,
@@ -486,7 +495,11 @@ impl Worker {
                 connection,
                 bucket,
                 prefix,
-            } => self.list_objects(&home, connection, bucket, prefix).await,
+                all,
+            } => {
+                self.list_objects(&home, (connection, bucket), prefix, all)
+                    .await
+            }
             C::CheckObjects {
                 connection,
                 bucket,

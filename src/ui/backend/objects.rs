@@ -62,25 +62,30 @@ impl Worker {
         }
     }
 
-    /// Lists one level under a prefix, sending each page as it arrives so a bucket of many
-    /// thousand objects shows at once and fills in.
+    /// Lists one level under a prefix (with `all`, every object below it), sending each
+    /// page as it arrives so a bucket of many thousand objects shows at once and fills in.
     pub(super) async fn list_objects(
         &self,
         home: &Arc<Home>,
-        connection: String,
-        bucket: String,
+        (connection, bucket): (String, String),
         prefix: String,
+        all: bool,
     ) {
         let listing = |entries, partial| Event::Listing {
             connection: connection.clone(),
             bucket: bucket.clone(),
             prefix: prefix.clone(),
+            all,
             entries,
             partial,
         };
         let listed = async {
             let conn = home.resolve_connection(Some(&connection))?;
-            crate::core::bucket::list_level(home, &conn, &bucket, &prefix, |page, more| {
+            let level = crate::core::bucket::Level {
+                prefix: &prefix,
+                all,
+            };
+            crate::core::bucket::list_level(home, &conn, &bucket, level, |page, more| {
                 self.send(listing(Ok(page.to_vec()), more))
             })
             .await

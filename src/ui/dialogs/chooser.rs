@@ -47,21 +47,15 @@ impl Chooser {
     /// Reads the folder; an unreadable one says why and keeps the last listing away.
     fn load(&mut self) {
         self.ticked.clear();
-        self.entries.clear();
-        match std::fs::read_dir(self.dir.trim()) {
-            Ok(rd) => {
+        match super::browse::read_folder(Path::new(self.dir.trim())) {
+            Ok(entries) => {
+                self.entries = entries;
                 self.error = None;
-                for e in rd.flatten() {
-                    let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                        continue;
-                    };
-                    let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                    self.entries.push((name, is_dir));
-                }
-                self.entries
-                    .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             }
-            Err(e) => self.error = Some(format!("{}: {e}", self.dir.trim())),
+            Err(e) => {
+                self.entries.clear();
+                self.error = Some(e);
+            }
         }
     }
 

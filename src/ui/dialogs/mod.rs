@@ -6,6 +6,7 @@
 
 mod audit;
 mod backup;
+mod browse;
 mod chooser;
 mod close;
 mod connection;
@@ -282,7 +283,8 @@ pub(crate) fn field(
     .inner
 }
 
-/// A file path field with a Browse… button that opens the system dialog.
+/// A file path field with a Browse… button that opens the window's own file list under it
+/// (the system dialog from there).
 pub(crate) fn path_field(
     app: &App,
     ui: &mut egui::Ui,
@@ -292,19 +294,21 @@ pub(crate) fn path_field(
     purpose: PickPurpose,
     save: bool,
 ) -> egui::Response {
-    ui.horizontal(|ui| {
-        ui.add_sized([120.0, 20.0], egui::Label::new(label));
-        let edit = ui.add(
-            egui::TextEdit::singleline(path)
-                .hint_text(hint)
-                .desired_width(270.0),
-        );
-        if ui.button("Browse…").clicked() {
-            app.pick_file(purpose, save);
-        }
-        edit
-    })
-    .inner
+    let id = ui.scope_id().with(("browse", label));
+    let edit = ui
+        .horizontal(|ui| {
+            ui.add_sized([120.0, 20.0], egui::Label::new(label));
+            let edit = ui.add(
+                egui::TextEdit::singleline(path)
+                    .hint_text(hint)
+                    .desired_width(270.0),
+            );
+            browse::toggle(ui, id, path, save);
+            edit
+        })
+        .inner;
+    browse::list(app, ui, id, path, (purpose, save));
+    edit
 }
 
 /// A password field (the text is never shown).

@@ -32,7 +32,7 @@ impl Preflight {
     }
 }
 
-const GOOD: egui::Color32 = egui::Color32::from_rgb(80, 170, 90);
+use crate::ui::screens::GOOD;
 
 /// The report's lines; true when "Allow SSE-C on this bucket" was clicked.
 fn report_ui(ui: &mut egui::Ui, r: &PreflightReport) -> bool {

@@ -254,10 +254,7 @@ impl DownloadFolder {
         prefix: String,
         only: Option<Vec<String>>,
     ) -> Self {
-        let dir = directories::UserDirs::new()
-            .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
-            .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()))
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = super::browse::downloads();
         let name = prefix
             .trim_end_matches('/')
             .rsplit('/')

@@ -224,9 +224,7 @@ pub struct Download {
 impl Download {
     /// Saved in the user's Downloads folder under the object's name, by default.
     pub fn new(connection: &str, url: S3Url) -> Self {
-        let dir = directories::UserDirs::new()
-            .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = super::browse::downloads();
         // The object's name is anyone's text: never `..` or a path (see `local_path_for`).
         let path = local_path_for(&dir, "", url.file_name())
             .unwrap_or_else(|_| dir.join("download"))

@@ -373,8 +373,8 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
     let fill = match f.severity {
         Severity::Critical => crate::ui::ERROR_FILL,
         Severity::High => crate::ui::WARN_FILL,
-        Severity::Medium => Color32::from_rgb(60, 70, 90),
-        Severity::Low => Color32::from_rgb(55, 60, 60),
+        Severity::Medium => super::MEDIUM_FILL,
+        Severity::Low => super::LOW_FILL,
     };
     crate::ui::panel(ui, fill, |ui| {
         ui.label(
@@ -396,7 +396,7 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
                 });
             if n > 6 {
                 ui.label(
-                    RichText::new(format!("{n} objects (scroll)")).color(Color32::from_gray(200)),
+                    RichText::new(format!("{n} objects (scroll)")).color(Color32::from_gray(220)),
                 );
             }
         }
@@ -407,7 +407,10 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
             .as_ref()
             .filter(|_| command.is_none() || f.action.is_none())
         {
-            ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::from_gray(235)));
+            ui.label(
+                RichText::new(format!("Fix: {}", crate::ui::words::for_window(fix)))
+                    .color(Color32::from_gray(235)),
+            );
         }
         let button = match f.action {
             Some(FixAction::RestoreBackup) => Some("Restore from a backup…"),

@@ -51,6 +51,38 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         });
 }
 
+/// Test, or a spinner while the test runs; then its answer as a word, the detail on hover.
+fn test_button(app: &mut App, ui: &mut egui::Ui, name: &str) {
+    match app.tested.get(name) {
+        Some(None) => {
+            ui.spinner();
+            ui.label("Testing…");
+            return;
+        }
+        Some(Some(Ok(n))) => {
+            let text = RichText::new("works").color(super::tone(ui, super::GOOD));
+            ui.label(text)
+                .on_hover_text(format!("The last test listed {n} bucket(s)"));
+        }
+        Some(Some(Err(e))) => {
+            let text = RichText::new("failed").color(ui.visuals().error_fg_color);
+            ui.label(text)
+                .on_hover_text(crate::ui::words::for_window(e));
+        }
+        None => {}
+    }
+    if ui
+        .small_button("Test")
+        .on_hover_text("List the buckets with these settings")
+        .clicked()
+    {
+        app.tested.insert(name.to_string(), None);
+        app.backend.send(Command::TestConnection {
+            name: name.to_string(),
+        });
+    }
+}
+
 /// One connection: its settings and Test, Browse, Edit…, Remove….
 fn connection_row(app: &mut App, row: &mut egui_extras::TableRow<'_, '_>, c: &ConnectionRecord) {
     row.col(|ui| {
@@ -75,11 +107,7 @@ fn connection_row(app: &mut App, row: &mut egui_extras::TableRow<'_, '_>, c: &Co
         });
     });
     row.col(|ui| {
-        if ui.small_button("Test").clicked() {
-            app.backend.send(Command::TestConnection {
-                name: c.name.clone(),
-            });
-        }
+        test_button(app, ui, &c.name);
         if ui.small_button("Browse").clicked() {
             app.browser = crate::ui::Browser {
                 connection: Some(c.name.clone()),

@@ -214,18 +214,29 @@ fn key_row(
             ui.label(RichText::new(text).color(ui.visuals().warn_fg_color))
                 .on_hover_text("Never backed up: if this computer is lost, so is everything this key encrypts. Back up…");
         } else {
-            ui.label(text);
+            let tip = match b {
+                "exported_plain" => "Exported as a plain key file: keep that file somewhere safe",
+                "age_backup" => "In a passphrase-encrypted backup file (Back up…)",
+                _ => "How this key was last saved outside the keyring",
+            };
+            ui.label(text).on_hover_text(tip);
         }
     });
     row.col(|ui| match k.in_keyring {
         Some(true) => {
-            ui.label(RichText::new("present").color(super::tone(ui, super::GOOD)));
+            ui.label(RichText::new("present").color(super::tone(ui, super::GOOD)))
+                .on_hover_text("The OS keyring holds this key");
         }
         Some(false) => {
-            ui.label(RichText::new("MISSING").color(ui.visuals().error_fg_color));
+            ui.label(RichText::new("MISSING").color(ui.visuals().error_fg_color))
+                .on_hover_text(
+                    "The OS keyring no longer holds this key: its objects cannot be opened until \
+                     it is restored (Restore…) or imported (Import…)",
+                );
         }
         None => {
-            ui.label("unknown");
+            ui.label("unknown")
+                .on_hover_text("The keyring has not answered yet (or is unavailable)");
         }
     });
     let mut action = None;

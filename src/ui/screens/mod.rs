@@ -16,21 +16,23 @@ use super::{App, Screen};
 const ROW: f32 = 26.0;
 
 /// Green: stored, present, done.
-const GOOD: egui::Color32 = egui::Color32::from_rgb(80, 170, 90);
+pub(crate) const GOOD: egui::Color32 = egui::Color32::from_rgb(80, 170, 90);
 
-/// A status colour made readable on the current theme: on the light theme's white the
-/// bright greens and oranges fall under 3:1, so they are darkened to about 5:1.
-pub(crate) fn tone(ui: &egui::Ui, c: egui::Color32) -> egui::Color32 {
-    if ui.visuals().dark_mode {
-        c
-    } else {
-        let d = |v: u8| (f32::from(v) * 0.5) as u8;
-        egui::Color32::from_rgb(d(c.r()), d(c.g()), d(c.b()))
-    }
-}
+/// Amber: at risk (a key never backed up, an object under a key not here).
+pub(crate) const AMBER: egui::Color32 = egui::Color32::from_rgb(220, 150, 40);
 
 /// Red: an object that cannot be opened with what this computer holds.
-const BAD: egui::Color32 = egui::Color32::from_rgb(225, 75, 75);
+pub(crate) const BAD: egui::Color32 = egui::Color32::from_rgb(235, 95, 95);
+
+/// The audit's MEDIUM and LOW finding panels (CRITICAL and HIGH use the error and warning
+/// banners' fills).
+pub(crate) const MEDIUM_FILL: egui::Color32 = egui::Color32::from_rgb(60, 70, 90);
+pub(crate) const LOW_FILL: egui::Color32 = egui::Color32::from_rgb(55, 60, 60);
+
+/// A status colour made readable on the current theme (see `theme::tone`).
+pub(crate) fn tone(ui: &egui::Ui, c: egui::Color32) -> egui::Color32 {
+    crate::ui::theme::tone(ui.visuals().dark_mode, c)
+}
 
 pub fn show(app: &mut App, ui: &mut egui::Ui) {
     if app.keys.is_empty()

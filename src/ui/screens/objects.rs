@@ -4,7 +4,7 @@
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
-use super::{GOOD, ROW, title};
+use super::{AMBER, GOOD, ROW, title};
 use crate::core::audit::{Health, object_health};
 use crate::core::location::{S3Url, local_path_for};
 use crate::core::rotate::RotateSelection;
@@ -15,8 +15,6 @@ use crate::ui::dialogs::{
 };
 use crate::ui::{App, Browser, Command, Entry, SortBy, human_bytes};
 
-const AMBER: Color32 = Color32::from_rgb(220, 150, 40);
-
 /// What a click in the listing asked for, applied after the table is drawn.
 #[derive(Default)]
 struct Clicks {
@@ -25,6 +23,15 @@ struct Clicks {
     action: Option<(String, &'static str)>,
     /// A column header clicked: sort by it (again: reverse).
     sort: Option<SortBy>,
+}
+
+impl Clicks {
+    /// What the keyboard asked for, where the mouse asked for nothing.
+    fn merge(&mut self, keyed: Clicks) {
+        self.open_prefix = self.open_prefix.take().or(keyed.open_prefix);
+        self.toggled = self.toggled.take().or(keyed.toggled);
+        self.action = self.action.take().or(keyed.action);
+    }
 }
 
 pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
@@ -57,6 +64,13 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
                 .hint_text("Filter names")
                 .desired_width(160.0),
         );
+        relist |= ui
+            .checkbox(&mut app.browser.all, "All below")
+            .on_hover_text(
+                "List every object below this folder, at any depth (the filter then searches \
+                 them all)",
+            )
+            .changed();
     });
     relist |= breadcrumbs(app, ui);
     if relist {
@@ -67,8 +81,77 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
     }
     let entries = visible_entries(&app.browser);
     selection_bar(app, ui, entries.len());
-    let clicks = listing(app, ui, &entries);
+    let keyed = keyboard(app, ui, &entries);
+    let mut clicks = listing(app, ui, &entries, keyed.is_some());
+    if let Some(k) = keyed {
+        clicks.merge(k);
+    }
     apply(app, ui, clicks);
+}
+
+/// The parent folder of the open one ("" is the bucket), when it is not the bucket itself.
+fn parent(prefix: &str) -> Option<String> {
+    if prefix.is_empty() {
+        return None;
+    }
+    let inner = prefix.trim_end_matches('/');
+    Some(
+        inner
+            .rfind('/')
+            .map_or(String::new(), |i| inner[..=i].to_string()),
+    )
+}
+
+/// Arrow keys move a cursor through the rows (the parent row first), Home and End jump,
+/// Enter opens a folder or an object's Download dialog, Space ticks an object, Backspace goes
+/// up a folder. Not while a text field has the keyboard. Some(clicks) when a key moved or
+/// acted.
+fn keyboard(app: &mut App, ui: &egui::Ui, entries: &[Entry]) -> Option<Clicks> {
+    if app.dialog.is_some() || ui.ctx().text_edit_focused() {
+        return None;
+    }
+    let up = parent(&app.browser.prefix);
+    let rows = entries.len() + usize::from(up.is_some());
+    let key = |k: egui::Key| {
+        ui.ctx()
+            .input_mut(|i| i.consume_key(egui::Modifiers::NONE, k))
+    };
+    let mut clicks = Clicks::default();
+    let cursor = &mut app.browser.cursor;
+    let last = rows.checked_sub(1)?;
+    let moved = if key(egui::Key::ArrowDown) {
+        *cursor = Some(cursor.map_or(0, |c| (c + 1).min(last)));
+        true
+    } else if key(egui::Key::ArrowUp) {
+        *cursor = Some(cursor.map_or(0, |c| c.saturating_sub(1)));
+        true
+    } else if key(egui::Key::Home) {
+        *cursor = Some(0);
+        true
+    } else if key(egui::Key::End) {
+        *cursor = Some(last);
+        true
+    } else {
+        false
+    };
+    if key(egui::Key::Backspace) {
+        clicks.open_prefix = up.clone();
+    }
+    let at = cursor.filter(|c| *c <= last).map(|c| match &up {
+        Some(p) if c == 0 => Entry::Prefix(p.clone()),
+        Some(_) => entries[c - 1].clone(),
+        None => entries[c].clone(),
+    });
+    match at {
+        Some(Entry::Prefix(p)) if key(egui::Key::Enter) => clicks.open_prefix = Some(p),
+        Some(Entry::Object { key: k, .. }) if key(egui::Key::Enter) => {
+            clicks.action = Some((k, "Download…"));
+        }
+        Some(Entry::Object { key: k, .. }) if key(egui::Key::Space) => clicks.toggled = Some(k),
+        _ => {}
+    }
+    let acted = clicks.open_prefix.is_some() || clicks.action.is_some() || clicks.toggled.is_some();
+    (moved || acted).then_some(clicks)
 }
 
 /// The connection and bucket combo boxes; true when the listing must be asked again.
@@ -441,13 +524,21 @@ fn selection_bar(app: &mut App, ui: &mut egui::Ui, shown: usize) {
 }
 
 /// The listing table (virtualised: only visible rows are laid out, so 10k+ entries stay
-/// smooth); returns what was clicked.
-fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
+/// smooth), the parent folder's row first; returns what was clicked. `scroll`: bring the
+/// keyboard's row into view.
+fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry], scroll: bool) -> Clicks {
     let prefix = app.browser.prefix.as_str();
+    let up = parent(prefix);
+    let first = usize::from(up.is_some());
+    let cursor = app.browser.cursor;
     let mut clicks = Clicks::default();
     // Below this width a row's actions are one menu, so none is cut off.
     let narrow = ui.available_width() < 1060.0;
-    TableBuilder::new(ui)
+    let mut table = TableBuilder::new(ui);
+    if let Some(c) = cursor.filter(|_| scroll) {
+        table = table.scroll_to_row(c, None);
+    }
+    table
         .id_salt("objects-table")
         .striped(true)
         // Rows answer a right-click with their actions.
@@ -497,26 +588,52 @@ fn listing(app: &App, ui: &mut egui::Ui, entries: &[Entry]) -> Clicks {
             }
         })
         .body(|body| {
-            body.rows(ROW, entries.len(), |mut row| match &entries[row.index()] {
-                Entry::Prefix(p) => {
-                    let name = p.strip_prefix(prefix).unwrap_or(p);
-                    row.col(|ui| {
-                        if ui.link(format!("📁 {name}")).clicked() {
-                            clicks.open_prefix = Some(p.clone());
+            body.rows(ROW, entries.len() + first, |mut row| {
+                let i = row.index();
+                if let Some(up) = up.as_ref().filter(|_| i == 0) {
+                    folder_row(&mut row, &mut clicks, up, "📁 .. (parent folder)");
+                } else {
+                    match &entries[i - first] {
+                        Entry::Prefix(p) => {
+                            let name = format!("📁 {}", p.strip_prefix(prefix).unwrap_or(p));
+                            folder_row(&mut row, &mut clicks, p, &name);
                         }
-                    });
-                    for _ in 0..4 {
-                        row.col(|_| {});
+                        Entry::Object {
+                            key,
+                            size,
+                            modified,
+                        } => object_row(app, &mut row, &mut clicks, (key, *size, modified), narrow),
                     }
                 }
-                Entry::Object {
-                    key,
-                    size,
-                    modified,
-                } => object_row(app, &mut row, &mut clicks, (key, *size, modified), narrow),
+                if cursor == Some(i) {
+                    cursor_ring(&row.response());
+                }
             });
         });
     clicks
+}
+
+/// The keyboard's row: a ring around it (its text stays on the table's own background).
+fn cursor_ring(row: &egui::Response) {
+    let color = row.ctx.global_style().visuals.selection.stroke.color;
+    row.ctx.layer_painter(row.layer_id).rect_stroke(
+        row.rect.shrink(1.0),
+        2.0,
+        egui::Stroke::new(2.0, color),
+        egui::StrokeKind::Inside,
+    );
+}
+
+/// A folder's row: its name, a link that opens it.
+fn folder_row(row: &mut egui_extras::TableRow<'_, '_>, clicks: &mut Clicks, p: &str, name: &str) {
+    row.col(|ui| {
+        if ui.link(name).clicked() {
+            clicks.open_prefix = Some(p.to_string());
+        }
+    });
+    for _ in 0..4 {
+        row.col(|_| {});
+    }
 }
 
 /// One object's row: name (tick box), size, modified, key state, actions. The object's
@@ -529,7 +646,6 @@ fn object_row(
     narrow: bool,
 ) {
     let name = key.strip_prefix(app.browser.prefix.as_str()).unwrap_or(key);
-    let mut row_menu = None;
     row.col(|ui| {
         let mut ticked = app.browser.selected.contains(key);
         if ui
@@ -554,27 +670,14 @@ fn object_row(
         );
     });
     row.col(|ui| {
-        // An object whose key is not here cannot be downloaded: said, not offered.
-        let keyless = app
-            .current_object(
-                app.browser.connection.as_deref().unwrap_or_default(),
-                app.browser.bucket.as_deref().unwrap_or_default(),
-                key,
-            )
-            .map(|o| object_health(o, &app.keys))
-            .is_some_and(|h| matches!(h, Health::KeyGone | Health::KeyMissing));
         let action = |ui: &mut egui::Ui, a: &'static str, small: bool| {
-            let enabled = !(keyless && matches!(a, "Download…" | "Copy curl recipe" | "Rotate…"));
             let button = egui::Button::new(a);
-            let button = ui.add_enabled(enabled, if small { button.small() } else { button });
-            let button = if enabled {
-                button
-            } else {
-                button.on_disabled_hover_text(
-                    "Its key is not on this computer: restore the key (Keys, Restore…) first",
-                )
-            };
-            button.clicked().then_some(a)
+            let why = unavailable(app, key, a);
+            let button = ui.add_enabled(why.is_none(), if small { button.small() } else { button });
+            match why {
+                Some(why) => button.on_disabled_hover_text(why).clicked().then_some(a),
+                None => button.clicked().then_some(a),
+            }
         };
         let mut chosen = None;
         let (shown, more): (&[&'static str], &[&'static str]) = if narrow {
@@ -590,22 +693,50 @@ fn object_row(
                 chosen = chosen.or(action(ui, a, false));
             }
         });
-        // The same actions on a right-click anywhere in the row.
-        row_menu = Some(keyless);
         if let Some(a) = chosen {
             clicks.action = Some((key.to_string(), a));
         }
     });
-    if let Some(keyless) = row_menu {
-        row.response().context_menu(|ui| {
-            for a in OBJECT_ACTIONS {
-                let enabled =
-                    !(keyless && matches!(a, "Download…" | "Copy curl recipe" | "Rotate…"));
-                if ui.add_enabled(enabled, egui::Button::new(a)).clicked() {
-                    clicks.action = Some((key.to_string(), a));
-                }
+    // The same actions on a right-click anywhere in the row.
+    row.response().context_menu(|ui| {
+        for a in OBJECT_ACTIONS {
+            let why = unavailable(app, key, a);
+            let button = ui.add_enabled(why.is_none(), egui::Button::new(a));
+            if button
+                .on_disabled_hover_text(why.unwrap_or_default())
+                .clicked()
+            {
+                clicks.action = Some((key.to_string(), a));
             }
-        });
+        }
+    });
+}
+
+/// Why an action cannot work on this object, from what the registry or a check knows of its
+/// key: said on the disabled button, instead of an error after the click.
+fn unavailable(app: &App, key: &str, action: &str) -> Option<&'static str> {
+    let b = &app.browser;
+    let conn = b.connection.as_deref().unwrap_or_default();
+    let bucket = b.bucket.as_deref().unwrap_or_default();
+    let needs_key = matches!(action, "Download…" | "Copy curl recipe" | "Rotate…");
+    if let Some(o) = app.current_object(conn, bucket, key) {
+        let keyless = matches!(
+            object_health(o, &app.keys),
+            Health::KeyGone | Health::KeyMissing
+        );
+        return (keyless && needs_key)
+            .then_some("Its key is not on this computer: restore the key (Keys, Restore…) first");
+    }
+    match b.checked.get(key) {
+        Some(ObjectKind::UnknownKey) if needs_key => Some(
+            "None of your keys opens it (Check keys found no match): import or restore its key, \
+             then Scan and adopt",
+        ),
+        Some(ObjectKind::Plain) if matches!(action, "Rotate…" | "Copy curl recipe") => Some(
+            "It is not encrypted with SSE-C: there is no key to rotate or send (upload it again \
+             with a key to encrypt it)",
+        ),
+        _ => None,
     }
 }
 

@@ -176,10 +176,10 @@ fn job_progress(ui: &mut egui::Ui, j: &JobView) {
         && !j.spec.is_upload()
         && !matches!(j.spec, JobSpec::Download { .. })
     {
-        ui.label(summary);
+        ui.label(crate::ui::words::for_window(summary));
     }
     if let JobState::Failed(e) = &j.state {
-        ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+        ui.label(RichText::new(crate::ui::words::for_window(e)).color(ui.visuals().error_fg_color));
     }
 }
 
