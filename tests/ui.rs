@@ -1674,7 +1674,14 @@ fn arrow_keys_walk_the_rows_a_parent_row_goes_up_and_all_below_searches_every_le
     // Check keys: the foreign object's and the plain object's actions say why they cannot
     // work, instead of failing after the click.
     ui.click("Check keys");
+    assert!(
+        ui.has_label("Checking keys…"),
+        "a spinner while the HEADs run"
+    );
     ui.until("the check", |hs| hs.state().browser.checked.len() >= 3);
+    ui.until("the spinner gone", |h| {
+        h.query_by_label("Checking keys…").is_none()
+    });
     ui.until("the rows' states", |h| {
         h.query_by_label("not encrypted").is_some()
     });

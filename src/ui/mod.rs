@@ -130,6 +130,8 @@ pub struct Browser {
     pub all: bool,
     /// The row the arrow keys are on (0 is the parent row when there is one).
     pub cursor: Option<usize>,
+    /// Check keys is waiting for its HEAD requests.
+    pub checking: bool,
 }
 
 /// What the Objects listing is ordered by (folders always come first, by name).
@@ -473,6 +475,7 @@ impl App {
             } => {
                 if self.browser.shows(&connection, &bucket) {
                     self.browser.checked.extend(results);
+                    self.browser.checking = false;
                 }
             }
             Event::Listing {

@@ -111,17 +111,22 @@ impl Worker {
             home.check_objects(&ctx, &conn, &bucket, keys).await
         }
         .await;
-        match checked {
+        let results = match checked {
             Ok(results) => {
                 self.send(Event::Info(format!("Checked {} object(s)", results.len())));
-                self.send(Event::Checked {
-                    connection,
-                    bucket,
-                    results,
-                });
+                results
             }
-            Err(e) => self.send(Event::Error(e.to_string())),
-        }
+            Err(e) => {
+                self.send(Event::Error(e.to_string()));
+                Default::default()
+            }
+        };
+        // Also after a failure: the window stops waiting.
+        self.send(Event::Checked {
+            connection,
+            bucket,
+            results,
+        });
     }
 
     pub(super) async fn scan_adopt(

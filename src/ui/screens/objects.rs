@@ -223,6 +223,7 @@ fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
                 Entry::Prefix(_) => None,
             })
             .collect();
+        app.browser.checking = true;
         app.backend.send(Command::CheckObjects {
             connection: c.clone(),
             bucket: b.clone(),
@@ -408,6 +409,10 @@ fn breadcrumbs(app: &mut App, ui: &mut egui::Ui) -> bool {
         }
         if app.browser.loading {
             ui.spinner();
+        }
+        if app.browser.checking {
+            ui.spinner();
+            ui.label("Checking keys…");
         }
     });
     relist
