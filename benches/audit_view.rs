@@ -11,6 +11,9 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "common/fill.rs"]
+mod fill;
+
 use egui_kittest::Harness;
 use ssec_manager::core::Home;
 use ssec_manager::core::registry::ConnectionRecord;
@@ -37,10 +40,9 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("home");
     let home = Home::open_with_keyring(&dir).expect("a keyring (run bench/audit-view.sh)");
-    let fps: Vec<String> = ["photos", "backups", "archive"]
-        .iter()
-        .map(|l| home.generate_key(l).unwrap().fingerprint.to_string())
-        .collect();
+    for label in ["photos", "backups", "archive"] {
+        home.generate_key(label).unwrap();
+    }
     home.add_connection(
         ConnectionRecord::new("s3", Some("http://127.0.0.1:9"), "us-east-1"),
         None,
@@ -50,42 +52,7 @@ fn main() {
     drop(home);
 
     let t = Instant::now();
-    let mut db = rusqlite::Connection::open(&registry).unwrap();
-    let tx = db.transaction().unwrap();
-    {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO objects (connection_id, bucket, object_key, size, sha256,
-                    key_fingerprint, state, created_at, updated_at, last_verified_at,
-                    verify_status)
-                 VALUES ((SELECT id FROM connections), 'bucket', ?1, ?2, ?3, ?4, ?5,
-                    '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?6, ?7)",
-            )
-            .unwrap();
-        for i in 0..n {
-            // Mostly stored; some pending and failed; a few the server no longer has; a
-            // third never confirmed since January (stale).
-            let state = match i % 100 {
-                0 => "failed",
-                1 | 2 => "pending",
-                _ => "stored",
-            };
-            let verify = (i % 200 == 3).then_some("missing");
-            let verified = (i % 3 != 0).then_some("2026-11-20T00:00:00Z");
-            insert
-                .execute(rusqlite::params![
-                    format!("photos/{:04}/{:02}/IMG_{i:06}.jpg", 2000 + i % 26, i % 12),
-                    4_000_000 + (i as i64 % 1000) * 1000,
-                    format!("{i:064x}"),
-                    fps[i % fps.len()],
-                    state,
-                    verified,
-                    verify,
-                ])
-                .unwrap();
-        }
-    }
-    tx.commit().unwrap();
+    fill::fill(&registry, n).unwrap();
     println!(
         "registry: {n} objects under 3 keys, filled in {:.1} s",
         t.elapsed().as_secs_f64()

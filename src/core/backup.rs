@@ -136,7 +136,7 @@ impl Home {
             ));
         }
         let records: Vec<KeyRecord> = if labels.is_empty() {
-            self.registry.keys()?.into_iter().map(|k| k.key).collect()
+            self.registry.key_records()?
         } else {
             labels
                 .iter()

@@ -83,9 +83,9 @@ impl Home {
             None => {
                 let labels: Vec<String> = self
                     .registry
-                    .keys()?
+                    .key_records()?
                     .into_iter()
-                    .map(|k| k.key.label)
+                    .map(|k| k.label)
                     .collect();
                 let known = if labels.is_empty() {
                     "; no keys yet: make one with `ssec-manager key generate LABEL`".to_string()

@@ -151,9 +151,9 @@ impl Home {
     /// Tags the entries of every registered key (entries written before tags existed).
     /// Best effort: a keyring that cannot tag still holds the keys.
     pub fn tag_all_keys(&self) {
-        if let Ok(keys) = self.registry.keys() {
+        if let Ok(keys) = self.registry.key_records() {
             for k in keys {
-                let _ = self.tag_key(&k.key);
+                let _ = self.tag_key(&k);
             }
         }
     }

@@ -131,9 +131,9 @@ impl Home {
     /// The keys this home can try on an object, each with its label.
     fn candidate_keys(&self) -> Result<Vec<(String, SseKey)>> {
         let mut candidates = Vec::new();
-        for k in self.registry.keys()? {
-            if let Ok(key) = self.load_key(&k.key) {
-                candidates.push((k.key.label.clone(), key));
+        for k in self.registry.key_records()? {
+            if let Ok(key) = self.load_key(&k) {
+                candidates.push((k.label.clone(), key));
             }
         }
         Ok(candidates)

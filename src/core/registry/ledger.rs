@@ -735,6 +735,60 @@ impl Registry {
         self.query_objects("", &[])
     }
 
+    /// One page of every object in id order: the `limit` after id `after` (keyset paging:
+    /// one index seek per page, whatever the registry's size; rows added meanwhile come
+    /// last, so walking the pages lists each row once).
+    pub fn objects_after(&self, after: i64, limit: usize) -> Result<Vec<ObjectRecord>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} {OBJECT_FROM} WHERE o.id > ?1 ORDER BY o.id LIMIT ?2"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], object_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// A stored object row, straight into the table (unit tests of what reads rows).
+    #[cfg(test)]
+    pub(crate) fn insert_object_for_tests(
+        &self,
+        conn: &ConnectionRecord,
+        object_key: &str,
+        fp: &KeyFingerprint,
+    ) {
+        self.db()
+            .execute(
+                "INSERT INTO objects (connection_id, bucket, object_key, size, sha256,
+                    key_fingerprint, state, created_at, updated_at)
+                 VALUES (?1, 'b', ?2, 1, '', ?3, 'stored', 'now', 'now')",
+                params![conn.id, object_key, fp.as_str()],
+            )
+            .unwrap();
+    }
+
+    /// Every object in id order, a page at a time: memory holds one page, never the table.
+    pub fn for_each_object(
+        &self,
+        mut each: impl FnMut(&ObjectRecord) -> std::io::Result<()>,
+    ) -> std::result::Result<(), crate::core::Error> {
+        const PAGE: usize = 2000;
+        let mut after = 0;
+        loop {
+            let page = self.objects_after(after, PAGE)?;
+            for o in &page {
+                each(o).map_err(|e| crate::core::Error::io("standard output", "write", e))?;
+            }
+            match page.last() {
+                Some(o) if page.len() == PAGE => after = o.id,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// Records what a verify found: only the server's answers. "Could not ask" (no key,
     /// unreachable) changes nothing, so a network blip never erases an earlier finding.
     pub fn record_verification(

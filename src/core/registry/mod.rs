@@ -299,6 +299,12 @@ const MIGRATIONS: &[&str] = &[
         owner TEXT
     );
     "#,
+    // 11: counts per key and state from the index alone (a registry of a million objects
+    // answers `key list` and the audit's sums without reading the table).
+    r#"
+    CREATE INDEX objects_key_state ON objects(key_fingerprint, state, size);
+    DROP INDEX objects_key;
+    "#,
 ];
 
 /// The states of a row whose object may be on the server under its key: such a row protects
@@ -829,20 +835,45 @@ impl Registry {
             .map_err(|e| self.err(e))
     }
 
-    /// Live keys with the count and bytes of the objects they encrypt.
+    /// Live keys, without what they encrypt (for callers that need only the records).
+    pub fn key_records(&self) -> Result<Vec<KeyRecord>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE deleted_at IS NULL ORDER BY label"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], key_from_row).map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Live keys with the count and bytes of the objects they encrypt: one pass over the
+    /// (key, state, size) index, grouped by key. A key protects every object that may be on
+    /// the server under it, and every object being rotated to it (counted once).
     pub fn keys(&self) -> Result<Vec<KeySummary>> {
         let db = self.db();
         let mut stmt = db
             .prepare(&format!(
-                "SELECT {KEY_COLUMNS},
-                    (SELECT COUNT(*) FROM objects o WHERE (o.key_fingerprint = keys.fingerprint
-                        AND o.state IN {MAY_BE_ON_SERVER}) OR o.id IN (SELECT object_id
-                        FROM rotations r WHERE r.to_fingerprint = keys.fingerprint)),
-                    (SELECT COALESCE(SUM(size), 0) FROM objects o
-                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'stored'),
-                    (SELECT COUNT(*) FROM objects o
-                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'migrated')
-                 FROM keys WHERE deleted_at IS NULL ORDER BY label"
+                "WITH per AS (
+                    SELECT key_fingerprint AS fp,
+                        SUM(state IN {MAY_BE_ON_SERVER}) AS live,
+                        COALESCE(SUM(CASE WHEN state = 'stored' THEN size END), 0) AS stored,
+                        SUM(state = 'migrated') AS moved_off
+                    FROM objects GROUP BY key_fingerprint),
+                 incoming AS (
+                    SELECT r.to_fingerprint AS fp, COUNT(*) AS n
+                    FROM rotations r JOIN objects o ON o.id = r.object_id
+                    WHERE NOT (o.key_fingerprint = r.to_fingerprint
+                        AND o.state IN {MAY_BE_ON_SERVER})
+                    GROUP BY r.to_fingerprint)
+                 SELECT {KEY_COLUMNS},
+                    COALESCE(per.live, 0) + COALESCE(incoming.n, 0),
+                    COALESCE(per.stored, 0), COALESCE(per.moved_off, 0)
+                 FROM keys
+                    LEFT JOIN per ON per.fp = keys.fingerprint
+                    LEFT JOIN incoming ON incoming.fp = keys.fingerprint
+                 WHERE deleted_at IS NULL ORDER BY label"
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -1276,6 +1307,102 @@ mod tests {
             "garage",
         ))
         .unwrap()
+    }
+
+    /// `keys()` as it was before migration 11: one correlated count per key (the reference
+    /// the aggregate query must agree with).
+    fn keys_the_old_way(reg: &Registry) -> Vec<(String, u64, u64, u64)> {
+        let db = reg.db();
+        let mut stmt = db
+            .prepare(&format!(
+                "SELECT label,
+                    (SELECT COUNT(*) FROM objects o WHERE (o.key_fingerprint = keys.fingerprint
+                        AND o.state IN {MAY_BE_ON_SERVER}) OR o.id IN (SELECT object_id
+                        FROM rotations r WHERE r.to_fingerprint = keys.fingerprint)),
+                    (SELECT COALESCE(SUM(size), 0) FROM objects o
+                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'stored'),
+                    (SELECT COUNT(*) FROM objects o
+                        WHERE o.key_fingerprint = keys.fingerprint AND o.state = 'migrated')
+                 FROM keys WHERE deleted_at IS NULL ORDER BY label"
+            ))
+            .unwrap();
+        let n = |r: &rusqlite::Row, i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        stmt.query_map([], |r| Ok((r.get(0)?, n(r, 1)?, n(r, 2)?, n(r, 3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn key_sums_from_the_index_equal_the_per_key_counts_on_random_registries() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        const STATES: [&str; 7] = [
+            "stored",
+            "pending",
+            "in_doubt",
+            "old_version",
+            "failed",
+            "deleted",
+            "migrated",
+        ];
+        // Objects: (key 0-3, 3 being a key the registry never had; state; size; rotated to
+        // key 0-2 or not).
+        let object = (
+            0..4usize,
+            0..STATES.len(),
+            0..5_000i64,
+            proptest::option::of(0..3usize),
+        );
+        let mut runner = TestRunner::new(Config::with_cases(64));
+        runner
+            .run(&proptest::collection::vec(object, 0..60), |objects| {
+                let (_d, reg) = temp_registry();
+                let conn = connection(&reg);
+                let fps: Vec<KeyFingerprint> = (0..4)
+                    .map(|i| KeyFingerprint::from_stored(format!("fp{i}")))
+                    .collect();
+                for (i, fp) in fps.iter().take(3).enumerate() {
+                    reg.insert_key(&format!("k{i}"), fp, "generated", "")
+                        .unwrap();
+                }
+                {
+                    let db = reg.db();
+                    for (n, (key, state, size, rotated)) in objects.iter().enumerate() {
+                        db.execute(
+                            "INSERT INTO objects (connection_id, bucket, object_key, size, sha256,
+                                key_fingerprint, state, created_at, updated_at)
+                             VALUES (?1, 'b', ?2, ?3, '', ?4, ?5, 'now', 'now')",
+                            params![
+                                conn.id,
+                                format!("o{n}"),
+                                size,
+                                fps[*key].as_str(),
+                                STATES[*state]
+                            ],
+                        )
+                        .unwrap();
+                        if let Some(to) = rotated {
+                            db.execute(
+                                "INSERT INTO rotations (object_id, from_fingerprint,
+                                    to_fingerprint, started_at)
+                                 VALUES (last_insert_rowid(), ?1, ?2, 'now')",
+                                params![fps[*key].as_str(), fps[*to].as_str()],
+                            )
+                            .unwrap();
+                        }
+                    }
+                }
+                let new: Vec<(String, u64, u64, u64)> = reg
+                    .keys()
+                    .unwrap()
+                    .into_iter()
+                    .map(|k| (k.key.label, k.objects, k.bytes, k.migrated))
+                    .collect();
+                prop_assert_eq!(new, keys_the_old_way(&reg));
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]

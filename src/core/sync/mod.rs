@@ -240,10 +240,9 @@ pub async fn plan(home: &Home, request: &SyncRequest) -> Result<SyncPlan> {
     };
     let labels = home
         .registry
-        .keys()?
+        .key_records()?
         .into_iter()
-        .filter(|k| k.key.deleted_at.is_none())
-        .map(|k| (k.key.fingerprint, k.key.label))
+        .map(|k| (k.fingerprint, k.label))
         .collect();
     let planner = Planner {
         home,
@@ -638,12 +637,9 @@ fn behind_link(root: &Path, rel: &str) -> bool {
 /// The keys this home holds in the keyring, each read once.
 fn held_keys(home: &Home) -> Result<Vec<(KeyFingerprint, SseKey)>> {
     let mut out = Vec::new();
-    for k in home.registry.keys()? {
-        if k.key.deleted_at.is_some() {
-            continue;
-        }
-        if let Ok(key) = home.load_key(&k.key) {
-            out.push((k.key.fingerprint.clone(), key));
+    for k in home.registry.key_records()? {
+        if let Ok(key) = home.load_key(&k) {
+            out.push((k.fingerprint.clone(), key));
         }
     }
     Ok(out)
