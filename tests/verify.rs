@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::relay::{Action, Relay};
 use common::{TestHome, random_file};
 
 fn json(text: &str) -> serde_json::Value {
@@ -153,4 +154,43 @@ async fn deep_verify_progress_ends_at_the_total_even_with_a_missing_object() {
     assert_eq!((report.checked, report.ok), (3, 2));
     let p = ctx.progress.snapshot();
     assert_eq!((p.done, p.total), (105_000, 105_000));
+}
+
+#[test]
+fn a_verify_killed_midway_resumes_without_asking_again_what_it_had_checked() {
+    let h = TestHome::new("verify-resume");
+    let relay = Relay::start(&h.bench.plain_endpoint);
+    h.add_connection("relay", &relay.endpoint);
+    h.ok(&["key", "generate", "k"]);
+    for name in ["v1", "v2", "v3", "v4"] {
+        random_file(&h.path(name), 500);
+        h.upload(name, "k");
+    }
+    // One request at a time, in registry order: the third HEAD waits at the relay, and the
+    // verify is killed there.
+    relay.rule(|r| r.is_head_of("v3"), Action::Hold("head".into()), Some(1));
+    let mut child = h
+        .cmd()
+        .args(["verify", "--concurrency", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    relay.wait_arrived("head", 60);
+    // The answers before it are written within a second.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    relay.clear();
+    relay.release("head");
+    let report = json(&h.ok(&["verify", "--json"]));
+    assert_eq!(report["checked"], 2, "{report}");
+    assert_eq!(report["skipped"], 2, "{report}");
+    assert_eq!(report["ok"], 2, "{report}");
+    assert!(report["resumed_from"].is_string(), "{report}");
+    // Finished, the next verify starts afresh: all four.
+    let report = json(&h.ok(&["verify", "--json"]));
+    assert_eq!(report["checked"], 4, "{report}");
+    assert_eq!(report["skipped"], 0, "{report}");
+    assert!(report["resumed_from"].is_null(), "{report}");
 }

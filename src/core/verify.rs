@@ -16,7 +16,7 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use super::key::SseKey;
-use super::registry::{ObjectRecord, ObjectState, VerifyStatus};
+use super::registry::{ObjectRecord, VerifyStatus};
 use super::s3::{Keyless, Op, S3Error, S3ErrorKind, client_for, head_without_key, sdk_error};
 use super::transfer::TransferCtx;
 use super::{Home, Result};
@@ -59,6 +59,10 @@ pub struct VerifyReport {
     pub deep: bool,
     pub checked: usize,
     pub ok: usize,
+    /// A verify cut off earlier was resumed: when it began, and how many objects it had
+    /// checked then (not checked again).
+    pub resumed_from: Option<String>,
+    pub skipped: usize,
     /// Everything not ok, the server's answers first.
     pub problems: Vec<VerifyProblem>,
 }
@@ -87,8 +91,15 @@ impl VerifyReport {
                 .iter()
                 .map(|(s, n)| format!("{n} {}", status_words(*s))),
         );
+        let resumed = match &self.resumed_from {
+            Some(at) => format!(
+                " (resumed: {} checked by the run begun {at}, not again)",
+                self.skipped
+            ),
+            None => String::new(),
+        };
         format!(
-            "{} object(s) {}: {}",
+            "{} object(s) {}: {}{resumed}",
             self.checked,
             if self.deep {
                 "read and checked"
@@ -123,8 +134,9 @@ struct Shared {
 }
 
 impl Shared {
-    async fn for_objects(home: &Home, objects: &[ObjectRecord]) -> Result<Self> {
-        let mut shared = Shared::default();
+    /// Learns what `objects` need that it does not know yet (keys, clients, versioning).
+    async fn learn(&mut self, home: &Home, objects: &[ObjectRecord]) -> Result<()> {
+        let shared = self;
         for o in objects {
             let fp = o.key_fingerprint.to_string();
             if let std::collections::hash_map::Entry::Vacant(slot) = shared.keys.entry(fp) {
@@ -154,7 +166,7 @@ impl Shared {
                 slot.insert(keeps);
             }
         }
-        Ok(shared)
+        Ok(())
     }
 
     /// Checks one object; `read` counts the bytes a deep check read.
@@ -219,9 +231,20 @@ impl VerifyReport {
     }
 }
 
+/// The registry's note of a verify under way: "RUN START SCOPE" (see `Home::verify`).
+const VERIFY_RUN: &str = "verify_run";
+/// The number of the last verify run.
+const VERIFY_RUNS: &str = "verify_runs";
+
+/// Objects read from the registry at a time: a verify of millions holds one page.
+const PAGE: usize = 500;
+
 impl Home {
-    /// Verifies every stored object (of one key, if asked). Fails only when the registry
-    /// cannot be read; each object's outcome, including "could not ask", is in the report.
+    /// Verifies every stored object (of one key, if asked), walking the registry a page at a
+    /// time and writing the answers in a transaction a second. A verify of the same objects
+    /// that was cut off (killed, cancelled) resumes: what it had answers about is
+    /// skipped. Fails only when the registry cannot be read; each object's outcome,
+    /// including "could not ask", is in the report.
     pub async fn verify(&self, ctx: &TransferCtx, opts: &VerifyOptions) -> Result<VerifyReport> {
         // Settle what is in doubt first: a verify reports on what the ledger claims.
         self.reconcile(&ctx.step()).await?;
@@ -229,21 +252,70 @@ impl Home {
             Some(l) => Some(self.key_record(l)?.fingerprint),
             None => None,
         };
-        let objects: Vec<ObjectRecord> = self
-            .registry
-            .objects()?
-            .into_iter()
-            .filter(|o| o.state == ObjectState::Stored)
-            .filter(|o| only.as_ref().is_none_or(|fp| *fp == o.key_fingerprint))
-            .collect();
-        let shared = Shared::for_objects(self, &objects).await?;
-        ctx.progress.set_total(if opts.deep {
-            objects.iter().filter_map(|o| o.size).sum()
-        } else {
-            objects.len() as u64
-        });
-        let shared = &shared;
-        let checks = futures_util::stream::iter(objects)
+        let scope = format!(
+            "{}:{}",
+            only.as_ref().map_or("*", |f| f.as_str()),
+            if opts.deep { "deep" } else { "head" }
+        );
+        let (run, resumed) = self.verify_run(&scope)?;
+        let skip = resumed.is_some().then_some(run);
+        let (count, bytes) = self.registry.stored_totals(only.as_ref(), skip)?;
+        ctx.progress
+            .set_total(if opts.deep { bytes } else { count });
+        let mut report = VerifyReport {
+            deep: opts.deep,
+            ..VerifyReport::default()
+        };
+        if resumed.is_some() {
+            let (all, _) = self.registry.stored_totals(only.as_ref(), None)?;
+            report.skipped = all.saturating_sub(count) as usize;
+            report.resumed_from = resumed;
+        }
+        let mut shared = Shared::default();
+        let mut run = Run {
+            id: run,
+            batch: Vec::new(),
+            report,
+        };
+        let mut after = 0;
+        loop {
+            let page = self
+                .registry
+                .stored_after(after, PAGE, only.as_ref(), skip)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.id;
+            let more = page.len() == PAGE;
+            shared.learn(self, &page).await?;
+            self.verify_page(ctx, opts, &shared, page, &mut run).await?;
+            if !more {
+                break;
+            }
+        }
+        self.flush(&mut run)?;
+        // Done: the next verify starts afresh.
+        self.registry.set_meta(VERIFY_RUN, None)?;
+        let mut report = run.report;
+        report
+            .problems
+            .sort_by_key(|p| (!p.status.is_problem(), p.object_id));
+        self.registry
+            .log_event("verified", None, None, &report.summary())?;
+        Ok(report)
+    }
+
+    /// Checks one page of objects, `concurrency` at a time; the answers go into the batch,
+    /// written at least once a second (and before a cancel returns).
+    async fn verify_page(
+        &self,
+        ctx: &TransferCtx,
+        opts: &VerifyOptions,
+        shared: &Shared,
+        page: Vec<ObjectRecord>,
+        run: &mut Run,
+    ) -> Result<()> {
+        let checks = futures_util::stream::iter(page)
             .map(|o| async move {
                 let mut read = 0;
                 let outcome = shared.check(ctx, &o, opts.deep, &mut read).await;
@@ -258,31 +330,70 @@ impl Home {
             })
             .buffer_unordered(opts.concurrency.max(1));
         futures_util::pin_mut!(checks);
-
-        let mut report = VerifyReport {
-            deep: opts.deep,
-            ..VerifyReport::default()
-        };
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             let next = tokio::select! {
                 n = checks.next() => n,
-                () = ctx.cancel.cancelled() => return Err(super::Error::Cancelled),
+                _ = tick.tick() => {
+                    self.flush(run)?;
+                    continue;
+                }
+                () = ctx.cancel.cancelled() => {
+                    self.flush(run)?;
+                    return Err(super::Error::Cancelled);
+                }
             };
             let Some((o, (status, detail))) = next else {
-                break;
+                return Ok(());
             };
-            let detail_opt = (status != VerifyStatus::Ok || !detail.is_empty()).then_some(&detail);
-            self.registry
-                .record_verification(o.id, status, detail_opt.map(String::as_str))?;
-            report.add(&o, status, detail);
+            let detail_opt =
+                (status != VerifyStatus::Ok || !detail.is_empty()).then(|| detail.clone());
+            run.batch.push((o.id, status, detail_opt));
+            run.report.add(&o, status, detail);
         }
-        report
-            .problems
-            .sort_by_key(|p| (!p.status.is_problem(), p.object_id));
-        self.registry
-            .log_event("verified", None, None, &report.summary())?;
-        Ok(report)
     }
+
+    /// Writes the answers gathered so far.
+    fn flush(&self, run: &mut Run) -> Result<()> {
+        if !run.batch.is_empty() {
+            self.registry
+                .record_verifications(&run.batch, Some(run.id))?;
+            run.batch.clear();
+        }
+        Ok(())
+    }
+
+    /// The number of this verify run, and when it began if it resumes one that was cut off
+    /// (same scope: key and depth). A new run is numbered after the last one.
+    fn verify_run(&self, scope: &str) -> Result<(i64, Option<String>)> {
+        let noted = self.registry.meta(VERIFY_RUN)?.and_then(|v| {
+            let mut parts = v.splitn(3, ' ');
+            let run = parts.next()?.parse::<i64>().ok()?;
+            let began = parts.next()?.to_string();
+            (parts.next()? == scope).then_some((run, began))
+        });
+        if let Some((run, began)) = noted {
+            return Ok((run, Some(began)));
+        }
+        let run = self
+            .registry
+            .meta(VERIFY_RUNS)?
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0)
+            + 1;
+        self.registry
+            .set_meta(VERIFY_RUNS, Some(&run.to_string()))?;
+        let note = format!("{run} {} {scope}", super::registry::now());
+        self.registry.set_meta(VERIFY_RUN, Some(&note))?;
+        Ok((run, None))
+    }
+}
+
+/// A verify under way: its number, the answers not yet written, and the report so far.
+struct Run {
+    id: i64,
+    batch: Vec<(i64, VerifyStatus, Option<String>)>,
+    report: VerifyReport,
 }
 
 /// What one check asks about: an object (at its version, in a bucket that keeps versions)

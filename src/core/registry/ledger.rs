@@ -797,17 +797,96 @@ impl Registry {
         status: VerifyStatus,
         detail: Option<&str>,
     ) -> Result<()> {
-        if matches!(status, VerifyStatus::NoKey | VerifyStatus::Unreachable) {
-            return Ok(());
+        self.record_verifications(&[(id, status, detail.map(str::to_string))], None)
+    }
+
+    /// `record_verification` for many objects in one transaction (a verify of a million
+    /// objects writes a batch a second, not a million transactions), marked with the verify
+    /// `run` that asked.
+    pub fn record_verifications(
+        &self,
+        batch: &[(i64, VerifyStatus, Option<String>)],
+        run: Option<i64>,
+    ) -> Result<()> {
+        let mut db = self.db();
+        let tx = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE objects SET verify_status = ?2, verify_detail = ?3,
+                        last_verified_at = ?4, verify_run = ?5 WHERE id = ?1",
+                )
+                .map_err(|e| self.err(e))?;
+            let at = now();
+            for (id, status, detail) in batch {
+                if matches!(status, VerifyStatus::NoKey | VerifyStatus::Unreachable) {
+                    continue;
+                }
+                update
+                    .execute(params![id, status.as_str(), detail, at, run])
+                    .map_err(|e| self.err(e))?;
+            }
         }
-        self.db()
-            .execute(
-                "UPDATE objects SET verify_status = ?2, verify_detail = ?3, last_verified_at = ?4
-                 WHERE id = ?1",
-                params![id, status.as_str(), detail, now()],
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// A page of stored objects for a verify: (of one key, if given) after id `after`, at
+    /// most `limit`, leaving out those verify run `skip_run` already had answers about (a
+    /// verify that resumes).
+    pub fn stored_after(
+        &self,
+        after: i64,
+        limit: usize,
+        only: Option<&KeyFingerprint>,
+        skip_run: Option<i64>,
+    ) -> Result<Vec<ObjectRecord>> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} {OBJECT_FROM}
+                 WHERE o.id > ?1 AND o.state = 'stored'
+                   AND (?2 IS NULL OR o.key_fingerprint = ?2)
+                   AND (?3 IS NULL OR o.verify_run IS NOT ?3)
+                 ORDER BY o.id LIMIT ?4"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    after,
+                    only.map(KeyFingerprint::as_str),
+                    skip_run,
+                    limit as i64
+                ],
+                object_from_row,
             )
             .map_err(|e| self.err(e))?;
-        Ok(())
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many objects and bytes `stored_after` will walk in all (a verify's total).
+    pub fn stored_totals(
+        &self,
+        only: Option<&KeyFingerprint>,
+        skip_run: Option<i64>,
+    ) -> Result<(u64, u64)> {
+        self.db()
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects o
+                 WHERE o.state = 'stored' AND (?1 IS NULL OR o.key_fingerprint = ?1)
+                   AND (?2 IS NULL OR o.verify_run IS NOT ?2)",
+                params![only.map(KeyFingerprint::as_str), skip_run],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?.max(0) as u64,
+                        r.get::<_, i64>(1)?.max(0) as u64,
+                    ))
+                },
+            )
+            .map_err(|e| self.err(e))
     }
 
     /// The newest live record of an object: what a download should use.
