@@ -104,10 +104,10 @@ fn parent(prefix: &str) -> Option<String> {
 
 /// Arrow keys move a cursor through the rows (the parent row first), Home and End jump,
 /// Enter opens a folder or an object's Download dialog, Space ticks an object, Backspace goes
-/// up a folder. Not while a text field has the keyboard. Some(clicks) when a key moved or
-/// acted.
+/// up a folder. Not while a control has the keyboard (a text field, or a button reached
+/// with Tab, whose Enter and Space are its own). Some(clicks) when a key moved or acted.
 fn keyboard(app: &mut App, ui: &egui::Ui, entries: &[Entry]) -> Option<Clicks> {
-    if app.dialog.is_some() || ui.ctx().text_edit_focused() {
+    if app.dialog.is_some() || ui.ctx().memory(|m| m.focused().is_some()) {
         return None;
     }
     let up = parent(&app.browser.prefix);
