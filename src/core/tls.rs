@@ -121,17 +121,25 @@ pub async fn http_client(conn: &ConnectionRecord) -> Result<SharedHttpClient, St
         Some(bundle) => Some(read_bundle(&bundle)?),
         None => None,
     };
-    static CLIENTS: OnceLock<Mutex<HashMap<Option<Vec<u8>>, SharedHttpClient>>> = OnceLock::new();
+    // Per trust store and per runtime: a pooled connection's dispatch task lives on the
+    // runtime that opened it, and fails once that runtime is gone ("runtime dropped the
+    // dispatch task"), so another runtime never reuses it.
+    type Clients = HashMap<(Option<Vec<u8>>, Option<String>), SharedHttpClient>;
+    static CLIENTS: OnceLock<Mutex<Clients>> = OnceLock::new();
+    let runtime = tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|h| h.id().to_string());
     let inner = {
         let mut clients = CLIENTS
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        match clients.get(&pem) {
+        let slot = (pem, runtime);
+        match clients.get(&slot) {
             Some(client) => client.clone(),
             None => {
-                let client = hyper_client(pem.as_deref())?;
-                clients.insert(pem, client.clone());
+                let client = hyper_client(slot.0.as_deref())?;
+                clients.insert(slot, client.clone());
                 client
             }
         }
