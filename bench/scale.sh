@@ -11,7 +11,12 @@ for tool in dbus-run-session gnome-keyring-daemon /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found; run scripts/install-deps.sh first" >&2; exit 1; }
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssec-scale-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# SCALE_KEEP=1 keeps the filled home (and says where) to measure more by hand.
+if [ -n "${SCALE_KEEP:-}" ]; then
+  trap 'echo "kept: $work (home: $work/home)" >&2' EXIT
+else
+  trap 'rm -rf "$work"' EXIT
+fi
 # shellcheck source=scripts/lib/isolate.sh
 . "$root/scripts/lib/isolate.sh"
 isolate_desktop "$work"
@@ -42,6 +47,7 @@ measure() {
     "BEGIN { printf \"%-16s %7.2f s  %7.1f MB peak  %s bytes out  (exit %s)\\n\", n, s, k / 1024, o, rc }"
 }
 measure "key list" key list --json
+measure "audit" audit
 measure "audit --json" audit --json
 measure "objects --json" objects --json
 '

@@ -606,14 +606,13 @@ fn finding() -> impl Strategy<Value = Finding> {
     )
         .prop_map(
             |(title, key_label, key_fingerprint, objects, fix)| Finding {
-                severity: Severity::High,
                 title,
                 key_label,
                 key_fingerprint,
+                count: objects.len() as u64,
                 objects,
                 fix,
-                unrecoverable: false,
-                action: None,
+                ..Finding::about_nothing(Severity::High)
             },
         )
 }
@@ -660,6 +659,7 @@ proptest! {
             objects_unrecoverable: 0,
             per_key: Vec::new(),
             objects_by_state: BTreeMap::new(),
+            objects_by_health: BTreeMap::new(),
             findings: findings.clone(),
             shared: Vec::new(),
         };

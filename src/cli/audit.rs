@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::core::Home;
+use std::io::Write as _;
+
 use crate::core::audit::Format;
+use crate::core::registry::ScopePages;
 use crate::core::verify::VerifyOptions;
 
 /// Which objects can still be opened, which keys put objects at risk, and what to do.
@@ -39,13 +42,26 @@ pub async fn exec(dir: &Path, a: AuditArgs) -> anyhow::Result<()> {
         (_, _, true) => Format::Markdown,
         _ => Format::Text,
     };
-    let text = home.audit()?.render(format, &home.report_origin());
+    // JSON and CSV list every object of every finding, read from the registry a page at a
+    // time as they are written.
+    let report = home.audit()?;
+    let origin = home.report_origin();
+    let pages: &dyn ScopePages = &home.registry;
     match a.out {
         Some(path) => {
-            crate::core::home::write_replacing(&path, text.as_bytes())?;
+            crate::core::home::write_replacing_with(&path, |w| {
+                report.write_to(w, &path, format, &origin, Some(pages))
+            })?;
             eprintln!("wrote the audit report to {}", path.display());
         }
-        None => print!("{text}"),
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let dest = Path::new("standard output");
+            report.write_to(&mut out, dest, format, &origin, Some(pages))?;
+            out.flush()
+                .map_err(|e| crate::core::Error::io(dest, "cannot write the report to", e))?;
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! operation: `keys`, `connections`, `rotate`...); here are only opening a home and the
 //! look-ups all of them share, and the file writes that never leave half a file.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -118,6 +118,26 @@ impl Home {
 /// the user asked to (re)write.
 pub fn write_replacing(path: &Path, contents: &[u8]) -> Result<()> {
     let part = write_part(path, contents)?;
+    part.persist(path)
+        .map_err(|e| Error::io(path, "cannot write", e))
+}
+
+/// `write_replacing` for output written a piece at a time: `write` fills a buffered part
+/// file, which replaces `path` only once `write` returned Ok and the file is on disk.
+pub fn write_replacing_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let part = write_part(path, &[])?;
+    {
+        let mut out = std::io::BufWriter::new(part.as_file());
+        write(&mut out)?;
+        out.flush()
+            .map_err(|e| Error::io(path, "cannot write the file", e))?;
+    }
+    part.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(path, "cannot write the file", e))?;
     part.persist(path)
         .map_err(|e| Error::io(path, "cannot write", e))
 }

@@ -397,6 +397,10 @@ impl App {
             Event::Orphans(o) => self.orphans = o,
             Event::Connections(c) => self.set_connections(c),
             Event::Audit(a) => self.audit = Some(Arc::from(a)),
+            Event::FindingPage { index, scope, rows } => match rows {
+                Ok(rows) => self.add_finding_page(index, &scope, rows),
+                Err(e) => self.error(e),
+            },
             Event::Preflight(result) => {
                 if let Some(Dialog::Preflight(p)) = &mut self.dialog {
                     p.report = Some(result);
@@ -534,6 +538,31 @@ impl App {
                 self.browser.error = None;
             }
             Err(e) => self.browser.error = Some(e),
+        }
+    }
+
+    /// More objects of the audit's finding `index`, if the audit still has that finding.
+    fn add_finding_page(
+        &mut self,
+        index: usize,
+        scope: &crate::core::registry::ObjectScope,
+        rows: Vec<(i64, String)>,
+    ) {
+        let Some(audit) = &mut self.audit else {
+            return;
+        };
+        let audit = Arc::make_mut(audit);
+        let Some(f) = audit
+            .findings
+            .get_mut(index)
+            .filter(|f| f.scope.as_ref() == Some(scope))
+        else {
+            return;
+        };
+        // Only the page that follows what it holds (a second click's answer is dropped).
+        if rows.first().is_some_and(|(id, _)| *id > f.next_after) {
+            f.next_after = rows.last().map_or(f.next_after, |r| r.0);
+            f.objects.extend(rows.into_iter().map(|r| r.1));
         }
     }
 

@@ -4,7 +4,8 @@
 use crate::core::keys::KeyListing;
 use crate::core::registry::{ObjectRecord, ObjectState, VerifyStatus};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Its key is here, backed up, and the server had nothing against it.
     Ok,
@@ -66,19 +67,32 @@ pub fn object_health(o: &ObjectRecord, keys: &[KeyListing]) -> Health {
     if o.state == ObjectState::Migrated {
         return Health::OffSseC;
     }
-    match o.verify_status {
-        Some(VerifyStatus::Missing) => return Health::GoneOnServer,
-        Some(VerifyStatus::WrongKey) => return Health::WrongKey,
-        Some(VerifyStatus::Changed) => return Health::Changed,
-        _ => {}
+    answer_health(o.verify_status).unwrap_or_else(|| {
+        key_health(
+            keys.iter()
+                .find(|k| k.summary.key.fingerprint == o.key_fingerprint)
+                .map(|k| (k.in_keyring, &*k.summary.key.backup_status)),
+        )
+    })
+}
+
+/// The health the server's last answer gives an object, if it found a problem.
+pub fn answer_health(status: Option<VerifyStatus>) -> Option<Health> {
+    match status {
+        Some(VerifyStatus::Missing) => Some(Health::GoneOnServer),
+        Some(VerifyStatus::WrongKey) => Some(Health::WrongKey),
+        Some(VerifyStatus::Changed) => Some(Health::Changed),
+        _ => None,
     }
-    match keys
-        .iter()
-        .find(|k| k.summary.key.fingerprint == o.key_fingerprint)
-    {
+}
+
+/// The health of the objects of a key: `key` is None when the key is not a live one here,
+/// else whether the keyring holds it and its backup status.
+pub fn key_health(key: Option<(Option<bool>, &str)>) -> Health {
+    match key {
         None => Health::KeyGone,
-        Some(k) if k.in_keyring == Some(false) => Health::KeyMissing,
-        Some(k) if k.summary.key.backup_status == "never" => Health::NoBackup,
+        Some((Some(false), _)) => Health::KeyMissing,
+        Some((_, "never")) => Health::NoBackup,
         Some(_) => Health::Ok,
     }
 }

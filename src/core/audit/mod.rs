@@ -13,11 +13,13 @@ mod findings;
 mod health;
 mod render;
 
-pub use findings::name as object_name;
+pub use findings::{FIRST_PAGE, name as object_name};
 pub use health::{Health, object_health};
 pub use render::{Format, csv_cell};
 
-use super::registry::{KeySummary, ObjectRecord, ObjectState};
+#[cfg(test)]
+use super::registry::ObjectRecord;
+use super::registry::{AuditSums, KeySummary, ObjectScope, ScopePages};
 
 /// Objects not confirmed by the server for longer than this are a MEDIUM finding.
 pub const VERIFY_MAX_AGE_DAYS: i64 = 30;
@@ -53,7 +55,10 @@ pub struct Finding {
     pub title: String,
     pub key_label: Option<String>,
     pub key_fingerprint: Option<String>,
-    /// The objects concerned, as connection:s3://bucket/key.
+    /// How many objects the finding is about (registry rows), whatever `objects` holds.
+    pub count: u64,
+    /// The objects concerned, as connection:s3://bucket/key: the first page of them (up to
+    /// `FIRST_PAGE`; `scope` reads the rest), or all when `scope` is None.
     pub objects: Vec<String>,
     /// What to do, in a command or a click.
     pub fix: Option<String>,
@@ -62,6 +67,36 @@ pub struct Finding {
     pub unrecoverable: bool,
     /// The one-click fix the window offers, if any.
     pub action: Option<FixAction>,
+    /// Which registry rows it is about, to page through them.
+    #[serde(skip)]
+    pub scope: Option<ObjectScope>,
+    /// The id of the last row `objects` holds: the next page starts after it.
+    #[serde(skip)]
+    pub next_after: i64,
+}
+
+impl Finding {
+    /// A finding about no objects (a key, or uploads counted elsewhere).
+    pub fn about_nothing(severity: Severity) -> Self {
+        Finding {
+            severity,
+            title: String::new(),
+            key_label: None,
+            key_fingerprint: None,
+            count: 0,
+            objects: Vec::new(),
+            fix: None,
+            unrecoverable: false,
+            action: None,
+            scope: None,
+            next_after: 0,
+        }
+    }
+
+    /// Whether objects beyond those held are still to be read.
+    pub fn has_more(&self) -> bool {
+        self.scope.is_some() && (self.objects.len() as u64) < self.count
+    }
 }
 
 /// What the window's fix button for a finding does.
@@ -107,21 +142,26 @@ pub struct AuditReport {
     pub bytes: u64,
     /// Objects whose loss is possible: named by a CRITICAL or HIGH finding (no key, a key
     /// never backed up, missing or changed on the server). See `Finding::puts_at_risk`.
+    /// Counted in registry rows, from the sums (`Health::at_risk` of each row).
     pub objects_at_risk: usize,
     /// Of those, the ones that cannot be opened with what this computer holds now.
     pub objects_unrecoverable: usize,
     pub per_key: Vec<KeyHealth>,
     /// Registered objects per state (stored, pending, failed...), for the chart.
     pub objects_by_state: BTreeMap<String, usize>,
+    /// Stored and moved-off objects per health (`object_health`), for the chart.
+    pub objects_by_health: BTreeMap<Health, u64>,
     pub findings: Vec<Finding>,
     /// Keys handed to other people (`key share`): to whom, when, in which file.
     pub shared: Vec<crate::core::registry::KeyShare>,
 }
 
-/// Builds the report. `in_keyring` maps a fingerprint to whether the keyring holds it
-/// (None: the keyring could not be asked); `interrupted` counts unfinished multipart uploads;
-/// stored objects the server last confirmed before `stale_before` (an RFC 3339 time) are
-/// reported as not verified for too long.
+/// Builds the report from rows in memory (unit tests; the registry's own audit asks SQLite
+/// for the same sums, see `Home::audit`). `in_keyring` maps a fingerprint to whether the
+/// keyring holds it (None: the keyring could not be asked); `interrupted` counts unfinished
+/// multipart uploads; stored objects the server last confirmed before `stale_before` (an
+/// RFC 3339 time) are reported as not verified for too long.
+#[cfg(test)]
 pub fn audit(
     keys: &[KeySummary],
     in_keyring: &HashMap<String, Option<bool>>,
@@ -129,27 +169,33 @@ pub fn audit(
     interrupted: usize,
     stale_before: Option<&str>,
 ) -> AuditReport {
-    let inputs = findings::Inputs::new(keys, in_keyring, objects, interrupted, stale_before);
-    audit_inputs(inputs)
+    let sums = AuditSums::from_rows(objects, stale_before);
+    let pages = crate::core::registry::Rows(objects);
+    audit_of(keys, in_keyring, &sums, interrupted, stale_before, &pages).unwrap()
 }
 
-/// `audit` with the rows to reconcile named (the registry knows which pending rows belong
-/// to a process that is gone; by default every `in_doubt` and `pending` row is one).
-pub fn audit_with_unsettled(
+/// Builds the report from the sums, reading each finding's first page from `pages`.
+pub fn audit_of(
     keys: &[KeySummary],
     in_keyring: &HashMap<String, Option<bool>>,
-    objects: &[ObjectRecord],
+    sums: &AuditSums,
     interrupted: usize,
     stale_before: Option<&str>,
-    unsettled: std::collections::HashSet<i64>,
-) -> AuditReport {
-    let mut inputs = findings::Inputs::new(keys, in_keyring, objects, interrupted, stale_before);
-    inputs.unsettled = Some(unsettled);
-    audit_inputs(inputs)
+    pages: &dyn ScopePages,
+) -> crate::core::Result<AuditReport> {
+    audit_inputs(&findings::Inputs {
+        keys,
+        in_keyring,
+        sums,
+        interrupted,
+        stale_before,
+        pages,
+    })
 }
 
-fn audit_inputs(inputs: findings::Inputs) -> AuditReport {
-    let kinds: [fn(&findings::Inputs) -> Vec<Finding>; 8] = [
+fn audit_inputs(inputs: &findings::Inputs) -> crate::core::Result<AuditReport> {
+    type Kind = fn(&findings::Inputs) -> crate::core::Result<Vec<Finding>>;
+    let kinds: [Kind; 8] = [
         findings::keys_unavailable,
         findings::never_backed_up,
         findings::unused_keys,
@@ -159,17 +205,12 @@ fn audit_inputs(inputs: findings::Inputs) -> AuditReport {
         findings::unsettled_uploads,
         findings::interrupted_uploads,
     ];
-    let mut all: Vec<Finding> = kinds.iter().flat_map(|kind| kind(&inputs)).collect();
+    let mut all = Vec::new();
+    for kind in kinds {
+        all.extend(kind(inputs)?);
+    }
     all.sort_by_key(|f| f.severity);
-    summarize(&inputs, all)
-}
-
-/// The distinct objects named by these findings.
-fn count_objects<'a>(findings: impl Iterator<Item = &'a Finding>) -> usize {
-    findings
-        .flat_map(|f| f.objects.iter())
-        .collect::<std::collections::HashSet<_>>()
-        .len()
+    Ok(summarize(inputs, all))
 }
 
 impl Finding {
@@ -181,21 +222,34 @@ impl Finding {
     }
 }
 
+/// Stored (and moved-off) objects per health: a key's answer-less objects share their key's
+/// health, the others have the server's answer as theirs.
+fn by_health(inputs: &findings::Inputs) -> BTreeMap<Health, u64> {
+    let mut counts = BTreeMap::new();
+    for g in &inputs.sums.stored {
+        let h =
+            health::answer_health(g.verify).unwrap_or_else(|| inputs.key_health(&g.fingerprint));
+        *counts.entry(h).or_insert(0) += g.count;
+    }
+    if let Some(&(n, _)) = inputs.sums.by_state.get("migrated") {
+        *counts.entry(Health::OffSseC).or_insert(0) += n;
+    }
+    counts.retain(|_, n| *n > 0);
+    counts
+}
+
 /// The counts, the per-key table and the chart data around the findings.
 fn summarize(inputs: &findings::Inputs, findings: Vec<Finding>) -> AuditReport {
-    let live: Vec<&ObjectRecord> = inputs
-        .objects
-        .iter()
-        .filter(|o| matches!(o.state, ObjectState::Stored | ObjectState::Pending))
-        .collect();
-    let objects_at_risk = count_objects(findings.iter().filter(|f| f.puts_at_risk()));
-    let objects_unrecoverable = count_objects(findings.iter().filter(|f| f.unrecoverable));
-    let mut objects_by_state = BTreeMap::new();
-    for o in inputs.objects {
-        *objects_by_state
-            .entry(o.state.as_str().to_string())
-            .or_insert(0) += 1;
-    }
+    let objects_by_health = by_health(inputs);
+    let sum = |pick: fn(Health) -> bool| {
+        objects_by_health
+            .iter()
+            .filter(|(h, _)| pick(**h))
+            .map(|(_, n)| *n as usize)
+            .sum()
+    };
+    let state = |s: &str| inputs.sums.by_state.get(s).copied().unwrap_or_default();
+    let live = [state("stored"), state("pending")];
     let per_key = inputs
         .keys
         .iter()
@@ -203,12 +257,18 @@ fn summarize(inputs: &findings::Inputs, findings: Vec<Finding>) -> AuditReport {
         .collect();
     AuditReport {
         keys: inputs.keys.len(),
-        objects: live.len(),
-        bytes: live.iter().filter_map(|o| o.size).sum(),
-        objects_at_risk,
-        objects_unrecoverable,
+        objects: live.iter().map(|s| s.0 as usize).sum(),
+        bytes: live.iter().map(|s| s.1).sum(),
+        objects_at_risk: sum(Health::at_risk),
+        objects_unrecoverable: sum(Health::unrecoverable),
         per_key,
-        objects_by_state,
+        objects_by_state: inputs
+            .sums
+            .by_state
+            .iter()
+            .map(|(s, n)| (s.clone(), n.0 as usize))
+            .collect(),
+        objects_by_health,
         findings,
         shared: Vec::new(),
     }
@@ -232,7 +292,6 @@ fn shared_outside(keys: &[KeySummary], shares: &[crate::core::registry::KeyShare
             to.sort();
             to.dedup();
             Some(Finding {
-                severity: Severity::Low,
                 title: format!(
                     "key \"{}\" was shared outside this computer with {} recipient(s): {}",
                     key.key.label,
@@ -241,14 +300,12 @@ fn shared_outside(keys: &[KeySummary], shares: &[crate::core::registry::KeyShare
                 ),
                 key_label: Some(key.key.label.clone()),
                 key_fingerprint: Some(fp),
-                objects: Vec::new(),
                 fix: Some(format!(
                     "if a recipient should no longer read its objects, rotate them to a new key: \
                      ssec-manager rotate --from {} --to NEW",
                     key.key.label
                 )),
-                unrecoverable: false,
-                action: None,
+                ..Finding::about_nothing(Severity::Low)
             })
         })
         .collect()
@@ -262,13 +319,16 @@ fn key_health(inputs: &findings::Inputs, findings: &[Finding], k: &KeySummary) -
         .filter(|f| f.key_fingerprint.as_deref() == Some(fp.as_str()))
         .map(|f| f.severity)
         .min();
-    // Option's order puts None (never confirmed) first: the oldest confirmation.
-    let last_verified_at = inputs.stored_by_key.get(&fp).and_then(|objs| {
-        objs.iter()
-            .map(|o| o.last_verified_at.clone())
+    // None when one of its objects was never confirmed (or it has none stored).
+    let groups: Vec<_> = inputs.sums.groups_of(&fp).collect();
+    let last_verified_at = if groups.iter().any(|g| g.never_verified > 0) {
+        None
+    } else {
+        groups
+            .iter()
+            .filter_map(|g| g.oldest_verified.clone())
             .min()
-            .flatten()
-    });
+    };
     KeyHealth {
         label: k.key.label.clone(),
         last_verified_at,
@@ -284,8 +344,12 @@ fn key_health(inputs: &findings::Inputs, findings: &[Finding], k: &KeySummary) -
 
 impl crate::core::Home {
     /// The audit of this home: registry plus what the keyring holds (no server requests).
+    /// Sums come from grouped queries and each finding carries the first page of its
+    /// objects, so the report's size does not grow with the registry.
     pub fn audit(&self) -> crate::core::Result<AuditReport> {
-        let keys = self.registry.keys()?;
+        let cutoff = stale_before(chrono::Utc::now(), VERIFY_MAX_AGE_DAYS);
+        let sums = self.registry.audit_sums(Some(&cutoff))?;
+        let keys = self.registry.keys_from(&sums)?;
         let presence = keys
             .iter()
             .map(|k| {
@@ -293,15 +357,30 @@ impl crate::core::Home {
                 (fp.to_string(), self.key_in_keyring(&fp).ok())
             })
             .collect();
-        let objects = self.registry.objects()?;
         let interrupted = self.registry.interrupted_uploads()?.len();
-        let cutoff = stale_before(chrono::Utc::now(), VERIFY_MAX_AGE_DAYS);
-        let mut report = audit(&keys, &presence, &objects, interrupted, Some(&cutoff));
+        let mut report = audit_of(
+            &keys,
+            &presence,
+            &sums,
+            interrupted,
+            Some(&cutoff),
+            &self.registry,
+        )?;
         report.shared = self.registry.key_shares()?;
         report
             .findings
             .extend(shared_outside(&keys, &report.shared));
         Ok(report)
+    }
+
+    /// The next page (up to `limit`) of a finding's objects, after the ones it holds.
+    pub fn finding_page(
+        &self,
+        scope: &ObjectScope,
+        after: i64,
+        limit: usize,
+    ) -> crate::core::Result<Vec<(i64, String)>> {
+        Ok(self.registry.scope_lines(scope, after, limit)?)
     }
 
     /// "Generated 2026-11-28T01:02:03Z by ssec-manager 0.1.0 from REGISTRY": a report's origin.
@@ -315,12 +394,20 @@ impl crate::core::Home {
     }
 
     /// The audit report written to a file, in the format its extension says (Markdown unless
-    /// .json or .csv), whole or not at all.
+    /// .json or .csv), whole or not at all; every finding's objects are read from the
+    /// registry a page at a time as they are written.
     pub fn export_audit(&self, path: &std::path::Path) -> crate::core::Result<()> {
-        let text = self
-            .audit()?
-            .render(Format::for_path(path), &self.report_origin());
-        crate::core::home::write_replacing(path, text.as_bytes())
+        let report = self.audit()?;
+        let origin = self.report_origin();
+        crate::core::home::write_replacing_with(path, |w| {
+            report.write_to(
+                w,
+                path,
+                Format::for_path(path),
+                &origin,
+                Some(&self.registry),
+            )
+        })
     }
 }
 
@@ -329,7 +416,7 @@ mod tests {
     use super::*;
     use crate::core::key::KeyFingerprint;
     use crate::core::registry::KeyRecord;
-    use crate::core::registry::VerifyStatus;
+    use crate::core::registry::{ObjectState, VerifyStatus};
 
     fn key(label: &str, fp: &str, objects: u64, backup: &str) -> KeySummary {
         KeySummary {

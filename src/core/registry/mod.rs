@@ -22,9 +22,11 @@ use super::key::KeyFingerprint;
 mod ledger;
 mod owners;
 mod places;
+mod sums;
 mod sync;
 mod traits;
 pub use places::{DefaultKey, KeyShare, PendingMigration};
+pub use sums::{AuditSums, KeySums, ObjectScope, Rows, ScopePages, StoredGroup};
 pub use sync::{FileStamp, SyncPair};
 
 pub use traits::{BucketTraits, Rekey};
@@ -310,6 +312,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE objects ADD COLUMN verify_run INTEGER;
     "#,
+    // 13: the audit's and `key list`'s sums (per key, state and verify answer: rows, bytes,
+    // stale, never confirmed) in one pass over an index that covers them.
+    r#"
+    CREATE INDEX objects_health ON objects(key_fingerprint, state, verify_status,
+        last_verified_at, created_at, size);
+    DROP INDEX objects_key_state;
+    "#,
 ];
 
 /// The states of a row whose object may be on the server under its key: such a row protects
@@ -476,6 +485,17 @@ impl ConnectionRecord {
 }
 
 impl ObjectState {
+    /// The Rust side of `MAY_BE_ON_SERVER`.
+    pub fn may_be_on_server(self) -> bool {
+        matches!(
+            self,
+            ObjectState::Stored
+                | ObjectState::Pending
+                | ObjectState::InDoubt
+                | ObjectState::OldVersion
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ObjectState::Pending => "pending",
@@ -869,45 +889,45 @@ impl Registry {
     }
 
     /// Live keys with the count and bytes of the objects they encrypt: one pass over the
-    /// (key, state, size) index, grouped by key. A key protects every object that may be on
-    /// the server under it, and every object being rotated to it (counted once).
+    /// (key, state, ...) index (`audit_sums`). A key protects every object that may be on the
+    /// server under it, and every object being rotated to it (counted once).
     pub fn keys(&self) -> Result<Vec<KeySummary>> {
-        let db = self.db();
-        let mut stmt = db
-            .prepare(&format!(
-                "WITH per AS (
-                    SELECT key_fingerprint AS fp,
-                        SUM(state IN {MAY_BE_ON_SERVER}) AS live,
-                        COALESCE(SUM(CASE WHEN state = 'stored' THEN size END), 0) AS stored,
-                        SUM(state = 'migrated') AS moved_off
-                    FROM objects GROUP BY key_fingerprint),
-                 incoming AS (
-                    SELECT r.to_fingerprint AS fp, COUNT(*) AS n
-                    FROM rotations r JOIN objects o ON o.id = r.object_id
-                    WHERE NOT (o.key_fingerprint = r.to_fingerprint
+        self.keys_from(&self.audit_sums(None)?)
+    }
+
+    /// `keys` from sums already read (the audit reads them once for both).
+    pub fn keys_from(&self, sums: &AuditSums) -> Result<Vec<KeySummary>> {
+        let incoming: std::collections::HashMap<String, u64> = {
+            let db = self.db();
+            let mut stmt = db
+                .prepare_cached(&format!(
+                    "SELECT r.to_fingerprint, COUNT(*)
+                     FROM rotations r JOIN objects o ON o.id = r.object_id
+                     WHERE NOT (o.key_fingerprint = r.to_fingerprint
                         AND o.state IN {MAY_BE_ON_SERVER})
-                    GROUP BY r.to_fingerprint)
-                 SELECT {KEY_COLUMNS},
-                    COALESCE(per.live, 0) + COALESCE(incoming.n, 0),
-                    COALESCE(per.stored, 0), COALESCE(per.moved_off, 0)
-                 FROM keys
-                    LEFT JOIN per ON per.fp = keys.fingerprint
-                    LEFT JOIN incoming ON incoming.fp = keys.fingerprint
-                 WHERE deleted_at IS NULL ORDER BY label"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(KeySummary {
-                    key: key_from_row(r)?,
-                    objects: r.get::<_, i64>(9)?.max(0) as u64,
-                    bytes: r.get::<_, i64>(10)?.max(0) as u64,
-                    migrated: r.get::<_, i64>(11)?.max(0) as u64,
-                })
+                     GROUP BY r.to_fingerprint"
+                ))
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.err(e))?
+        };
+        Ok(self
+            .key_records()?
+            .into_iter()
+            .map(|key| {
+                let fp = key.fingerprint.as_str();
+                let s = sums.per_key.get(fp).copied().unwrap_or_default();
+                KeySummary {
+                    objects: s.live + incoming.get(fp).copied().unwrap_or(0),
+                    bytes: s.stored_bytes,
+                    migrated: s.migrated,
+                    key,
+                }
             })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))
+            .collect())
     }
 
     /// Undoes a key's delete mark (the keyring refused to delete the entry).
@@ -1423,6 +1443,25 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    #[test]
+    fn the_states_that_protect_a_key_are_the_same_in_sql_and_in_rust() {
+        use ObjectState as S;
+        for state in [
+            S::Pending,
+            S::Stored,
+            S::Failed,
+            S::Deleted,
+            S::Replaced,
+            S::Cancelled,
+            S::OldVersion,
+            S::InDoubt,
+            S::Migrated,
+        ] {
+            let in_sql = MAY_BE_ON_SERVER.contains(&format!("'{}'", state.as_str()));
+            assert_eq!(in_sql, state.may_be_on_server(), "{state:?}");
+        }
     }
 
     /// Keyset paging: walking every page lists each row once, in id order, while rows are

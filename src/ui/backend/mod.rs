@@ -148,6 +148,12 @@ pub enum Command {
     ExportAudit {
         path: PathBuf,
     },
+    /// The next page of a finding's objects (the audit holds the first page of each).
+    FindingPage {
+        index: usize,
+        scope: crate::core::registry::ObjectScope,
+        after: i64,
+    },
     /// What a sync would do (answered by `SyncPlanned`); nothing moves.
     PlanSync {
         request: Box<crate::core::sync::SyncRequest>,
@@ -184,6 +190,9 @@ pub enum Command {
     },
 }
 
+/// How many more objects of a finding "Show more" reads.
+pub const FINDING_PAGE: usize = 500;
+
 #[derive(Debug)]
 pub enum Event {
     /// The home is open (or could not be).
@@ -198,6 +207,12 @@ pub enum Event {
     Preflight(Result<Box<crate::core::preflight::PreflightReport>, String>),
     /// The audit of what the registry and the keyring hold (sent before `Objects`).
     Audit(Box<crate::core::audit::AuditReport>),
+    /// The next page of the objects of the audit's finding `index` ((id, name) in order).
+    FindingPage {
+        index: usize,
+        scope: crate::core::registry::ObjectScope,
+        rows: Result<Vec<(i64, String)>, String>,
+    },
     /// Multipart uploads begun and not finished (resumable).
     Interrupted(Vec<crate::core::registry::MultipartRecord>),
     Info(String),
@@ -526,6 +541,17 @@ impl Worker {
             } => self.upload(files, connection, bucket, prefix, key).await,
             C::AbortUpload { object_id } => self.abort_upload(&home, object_id).await,
             C::ExportAudit { path } => self.export_audit(&home, path).await,
+            C::FindingPage {
+                index,
+                scope,
+                after,
+            } => {
+                let asked = scope.clone();
+                let rows = self
+                    .blocking(&home, move |h| h.finding_page(&asked, after, FINDING_PAGE))
+                    .await;
+                self.send(Event::FindingPage { index, scope, rows });
+            }
             C::PlanSync { request } => {
                 let plan = crate::core::sync::plan(&home, &request).await;
                 self.send(Event::SyncPlanned(

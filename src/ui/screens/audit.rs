@@ -30,7 +30,7 @@ pub(super) fn show(app: &mut App, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             key_health_table(ui, &report);
             ui.add_space(8.0);
-            audit_charts(app, ui, &report);
+            audit_charts(ui, &report);
             ui.add_space(8.0);
             if report.findings.iter().all(|f| f.severity == Severity::Low) {
                 ui.label(
@@ -248,7 +248,7 @@ fn key_health_table(ui: &mut egui::Ui, report: &AuditReport) {
 
 /// Bytes per key, largest first, each bar with its value (a 4.8 MiB key beside a 1 GiB one
 /// is still there to read); objects by health, by the audit's own rules.
-fn audit_charts(app: &App, ui: &mut egui::Ui, report: &AuditReport) {
+fn audit_charts(ui: &mut egui::Ui, report: &AuditReport) {
     let width = (ui.available_width() / 2.0 - 12.0).max(260.0);
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
@@ -272,73 +272,35 @@ fn audit_charts(app: &App, ui: &mut egui::Ui, report: &AuditReport) {
         ui.vertical(|ui| {
             ui.set_width(width);
             ui.label(RichText::new("Objects by health").strong());
-            bar_list(ui, width, health_rows(app));
+            bar_list(ui, width, health_rows(report));
         });
     });
 }
 
-/// How many registered objects are in each health state (`core::audit::object_health`).
-fn health_rows(app: &App) -> Vec<(String, f64, String, Color32)> {
-    use crate::core::audit::{Health, object_health};
-    let mut counts: Vec<(Health, &str, Color32, usize)> = vec![
-        (Health::Ok, "fine", Color32::from_rgb(80, 170, 90), 0),
+/// How many registered objects are in each health state (`core::audit::object_health`),
+/// as the audit summed them.
+fn health_rows(report: &AuditReport) -> Vec<(String, f64, String, Color32)> {
+    use crate::core::audit::Health;
+    let red = Color32::from_rgb(230, 70, 60);
+    let rows = [
+        (Health::Ok, "fine", Color32::from_rgb(80, 170, 90)),
         (
             Health::NoBackup,
             "key never backed up",
             Color32::from_rgb(230, 160, 40),
-            0,
         ),
-        (
-            Health::KeyMissing,
-            "key missing",
-            Color32::from_rgb(230, 70, 60),
-            0,
-        ),
-        (
-            Health::KeyGone,
-            "key deleted",
-            Color32::from_rgb(230, 70, 60),
-            0,
-        ),
-        (
-            Health::GoneOnServer,
-            "gone from the server",
-            Color32::from_rgb(230, 70, 60),
-            0,
-        ),
-        (
-            Health::WrongKey,
-            "no longer opens",
-            Color32::from_rgb(230, 70, 60),
-            0,
-        ),
-        (
-            Health::Changed,
-            "changed on the server",
-            Color32::from_rgb(230, 70, 60),
-            0,
-        ),
-        (
-            Health::OffSseC,
-            "moved off SSE-C",
-            Color32::from_gray(140),
-            0,
-        ),
+        (Health::KeyMissing, "key missing", red),
+        (Health::KeyGone, "key deleted", red),
+        (Health::GoneOnServer, "gone from the server", red),
+        (Health::WrongKey, "no longer opens", red),
+        (Health::Changed, "changed on the server", red),
+        (Health::OffSseC, "moved off SSE-C", Color32::from_gray(140)),
     ];
-    for o in app
-        .objects
-        .iter()
-        .filter(|o| matches!(o.state, ObjectState::Stored | ObjectState::Migrated))
-    {
-        let h = object_health(o, &app.keys);
-        if let Some(c) = counts.iter_mut().find(|c| c.0 == h) {
-            c.3 += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .filter(|c| c.3 > 0)
-        .map(|(_, name, color, n)| (name.to_string(), n as f64, n.to_string(), color))
+    rows.into_iter()
+        .filter_map(|(h, name, color)| {
+            let n = *report.objects_by_health.get(&h)?;
+            Some((name.to_string(), n as f64, n.to_string(), color))
+        })
         .collect()
 }
 
@@ -365,6 +327,37 @@ fn bar_list(ui: &mut egui::Ui, width: f32, rows: Vec<(String, f64, String, Color
             ui.label(text);
         });
     }
+}
+
+/// How many of the finding's objects are shown, and a link that reads the next page (the
+/// audit holds the first page of each finding, not all of its objects).
+fn finding_more(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
+    let (n, total) = (f.objects.len() as u64, f.total());
+    if n <= 6 && !f.has_more() {
+        return;
+    }
+    let grey = Color32::from_gray(220);
+    ui.horizontal(|ui| {
+        let words = if f.has_more() {
+            format!("{n} of {total} objects shown (scroll)")
+        } else {
+            format!("{total} objects (scroll)")
+        };
+        ui.label(RichText::new(words).color(grey));
+        if let Some(scope) = f.scope.clone().filter(|_| f.has_more()) {
+            let more = (total - n).min(crate::ui::backend::FINDING_PAGE as u64);
+            if ui
+                .link(RichText::new(format!("Show {more} more")).color(Color32::WHITE))
+                .clicked()
+            {
+                app.backend.send(crate::ui::Command::FindingPage {
+                    index,
+                    scope,
+                    after: f.next_after,
+                });
+            }
+        }
+    });
 }
 
 /// One finding: what, which objects (a virtualised list: only visible rows are laid out),
@@ -394,11 +387,7 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
                         ui.label(RichText::new(o).color(Color32::from_gray(220)).monospace());
                     }
                 });
-            if n > 6 {
-                ui.label(
-                    RichText::new(format!("{n} objects (scroll)")).color(Color32::from_gray(220)),
-                );
-            }
+            finding_more(app, ui, index, f);
         }
         // The fix is a button that runs it here; the command line is only offered to copy.
         let command = f.fix.clone().filter(|fix| fix.contains("ssec-manager "));
