@@ -13,6 +13,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let t = std::time::Instant::now();
-    fill::fill(&std::path::Path::new(&home).join("registry.sqlite3"), n).unwrap();
+    fill::fill(
+        &std::path::Path::new(&home).join("registry.sqlite3"),
+        n,
+        true,
+    )
+    .unwrap();
     println!("filled {n} objects in {:.1} s", t.elapsed().as_secs_f64());
 }

@@ -4,6 +4,8 @@
 //! the delete-key guard, and a window that keeps answering while the network does not.
 
 mod common;
+#[path = "../benches/common/fill.rs"]
+mod fill;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +37,42 @@ fn rotate_key_dialog(app: &App, from: &str, to: &str) -> Option<ssec_manager::ui
     let mut rotate = ssec_manager::ui::dialogs::Rotate::key(app, from).expect("the key is listed");
     rotate.to = to.into();
     Some(ssec_manager::ui::dialogs::Dialog::Rotate(rotate))
+}
+
+/// A registry row as tests read it.
+struct Row {
+    key: String,
+    key_label: Option<String>,
+}
+
+/// The registry's rows in id order, read straight from its file: the window holds only the
+/// rows of what it lists (`browser.registered`), so what the registry holds is asked of it.
+fn registry_rows(app: &App) -> Vec<Row> {
+    let db = rusqlite::Connection::open_with_flags(
+        app.home_dir.join("registry.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT o.object_key, k.label FROM objects o
+             LEFT JOIN keys k ON k.fingerprint = o.key_fingerprint ORDER BY o.id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(Row {
+            key: r.get(0)?,
+            key_label: r.get(1)?,
+        })
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+/// The audit of the window's last refresh counts `n` current objects.
+fn audited(app: &App, n: usize) -> bool {
+    app.audit.as_ref().is_some_and(|a| a.objects == n)
 }
 
 #[derive(Debug)]
@@ -190,8 +228,7 @@ fn a_dropped_file_opens_the_upload_dialog_and_uploads_to_garage() {
     let job = ui.app().jobs().unwrap().jobs()[0].clone();
     assert!(matches!(job.state, JobState::Done(_)), "{:?}", job.state);
     ui.until("the registry to show it", |h| {
-        h.state()
-            .objects
+        registry_rows(h.state())
             .iter()
             .any(|o| o.key.ends_with("/dropped.bin"))
     });
@@ -352,7 +389,7 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
         harness.step();
     };
     until(&mut harness, "keys", &|a| {
-        a.keys.len() == 2 && a.objects.len() == 3
+        a.keys.len() == 2 && audited(a, 3)
     });
     harness.snapshot("keys");
 
@@ -378,7 +415,12 @@ fn snapshots_of_keys_objects_and_a_running_transfer() {
 
     harness.state_mut().dialog = rotate_key_dialog(harness.state(), "photos-2026", "backups");
     harness.state_mut().prefs.screen = Screen::Keys;
-    until(&mut harness, "the rotate dialog", &|_| true);
+    // The registry's count of what it takes arrives from the worker.
+    until(
+        &mut harness,
+        "the rotate dialog's count",
+        &|a| matches!(&a.dialog, Some(ssec_manager::ui::dialogs::Dialog::Rotate(r)) if r.preview.shown.is_some()),
+    );
     harness.step();
     harness.snapshot("rotate-dialog");
     harness.state_mut().dialog = None;
@@ -572,7 +614,7 @@ fn scan_and_adopt_in_the_objects_view_records_objects_a_known_key_opens() {
     h.ok(&["key", "import", "shared", &first.p("shared.key")]);
 
     let mut ui = Ui::open(&h.home);
-    assert!(ui.app().objects.is_empty());
+    assert!(registry_rows(ui.app()).is_empty());
     browse(
         ui.harness.state_mut(),
         &first.bench.bucket,
@@ -583,11 +625,9 @@ fn scan_and_adopt_in_the_objects_view_records_objects_a_known_key_opens() {
     });
     ui.click("Scan and adopt");
     ui.until("both objects recorded under the shared key", |h| {
-        h.state().objects.len() == 2
+        registry_rows(h.state()).len() == 2
     });
-    let mut adopted: Vec<(String, Option<String>)> = ui
-        .app()
-        .objects
+    let mut adopted: Vec<(String, Option<String>)> = registry_rows(ui.app())
         .iter()
         .map(|o| (o.key.clone(), o.key_label.clone()))
         .collect();
@@ -618,12 +658,16 @@ fn rotating_a_key_from_the_window_runs_as_a_job_and_moves_every_object() {
         h.upload(name, "old");
     }
     let mut ui = Ui::open(&h.home);
-    ui.until("the objects", |h| h.state().objects.len() == 3);
+    ui.until("the objects", |h| audited(h.state(), 3));
     // The Keys screen's "Rotate…" opens this dialog for key "old"; the new key is chosen.
     ui.harness.state_mut().dialog = rotate_key_dialog(ui.app(), "old", "new");
     ui.until("the dialog", |h| {
         h.query_by_label("3 object(s) will change:").is_some()
     });
+    // The dialog grew with the list: let it settle where it is drawn before clicking.
+    for _ in 0..3 {
+        ui.harness.step();
+    }
     ui.click("Rotate");
     ui.until("the rotation job to finish", |h| {
         h.state().jobs().is_some_and(|j| {
@@ -640,8 +684,7 @@ fn rotating_a_key_from_the_window_runs_as_a_job_and_moves_every_object() {
     );
     assert_eq!((job.progress.done, job.progress.total), (3, 3));
     ui.until("the registry to show the new key", |h| {
-        h.state()
-            .objects
+        registry_rows(h.state())
             .iter()
             .all(|o| o.key_label.as_deref() == Some("new"))
     });
@@ -695,7 +738,7 @@ fn ticked_objects_rotate_and_the_others_stay_under_their_key() {
     ui.until("the listing and the registry", |h| {
         h.state().browser.entries.len() == 3
             && !h.state().browser.loading
-            && h.state().objects.len() == 3
+            && h.state().browser.registered.len() == 3
     });
     ui.click("📄 s1");
     ui.click("📄 s3");
@@ -707,25 +750,26 @@ fn ticked_objects_rotate_and_the_others_stay_under_their_key() {
     if let Some(Dialog::Rotate(r)) = &mut ui.harness.state_mut().dialog {
         r.to = "new".into();
     }
+    // The registry counts again for the chosen key; the dialog settles before the click.
     ui.harness.step();
+    ui.until("the count for the new key", |h| {
+        h.query_by_label("2 object(s) will change:").is_some()
+    });
+    for _ in 0..3 {
+        ui.harness.step();
+    }
     ui.click("Rotate");
     ui.until("s1 and s3 under the new key", |h| {
         let by = |k: &str| {
-            h.state()
-                .objects
+            registry_rows(h.state())
                 .iter()
                 .find(|o| o.key.ends_with(k))
                 .and_then(|o| o.key_label.clone())
         };
         by("/s1").as_deref() == Some("new") && by("/s3").as_deref() == Some("new")
     });
-    let s2 = ui
-        .app()
-        .objects
-        .iter()
-        .find(|o| o.key.ends_with("/s2"))
-        .unwrap()
-        .clone();
+    let rows = registry_rows(ui.app());
+    let s2 = rows.iter().find(|o| o.key.ends_with("/s2")).unwrap();
     assert_eq!(s2.key_label.as_deref(), Some("old"));
     let said = h.ok(&["download", &h.url("s2"), &h.p("s2.back")]);
     assert!(said.contains("key \"old\""), "{said}");
@@ -957,7 +1001,11 @@ fn the_sync_dialog_shows_its_plan_before_anything_moves_and_saves_the_pairing() 
     });
     assert!(ui.has_label("new: upload new.bin"));
     assert!(ui.has_label("changed: upload b.bin"));
-    assert_eq!(ui.app().objects.len(), 3, "something moved before Sync");
+    assert_eq!(
+        registry_rows(ui.app()).len(),
+        3,
+        "something moved before Sync"
+    );
     assert!(
         !ui.disabled("Sync"),
         "Sync stays disabled with the plan shown"
@@ -1142,7 +1190,7 @@ fn a_key_shared_from_the_window_is_received_in_another_window_with_its_object() 
     });
     ui.click("Receive");
     ui.until("the key and its object", |h| {
-        h.state().keys.len() == 1 && h.state().objects.len() == 1
+        h.state().keys.len() == 1 && audited(h.state(), 1)
     });
     let said: Vec<String> = ui.app().toasts.iter().map(|t| t.text.clone()).collect();
     assert!(
@@ -1207,8 +1255,11 @@ fn the_upload_dialog_takes_the_folder_default_key_and_asks_before_another() {
             .jobs()
             .is_some_and(|j| j.jobs().len() == 1 && j.jobs()[0].state.is_finished())
     });
-    ui.until("the registry", |h| h.state().objects.len() == 1);
-    assert_eq!(ui.app().objects[0].key_label.as_deref(), Some("other"));
+    ui.until("the registry", |h| registry_rows(h.state()).len() == 1);
+    assert_eq!(
+        registry_rows(ui.app())[0].key_label.as_deref(),
+        Some("other")
+    );
 }
 
 #[test]
@@ -1222,7 +1273,7 @@ fn a_folder_moved_off_sse_c_from_the_window_reads_without_a_key_and_copies_a_cur
     let mut ui = Ui::open(&h.home);
     browse(ui.harness.state_mut(), &h.bench.bucket, &prefix);
     ui.until("the listing", |h| {
-        !h.state().browser.loading && h.state().objects.len() == 1
+        !h.state().browser.loading && h.state().browser.registered.len() == 1
     });
     // The curl recipe of the SSE-C object is presigned by the worker and copied.
     ui.click("Copy curl recipe");
@@ -1296,7 +1347,7 @@ fn an_object_whose_key_was_deleted_is_red_and_cannot_be_downloaded() {
         &format!("{}/", h.prefix),
     );
     ui.until("the listing", |h| {
-        !h.state().browser.loading && h.state().objects.len() == 2
+        !h.state().browser.loading && h.state().browser.registered.len() == 2
     });
     ui.until("the row's state", |h| {
         h.query_by_label("key \"gone\" deleted: cannot be opened")
@@ -1500,7 +1551,7 @@ fn at_1024_by_700_every_action_is_on_screen_and_nothing_moves_under_the_pointer(
         &format!("{}/", h.prefix),
     );
     ui.until("the listing", |h| {
-        !h.state().browser.loading && !h.state().objects.is_empty()
+        !h.state().browser.loading && !h.state().browser.registered.is_empty()
     });
     for _ in 0..3 {
         ui.harness.step();
@@ -1559,7 +1610,7 @@ fn screenshots_of_every_screen_at_two_sizes_in_both_themes() {
         h.upload(name, key);
     }
     let mut ui = Ui::open(&h.home);
-    ui.until("the registry", |h| h.state().objects.len() == 3);
+    ui.until("the registry", |h| audited(h.state(), 3));
     for (w, ht) in [(1024.0, 700.0), (1600.0, 1000.0)] {
         ui.harness.set_size(egui::Vec2::new(w, ht));
         for dark in [true, false] {
@@ -1798,7 +1849,7 @@ fn browse_opens_the_windows_own_file_list_and_a_folder_click_saves_there() {
     h.upload("f.bin", "k");
     std::fs::create_dir(h.path("into")).unwrap();
     let mut ui = Ui::open(&h.home);
-    ui.until("the registry's objects", |h| h.state().objects.len() == 1);
+    ui.until("the registry's objects", |h| audited(h.state(), 1));
     let url = S3Url {
         bucket: h.bench.bucket.clone(),
         key: h.object_key("f.bin"),
@@ -1831,4 +1882,140 @@ fn browse_opens_the_windows_own_file_list_and_a_folder_click_saves_there() {
     ui.click("Download");
     ui.until("the download", |_| chosen.exists());
     assert_eq!(std::fs::read(&chosen).unwrap(), data);
+}
+
+/// Counts straight from the registry file: (rows, stored, stored or pending, missing).
+fn registry_counts(home: &Path) -> (usize, usize, usize, usize) {
+    let db = rusqlite::Connection::open_with_flags(
+        home.join("registry.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row(
+        "SELECT COUNT(*), SUM(state = 'stored'), SUM(state IN ('stored', 'pending')),
+            SUM(state = 'stored' AND verify_status = 'missing') FROM objects",
+        [],
+        |r| {
+            let n = |i| r.get::<_, i64>(i).map(|v| v as usize);
+            Ok((n(0)?, n(1)?, n(2)?, n(3)?))
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn with_200000_registered_objects_the_window_holds_only_the_pages_it_shows() {
+    const N: usize = 200_000;
+    let h = TestHome::with_connection("ui-scale");
+    h.ok(&["key", "generate", "photos"]);
+    h.ok(&["key", "generate", "backups"]);
+    for name in ["a.bin", "b.bin", "c.bin"] {
+        random_file(&h.path(name), 1000);
+        h.upload(name, "photos");
+    }
+    // 200,000 more rows through the real schema (in a bucket the server does not have).
+    fill::fill(&h.home.join("registry.sqlite3"), N, false).unwrap();
+    let (rows, stored, current, missing) = registry_counts(&h.home);
+    assert_eq!(rows, N + 3);
+    let mut ui = Ui::open(&h.home);
+    ui.until("the audit of every row", |h| {
+        h.state()
+            .audit
+            .as_ref()
+            .is_some_and(|a| a.objects_by_state.values().sum::<usize>() == rows)
+    });
+    let report = ui.app().audit.clone().unwrap();
+    // The totals equal the registry's own counts: neither key was backed up, so every
+    // stored object is at risk; the ones the server said are gone cannot be opened.
+    assert_eq!(report.objects, current);
+    assert_eq!(report.objects_at_risk, stored);
+    assert_eq!(report.objects_unrecoverable, missing);
+    // Each finding holds its count and a first page, never all its objects.
+    let never = report
+        .findings
+        .iter()
+        .find(|f| f.title.contains("\"photos\"") && f.title.contains("never backed up"))
+        .unwrap();
+    let of_photos: i64 = rusqlite::Connection::open(h.home.join("registry.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM objects o JOIN keys k ON k.fingerprint = o.key_fingerprint
+             WHERE k.label = 'photos' AND o.state = 'stored'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(never.count, of_photos as u64);
+    assert_eq!(never.objects.len(), 50);
+    let held = |app: &App| -> usize {
+        let audit = app.audit.as_ref().map_or(0, |a| {
+            a.findings.iter().map(|f| f.objects.len()).sum::<usize>()
+        });
+        audit + app.browser.registered.len()
+    };
+    assert!(
+        held(ui.app()) <= 50 * report.findings.len(),
+        "{}",
+        held(ui.app())
+    );
+
+    // The Audit view shows those totals, and reads more of a finding only when asked.
+    ui.harness.state_mut().prefs.screen = Screen::Audit;
+    ui.until("the cards", |h| {
+        h.query_by_label("Objects at risk").is_some()
+    });
+    // Nothing is pending, so the Objects and Objects at risk cards show the same number.
+    assert_eq!(current, stored);
+    assert_eq!(
+        ui.harness.query_all_by_label(&stored.to_string()).count(),
+        2
+    );
+    let shown = |n: usize| ui.harness.query_all_by_label(&n.to_string()).count();
+    assert!(shown(missing) >= 1, "the Cannot be opened card");
+    let index = report
+        .findings
+        .iter()
+        .position(|f| f.has_more() && f.count >= 550)
+        .expect("a finding with more objects than its first pages");
+    let first = &report.findings[index];
+    // Tall enough that the findings are on screen.
+    ui.harness.set_size(egui::Vec2::new(1280.0, 3000.0));
+    for _ in 0..3 {
+        ui.harness.step();
+    }
+    ui.harness
+        .get_all_by_label("Show 500 more")
+        .next()
+        .unwrap()
+        .click();
+    ui.until("the next page", |h| {
+        h.state().audit.as_ref().unwrap().findings[index]
+            .objects
+            .len()
+            == 550
+    });
+    let grown = &ui.app().audit.as_ref().unwrap().findings[index];
+    assert_eq!(&grown.objects[..50], &first.objects[..]);
+    assert!(ui.has_label_containing(&format!("550 of {} objects shown", first.count)));
+    shot(&mut ui, "audit-200000.png");
+
+    // The Objects view holds the rows of the folder it lists: three, not 200,003.
+    ui.harness.set_size(egui::Vec2::new(1280.0, 800.0));
+    browse(
+        ui.harness.state_mut(),
+        &h.bench.bucket,
+        &format!("{}/", h.prefix),
+    );
+    ui.until("the listing and its rows", |h| {
+        !h.state().browser.loading && h.state().browser.registered.len() == 3
+    });
+    assert!(ui.has_label("3 item(s)"));
+    assert_eq!(
+        ui.harness
+            .query_all_by_label("🔑 photos (never backed up)")
+            .count(),
+        3
+    );
+    shot(&mut ui, "objects-200000.png");
+    assert!(held(ui.app()) <= 50 * report.findings.len() + 500 + 3);
 }

@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
-/// Adds `n` objects to the registry at `registry`: mostly stored; 1 % failed, 2 % pending,
-/// 0.5 % reported missing by the server, a third never confirmed since January (stale).
-pub fn fill(registry: &Path, n: usize) -> rusqlite::Result<()> {
+/// Adds `n` objects to the registry at `registry`: mostly stored; 1 % failed, 2 % pending
+/// (with `unsettled`; else stored: a window opening the registry asks the server about
+/// pending rows), 0.5 % reported missing by the server, a third never confirmed since January
+/// (stale).
+pub fn fill(registry: &Path, n: usize, unsettled: bool) -> rusqlite::Result<()> {
     let mut db = rusqlite::Connection::open(registry)?;
     let fps: Vec<String> = db
         .prepare("SELECT fingerprint FROM keys WHERE deleted_at IS NULL ORDER BY label")?
@@ -28,7 +30,7 @@ pub fn fill(registry: &Path, n: usize) -> rusqlite::Result<()> {
         for i in 0..n {
             let state = match i % 100 {
                 0 => "failed",
-                1 | 2 => "pending",
+                1 | 2 if unsettled => "pending",
                 _ => "stored",
             };
             let verify = (i % 200 == 3).then_some("missing");

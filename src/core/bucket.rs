@@ -58,6 +58,16 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    /// The object's key; None for a folder.
+    pub fn object_key(&self) -> Option<&str> {
+        match self {
+            Entry::Object { key, .. } => Some(key),
+            Entry::Prefix(_) => None,
+        }
+    }
+}
+
 /// What `list_level` lists: one level under `prefix` (folders and objects), or with `all`
 /// every object below it (no folders).
 #[derive(Debug, Clone, Copy)]

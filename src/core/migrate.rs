@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use super::key::SseHeaders;
 use super::meta::{ObjectMeta, WithMeta as _};
-use super::registry::{ObjectRecord, ObjectState, PendingMigration, Rekey};
-use super::rotate::{MAX_SINGLE_COPY, RotateSelection, copy_source, select};
+use super::registry::{ObjectRecord, ObjectState, PendingMigration, Rekey, ScopePages as _};
+use super::rotate::{MAX_SINGLE_COPY, RotateSelection, TARGETS_PAGE, copy_source};
 use super::s3::{
     Op, S3Error, S3ErrorKind, WithCopySourceSse as _, client_for, head_with_key, sdk_error,
 };
@@ -148,6 +148,13 @@ impl MigrateReport {
     }
 }
 
+/// What a migration carries from one target to the next.
+struct Run<'a> {
+    probed: &'a mut Probed,
+    report: &'a mut MigrateReport,
+    on_object: &'a mut (dyn FnMut(&Migration) + Send),
+}
+
 /// How a pending migration stands on the server.
 enum Standing {
     /// Off SSE-C as asked (at this version).
@@ -157,16 +164,10 @@ enum Standing {
 }
 
 impl Home {
-    /// The registered objects a migration of `selection` takes: stored, under SSE-C.
+    /// The registered objects a migration of `selection` takes: stored, under SSE-C (every
+    /// page of `selection.scope(None)`, for a dry run's list).
     pub fn migration_targets(&self, selection: &RotateSelection) -> Result<Vec<ObjectRecord>> {
-        let rows = match selection {
-            RotateSelection::Key { from, .. } => self.registry.dependent_objects(from)?,
-            _ => self.registry.objects()?,
-        };
-        Ok(select(rows.iter(), selection, None)
-            .into_iter()
-            .cloned()
-            .collect())
+        Ok(self.registry.scope_all(&selection.scope(None))?)
     }
 
     /// Migrates what `selection` takes off SSE-C to `target`: migrations cut off earlier are
@@ -187,64 +188,33 @@ impl Home {
         let (settled, unsettled) = self.settle_migrations().await?;
         report.settled = settled;
         report.failed.extend(unsettled);
-        let targets = self.migration_targets(selection)?;
+        // Read a page at a time; each row is read again at its turn.
+        let scope = selection.scope(None);
+        ctx.progress.set_total(self.registry.scope_count(&scope)?);
         // Per connection and bucket: whether the server does the target (asked once).
         let mut probed: Probed = std::collections::HashMap::new();
-        ctx.progress.set_total(targets.len() as u64);
-        for t in &targets {
-            if ctx.cancel.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let Some(o) = self
-                .registry
-                .object_by_id(t.id)?
-                .filter(|o| o.state == ObjectState::Stored)
-            else {
-                ctx.progress.add(1);
-                continue;
+        let mut froms = std::collections::BTreeSet::new();
+        let mut after = 0;
+        loop {
+            let page = self.registry.scope_page(&scope, after, TARGETS_PAGE)?;
+            let Some(last) = page.last() else {
+                break;
             };
-            let name = format!("{}:{}", o.connection, o.url());
-            let client = match self.client_of(&o).await {
-                Ok(c) => c,
-                Err(e) => {
-                    report.failed.push((name, e.to_string()));
-                    ctx.progress.add(1);
-                    continue;
+            after = last.id;
+            for t in &page {
+                if ctx.cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
                 }
-            };
-            let place = (o.connection.clone(), o.bucket.clone());
-            if !probed.contains_key(&place) {
-                let folder = o.key.rsplit_once('/').map(|p| p.0);
-                let answer = probe_target(&client, &o.bucket, folder, target).await;
-                probed.insert(place.clone(), answer.map_err(|e| e.to_string()));
-            }
-            if let Some(Err(why)) = probed.get(&place) {
-                report.failed.push((name, why.clone()));
+                froms.insert(t.key_fingerprint.clone());
+                let mut run = Run {
+                    probed: &mut probed,
+                    report: &mut report,
+                    on_object: &mut *on_object,
+                };
+                self.migrate_target(t.id, target, &mut run).await?;
                 ctx.progress.add(1);
-                continue;
             }
-            match self.migrate_object(&client, &o, target).await {
-                Ok(kept) => {
-                    report.old_versions_kept += usize::from(kept);
-                    let m = Migration {
-                        object: format!("{}:{}", o.connection, o.url()),
-                        key: o
-                            .key_label
-                            .clone()
-                            .unwrap_or_else(|| o.key_fingerprint.to_string()),
-                        size: o.size,
-                    };
-                    on_object(&m);
-                    report.migrated.push(m);
-                }
-                Err(Error::Cancelled) => return Err(Error::Cancelled),
-                Err(e) => report.failed.push((name, e.to_string())),
-            }
-            ctx.progress.add(1);
         }
-        let mut froms: Vec<_> = targets.iter().map(|t| t.key_fingerprint.clone()).collect();
-        froms.sort();
-        froms.dedup();
         report.retired_keys = self
             .registry
             .keys()?
@@ -253,6 +223,55 @@ impl Home {
             .map(|k| k.key.label)
             .collect();
         Ok(report)
+    }
+
+    /// One target of a migration, read again first (skipped unless still stored): probed
+    /// per bucket, migrated, its outcome in the report. Errs only on cancel or the registry.
+    async fn migrate_target(&self, id: i64, target: &Target, run: &mut Run<'_>) -> Result<()> {
+        let Some(o) = self
+            .registry
+            .object_by_id(id)?
+            .filter(|o| o.state == ObjectState::Stored)
+        else {
+            return Ok(());
+        };
+        let name = format!("{}:{}", o.connection, o.url());
+        let client = match self.client_of(&o).await {
+            Ok(c) => c,
+            Err(e) => {
+                run.report.failed.push((name, e.to_string()));
+                return Ok(());
+            }
+        };
+        let place = (o.connection.clone(), o.bucket.clone());
+        if !run.probed.contains_key(&place) {
+            let folder = o.key.rsplit_once('/').map(|p| p.0);
+            let answer = probe_target(&client, &o.bucket, folder, target).await;
+            run.probed
+                .insert(place.clone(), answer.map_err(|e| e.to_string()));
+        }
+        if let Some(Err(why)) = run.probed.get(&place) {
+            run.report.failed.push((name, why.clone()));
+            return Ok(());
+        }
+        match self.migrate_object(&client, &o, target).await {
+            Ok(kept) => {
+                run.report.old_versions_kept += usize::from(kept);
+                let m = Migration {
+                    object: name,
+                    key: o
+                        .key_label
+                        .clone()
+                        .unwrap_or_else(|| o.key_fingerprint.to_string()),
+                    size: o.size,
+                };
+                (run.on_object)(&m);
+                run.report.migrated.push(m);
+            }
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) => run.report.failed.push((name, e.to_string())),
+        }
+        Ok(())
     }
 
     /// One object: recorded, copied, confirmed, recorded as migrated. Whether the bucket

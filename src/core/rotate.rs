@@ -19,7 +19,10 @@ use serde::Serialize;
 use super::key::{KeyFingerprint, SseHeaders, SseKey};
 use super::location::{S3Location, S3Url};
 use super::meta::{ObjectMeta, WithMeta as _};
-use super::registry::{BucketTraits, KeyRecord, ObjectRecord, ObjectState, PendingRotation, Rekey};
+use super::registry::{
+    BucketTraits, KeyRecord, ObjectRecord, ObjectScope, ObjectState, PendingRotation, Pick, Rekey,
+    ScopePages as _,
+};
 use super::s3::{Op, S3Error, client_for, head_with_key, proves_not_under_key, sdk_error};
 use super::transfer::progress::{MIB, TransferOptions};
 use super::{Error, Home, Result};
@@ -118,41 +121,44 @@ pub enum RotateSelection {
 }
 
 impl RotateSelection {
-    /// Whether a registry row is one this selection names (state aside).
-    pub fn names(&self, o: &ObjectRecord) -> bool {
-        match self {
-            RotateSelection::Ids(ids) => ids.contains(&o.id),
-            RotateSelection::Object { connection, url } => {
-                o.connection == *connection && o.bucket == url.bucket && o.key == url.key
-            }
-            RotateSelection::Key { from, within } => {
-                o.key_fingerprint == *from
-                    && within
-                        .as_ref()
-                        .is_none_or(|w| o.bucket == w.bucket && o.key.starts_with(w.prefix()))
-            }
+    /// The registry's words for the same selection.
+    pub fn pick(&self) -> Pick {
+        match self.clone() {
+            RotateSelection::Ids(ids) => Pick::Ids(ids),
+            RotateSelection::Object { connection, url } => Pick::Object {
+                connection,
+                bucket: url.bucket,
+                key: url.key,
+            },
+            RotateSelection::Key { from, within } => Pick::Key {
+                fingerprint: from.to_string(),
+                within: within.map(|w| (w.bucket.clone(), w.prefix().to_string())),
+            },
             RotateSelection::Folder {
                 connection,
                 bucket,
                 prefix,
-            } => o.connection == *connection && o.bucket == *bucket && o.key.starts_with(prefix),
+            } => Pick::Folder {
+                connection,
+                bucket,
+                prefix,
+            },
+        }
+    }
+
+    /// The rows a rotation of it to `to` moves: stored, named, not already under `to` (None:
+    /// no target chosen yet). The window previews exactly what the operation will take, a
+    /// count and a first page.
+    pub fn scope(&self, to: Option<&KeyFingerprint>) -> ObjectScope {
+        ObjectScope::Targets {
+            pick: self.pick(),
+            not_under: to.map(|fp| fp.to_string()),
         }
     }
 }
 
-/// The rows a rotation of `selection` to `to` moves: stored, named, not already under `to`
-/// (None: no target chosen yet). Pure, so the window previews exactly what the operation
-/// will take.
-pub fn select<'a>(
-    rows: impl IntoIterator<Item = &'a ObjectRecord>,
-    selection: &RotateSelection,
-    to: Option<&KeyFingerprint>,
-) -> Vec<&'a ObjectRecord> {
-    rows.into_iter()
-        .filter(|o| o.state == ObjectState::Stored && Some(&o.key_fingerprint) != to)
-        .filter(|o| selection.names(o))
-        .collect()
-}
+/// How many targets a rotation or migration reads from the registry at a time.
+pub const TARGETS_PAGE: usize = 200;
 
 /// What happened to one object of a many-object rotation.
 #[derive(Debug, Clone)]
@@ -525,27 +531,30 @@ impl Home {
         })
     }
 
-    /// The registry rows a selection takes now: stored, and not already under `to`. One
-    /// object named by its location must be registered (its key is needed to read it).
+    /// The registry rows a selection takes now: stored, and not already under `to` (every
+    /// page of `rotation_scope`, for a dry run's list).
     pub fn rotation_targets(
         &self,
         selection: &RotateSelection,
         to: &KeyFingerprint,
     ) -> Result<Vec<ObjectRecord>> {
-        let rows = match selection {
-            RotateSelection::Key { from, .. } if from == to => {
-                return Err(Error::Refused(
-                    "the new key is the key the objects are under already; choose another".into(),
-                ));
-            }
-            RotateSelection::Key { from, .. } => self.registry.dependent_objects(from)?,
-            RotateSelection::Ids(ids) => {
-                let mut rows = Vec::new();
-                for id in ids {
-                    rows.extend(self.registry.object_by_id(*id)?);
-                }
-                rows
-            }
+        Ok(self
+            .registry
+            .scope_all(&self.rotation_scope(selection, to)?)?)
+    }
+
+    /// Which rows a rotation of `selection` to `to` takes, after the checks a selection
+    /// needs: a key is not rotated onto itself; one object named by its location must be
+    /// registered and stored (its key is needed to read it).
+    pub fn rotation_scope(
+        &self,
+        selection: &RotateSelection,
+        to: &KeyFingerprint,
+    ) -> Result<ObjectScope> {
+        match selection {
+            RotateSelection::Key { from, .. } if from == to => Err(Error::Refused(
+                "the new key is the key the objects are under already; choose another".into(),
+            )),
             RotateSelection::Object { connection, url } => {
                 let conn = self.resolve_connection(Some(connection))?;
                 let row = self
@@ -569,14 +578,10 @@ impl Home {
                         row.state.as_str()
                     )));
                 }
-                vec![row]
+                Ok(RotateSelection::Ids(vec![row.id]).scope(Some(to)))
             }
-            RotateSelection::Folder { .. } => self.registry.objects()?,
-        };
-        Ok(select(rows.iter(), selection, Some(to))
-            .into_iter()
-            .cloned()
-            .collect())
+            _ => Ok(selection.scope(Some(to))),
+        }
     }
 
     /// Rotates what `selection` takes to the key labelled `to_label`, as one operation:
@@ -613,42 +618,61 @@ impl Home {
             Ok(settled) => report.settled = settled,
             Err(e) => report.settle_error = Some(e.to_string()),
         }
-        let targets = self.rotation_targets(selection, &to.fingerprint)?;
+        // The targets are read a page at a time: a rotation of a million objects holds one
+        // page. Each row is read again at its turn (another job may have moved it).
+        let scope = self.rotation_scope(selection, &to.fingerprint)?;
+        let total = self.registry.scope_count(&scope)?;
         if let RotateSelection::Ids(ids) = selection {
-            report.skipped = ids.len().saturating_sub(targets.len());
+            report.skipped = ids.len().saturating_sub(total as usize);
         }
-        ctx.progress.set_total(targets.len() as u64);
-        for target in &targets {
-            if ctx.cancel.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            // Read again: another job may have moved it since the targets were listed.
-            let outcome = match self.registry.object_by_id(target.id)? {
-                Some(o)
-                    if o.state == ObjectState::Stored && o.key_fingerprint != to.fingerprint =>
-                {
-                    match self.rotate_object(&o, to_label, opts).await {
-                        Ok(r) => RotateOutcome::Rotated(r),
-                        Err(Error::Cancelled) => return Err(Error::Cancelled),
-                        Err(e) => RotateOutcome::Failed {
-                            object: format!("{}:{}", o.connection, o.url()),
-                            error: e.to_string(),
-                        },
-                    }
-                }
-                _ => RotateOutcome::Skipped,
+        ctx.progress.set_total(total);
+        let mut after = 0;
+        loop {
+            let page = self.registry.scope_page(&scope, after, TARGETS_PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(report);
             };
-            on_object(&outcome);
-            match outcome {
-                RotateOutcome::Rotated(r) => report.rotated.push(r),
-                RotateOutcome::Failed { object, error } => {
-                    report.failed.push(RotateFailure { object, error })
+            after = last.id;
+            for target in &page {
+                if ctx.cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
                 }
-                RotateOutcome::Skipped => report.skipped += 1,
+                let outcome = self.rotate_target(target.id, &to, to_label, opts).await?;
+                on_object(&outcome);
+                match outcome {
+                    RotateOutcome::Rotated(r) => report.rotated.push(r),
+                    RotateOutcome::Failed { object, error } => {
+                        report.failed.push(RotateFailure { object, error })
+                    }
+                    RotateOutcome::Skipped => report.skipped += 1,
+                }
+                ctx.progress.add(1);
             }
-            ctx.progress.add(1);
         }
-        Ok(report)
+    }
+
+    /// One object of a rotation, read again first: skipped if it is no longer stored or
+    /// already under the target key.
+    async fn rotate_target(
+        &self,
+        id: i64,
+        to: &KeyRecord,
+        to_label: &str,
+        opts: &RotateOptions,
+    ) -> Result<RotateOutcome> {
+        Ok(match self.registry.object_by_id(id)? {
+            Some(o) if o.state == ObjectState::Stored && o.key_fingerprint != to.fingerprint => {
+                match self.rotate_object(&o, to_label, opts).await {
+                    Ok(r) => RotateOutcome::Rotated(r),
+                    Err(Error::Cancelled) => return Err(Error::Cancelled),
+                    Err(e) => RotateOutcome::Failed {
+                        object: format!("{}:{}", o.connection, o.url()),
+                        error: e.to_string(),
+                    },
+                }
+            }
+            _ => RotateOutcome::Skipped,
+        })
     }
 
     /// Deletes noncurrent versions kept under an old key after a rotation (registry rows in

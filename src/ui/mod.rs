@@ -123,6 +123,9 @@ pub struct Browser {
     pub checked: std::collections::HashMap<String, crate::core::scan::ObjectKind>,
     /// Object keys ticked in the listing (for Rotate selected).
     pub selected: std::collections::BTreeSet<String>,
+    /// The registry's newest stored (or migrated) row of each listed object, by object key:
+    /// the window holds the rows of what it lists, never the whole registry.
+    pub registered: std::collections::HashMap<String, ObjectRecord>,
     /// The listing's order (a column header clicked), and whether reversed.
     pub sort: SortBy,
     pub descending: bool,
@@ -165,11 +168,6 @@ pub struct App {
     /// Keys in the keyring whose registry is gone (label, fingerprint), offered for adoption.
     pub orphans: Vec<(String, String)>,
     pub connections: Vec<ConnectionRecord>,
-    pub objects: Vec<ObjectRecord>,
-    /// (connection, bucket, object key) -> index in `objects` of its newest stored (or migrated)
-    /// row, so the
-    /// Objects listing finds a row's key without scanning every object each frame.
-    stored_index: std::collections::HashMap<(String, String, String), usize>,
     /// The audit of the last refresh (computed by the worker, not per frame).
     pub audit: Option<Arc<crate::core::audit::AuditReport>>,
     pub interrupted: Vec<crate::core::registry::MultipartRecord>,
@@ -225,8 +223,6 @@ impl App {
             keys: Vec::new(),
             orphans: Vec::new(),
             connections: Vec::new(),
-            objects: Vec::new(),
-            stored_index: std::collections::HashMap::new(),
             audit: None,
             interrupted: Vec::new(),
             toasts: Vec::new(),
@@ -397,6 +393,18 @@ impl App {
             Event::Orphans(o) => self.orphans = o,
             Event::Connections(c) => self.set_connections(c),
             Event::Audit(a) => self.audit = Some(Arc::from(a)),
+            Event::TargetsPreview {
+                scope,
+                count,
+                first,
+            } => {
+                let preview = match &mut self.dialog {
+                    Some(Dialog::Rotate(d)) => &mut d.preview,
+                    Some(Dialog::Migrate(d)) => &mut d.preview,
+                    _ => return,
+                };
+                preview.shown = Some((scope, count, first));
+            }
             Event::FindingPage { index, scope, rows } => match rows {
                 Ok(rows) => self.add_finding_page(index, &scope, rows),
                 Err(e) => self.error(e),
@@ -408,10 +416,20 @@ impl App {
                     self.error(e);
                 }
             }
-            Event::Objects(o) => {
-                // The last answer of a refresh: keys and connections are in too.
-                self.set_objects(o);
+            Event::Refreshed => {
+                // The last answer of a refresh: keys and connections are in too. The rows
+                // of what the listing shows are read again (a scan may have added some).
                 self.registry_loaded = true;
+                self.ask_registered();
+            }
+            Event::Registered {
+                connection,
+                bucket,
+                rows,
+            } => {
+                if self.browser.shows(&connection, &bucket) {
+                    self.browser.registered = rows;
+                }
             }
             Event::Interrupted(i) => self.interrupted = i,
             Event::Info(t) => self.info(t),
@@ -489,10 +507,13 @@ impl App {
                 all,
                 entries,
                 partial,
+                registered,
             } => {
                 let b = &mut self.browser;
                 if b.shows(&connection, &bucket) && b.prefix == prefix && b.all == all {
                     b.loading = partial;
+                    b.registered
+                        .extend(registered.into_iter().map(|o| (o.key.clone(), o)));
                     match entries {
                         Ok(e) => {
                             b.entries = e;
@@ -566,22 +587,24 @@ impl App {
         }
     }
 
-    /// Replaces the registry's objects (ordered by id) and indexes the newest stored row of
-    /// each location.
-    pub fn set_objects(&mut self, objects: Vec<ObjectRecord>) {
-        self.stored_index = objects
+    /// Asks the registry again for the rows of the objects the listing shows.
+    fn ask_registered(&self) {
+        let b = &self.browser;
+        let (Some(connection), Some(bucket)) = (b.connection.clone(), b.bucket.clone()) else {
+            return;
+        };
+        let keys: Vec<String> = b
+            .entries
             .iter()
-            .enumerate()
-            .filter(|(_, o)| {
-                matches!(
-                    o.state,
-                    crate::core::registry::ObjectState::Stored
-                        | crate::core::registry::ObjectState::Migrated
-                )
-            })
-            .map(|(i, o)| ((o.connection.clone(), o.bucket.clone(), o.key.clone()), i))
+            .filter_map(|e| e.object_key().map(str::to_string))
             .collect();
-        self.objects = objects;
+        if !keys.is_empty() {
+            self.backend.send(Command::Registered {
+                connection,
+                bucket,
+                keys,
+            });
+        }
     }
 
     /// The newest stored registry row of an object, if the registry has one.
@@ -595,22 +618,26 @@ impl App {
             .filter(|o| o.state == crate::core::registry::ObjectState::Stored)
     }
 
-    /// The newest stored or migrated (off SSE-C) registry row of an object.
+    /// The newest stored or migrated (off SSE-C) registry row of an object the listing shows
+    /// (the window holds no other rows).
     pub fn current_object(
         &self,
         connection: &str,
         bucket: &str,
         key: &str,
     ) -> Option<&ObjectRecord> {
-        self.stored_index
-            .get(&(connection.to_string(), bucket.to_string(), key.to_string()))
-            .and_then(|i| self.objects.get(*i))
+        let b = &self.browser;
+        if !b.shows(connection, bucket) {
+            return None;
+        }
+        b.registered.get(key)
     }
 
     /// Lists the browser's current place again.
     pub fn refresh_listing(&mut self) {
         let b = &mut self.browser;
         b.selected.clear();
+        b.registered.clear();
         b.cursor = None;
         if let (Some(c), Some(bk)) = (b.connection.clone(), b.bucket.clone()) {
             b.loading = true;

@@ -687,7 +687,8 @@ impl Registry {
         let mut stmt = db
             .prepare(
                 "SELECT m.object_id, m.upload_id, m.source_path, m.source_size, m.source_mtime,
-                    m.part_size, m.started_at, m.owner, COALESCE(o.state, '')
+                    m.part_size, m.started_at, m.owner, COALESCE(o.state, ''),
+                    's3://' || COALESCE(o.bucket, '?') || '/' || COALESCE(o.object_key, '?')
                  FROM multipart_uploads m LEFT JOIN objects o ON o.id = m.object_id
                  ORDER BY m.started_at, m.object_id",
             )
@@ -697,6 +698,7 @@ impl Registry {
                 Ok((
                     MultipartRecord {
                         object_id: r.get(0)?,
+                        object: r.get(9)?,
                         upload_id: r.get(1)?,
                         source_path: r.get(2)?,
                         source_size: r.get::<_, i64>(3)?.max(0) as u64,
@@ -907,6 +909,31 @@ impl Registry {
             .rposition(|o| o.state == ObjectState::Stored)
             .or_else(|| rows.len().checked_sub(1));
         Ok(stored.map(|i| rows.swap_remove(i)))
+    }
+
+    /// The newest stored or moved-off (migrated) row of each of these objects of a bucket,
+    /// by object key: what the Objects view shows of the rows it lists, read a page of keys
+    /// at a time through the location index (never the whole registry).
+    pub fn current_rows(
+        &self,
+        connection: &str,
+        bucket: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, ObjectRecord>> {
+        let mut rows = std::collections::HashMap::new();
+        for chunk in keys.chunks(500) {
+            let list = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into());
+            // Rows come in id order: a later row of the same object wins.
+            for o in self.query_objects(
+                "WHERE c.name = ?1 AND o.bucket = ?2
+                   AND o.object_key IN (SELECT value FROM json_each(?3))
+                   AND o.state IN ('stored', 'migrated')",
+                &[&connection, &bucket, &list],
+            )? {
+                rows.insert(o.key.clone(), o);
+            }
+        }
+        Ok(rows)
     }
 
     /// Every row of one object that is not settled: running (`pending`) or `in_doubt`.

@@ -26,7 +26,7 @@ mod sums;
 mod sync;
 mod traits;
 pub use places::{DefaultKey, KeyShare, PendingMigration};
-pub use sums::{AuditSums, KeySums, ObjectScope, Rows, ScopePages, StoredGroup};
+pub use sums::{AuditSums, KeySums, ObjectScope, Pick, Rows, ScopePages, StoredGroup};
 pub use sync::{FileStamp, SyncPair};
 
 pub use traits::{BucketTraits, Rekey};
@@ -642,6 +642,8 @@ impl ObjectRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct MultipartRecord {
     pub object_id: i64,
+    /// Its object, s3://BUCKET/KEY (as its registry row names it).
+    pub object: String,
     pub upload_id: String,
     pub source_path: String,
     pub source_size: u64,

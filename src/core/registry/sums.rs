@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter};
 
 use super::*;
 
@@ -64,41 +65,183 @@ pub enum ObjectScope {
     OldVersions { fingerprint: String },
     /// Uploads whose outcome is not known.
     Unsettled,
+    /// Stored objects a rotation or migration of `pick` takes, except those already under
+    /// `not_under` (a rotation's target key).
+    Targets {
+        pick: Pick,
+        not_under: Option<String>,
+    },
+}
+
+/// Which registered objects a rotation or migration names (their state aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    /// By registry id.
+    Ids(Vec<i64>),
+    /// One object by its location on a connection.
+    Object {
+        connection: String,
+        bucket: String,
+        key: String,
+    },
+    /// Every object of a key, or only those under a bucket's prefix.
+    Key {
+        fingerprint: String,
+        within: Option<(String, String)>,
+    },
+    /// Every object under a prefix of a bucket on a connection.
+    Folder {
+        connection: String,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl Pick {
+    /// Whether a row is one this pick names.
+    pub fn names(&self, o: &ObjectRecord) -> bool {
+        match self {
+            Pick::Ids(ids) => ids.contains(&o.id),
+            Pick::Object {
+                connection,
+                bucket,
+                key,
+            } => o.connection == *connection && o.bucket == *bucket && o.key == *key,
+            Pick::Key {
+                fingerprint,
+                within,
+            } => {
+                o.key_fingerprint.as_str() == fingerprint
+                    && within
+                        .as_ref()
+                        .is_none_or(|(b, p)| o.bucket == *b && o.key.starts_with(p.as_str()))
+            }
+            Pick::Folder {
+                connection,
+                bucket,
+                prefix,
+            } => o.connection == *connection && o.bucket == *bucket && o.key.starts_with(prefix),
+        }
+    }
+
+    /// The SQL condition, its arguments pushed onto `args` (numbered after what is there).
+    fn condition(&self, args: &mut Vec<Value>) -> String {
+        let mut arg = |v: Value| {
+            args.push(v);
+            format!("?{}", args.len() + 2)
+        };
+        match self {
+            Pick::Ids(ids) => {
+                let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+                format!(
+                    "o.id IN (SELECT value FROM json_each({}))",
+                    arg(list.into())
+                )
+            }
+            Pick::Object {
+                connection,
+                bucket,
+                key,
+            } => format!(
+                "c.name = {} AND o.bucket = {} AND o.object_key = {}",
+                arg(connection.clone().into()),
+                arg(bucket.clone().into()),
+                arg(key.clone().into())
+            ),
+            Pick::Key {
+                fingerprint,
+                within,
+            } => {
+                let key = format!("o.key_fingerprint = {}", arg(fingerprint.clone().into()));
+                match within {
+                    None => key,
+                    Some((bucket, prefix)) => format!(
+                        "{key} AND o.bucket = {} AND {}",
+                        arg(bucket.clone().into()),
+                        prefix_range(prefix, arg)
+                    ),
+                }
+            }
+            Pick::Folder {
+                connection,
+                bucket,
+                prefix,
+            } => format!(
+                "c.name = {} AND o.bucket = {} AND {}",
+                arg(connection.clone().into()),
+                arg(bucket.clone().into()),
+                prefix_range(prefix, arg)
+            ),
+        }
+    }
+}
+
+/// "object key starts with `prefix`" as a range an index can seek: from the prefix to the
+/// first text after every text it starts (its last character that can be, counted up by one).
+fn prefix_range(prefix: &str, mut arg: impl FnMut(Value) -> String) -> String {
+    let from = format!("o.object_key >= {}", arg(prefix.to_string().into()));
+    match after_prefix(prefix) {
+        Some(to) => format!("{from} AND o.object_key < {}", arg(to.into())),
+        None => from,
+    }
+}
+
+/// The least text greater than every text that starts with `prefix` (None: none is, as for
+/// "" or a prefix of only U+10FFFF). Code point order is UTF-8's byte order, SQLite's.
+fn after_prefix(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=0x10FFFF).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 const PROBLEMS: &str = "('missing', 'wrong_key', 'changed')";
 
 impl ObjectScope {
-    /// The SQL condition (on `o`) and its one text argument, if any.
-    fn condition(&self) -> (String, Option<String>) {
-        match self {
-            ObjectScope::Stored { fingerprint } => (
-                "o.key_fingerprint = ?3 AND o.state = 'stored'".into(),
-                Some(fingerprint.clone()),
-            ),
+    /// The SQL condition (on `o`, and `c` its connection) and its arguments, numbered from
+    /// ?3 (?1 and ?2 are the page's).
+    fn condition(&self) -> (String, Vec<Value>) {
+        let mut args = Vec::new();
+        let text = |s: &str| Value::Text(s.to_string());
+        let condition = match self {
+            ObjectScope::Stored { fingerprint } => {
+                args.push(text(fingerprint));
+                "o.key_fingerprint = ?3 AND o.state = 'stored'".into()
+            }
             ObjectScope::Answer {
                 fingerprint,
                 status,
-            } => (
-                format!(
-                    "o.key_fingerprint = ?3 AND o.state = 'stored' AND o.verify_status = '{}'",
-                    status.as_str()
-                ),
-                Some(fingerprint.clone()),
-            ),
-            ObjectScope::Stale { cutoff } => (
+            } => {
+                args.extend([text(fingerprint), text(status.as_str())]);
+                "o.key_fingerprint = ?3 AND o.state = 'stored' AND o.verify_status = ?4".into()
+            }
+            ObjectScope::Stale { cutoff } => {
+                args.push(text(cutoff));
                 format!(
                     "o.state = 'stored' AND (o.verify_status IS NULL OR o.verify_status NOT IN \
                      {PROBLEMS}) AND COALESCE(o.last_verified_at, o.created_at) < ?3"
-                ),
-                Some(cutoff.clone()),
-            ),
-            ObjectScope::OldVersions { fingerprint } => (
-                "o.key_fingerprint = ?3 AND o.state = 'old_version'".into(),
-                Some(fingerprint.clone()),
-            ),
-            ObjectScope::Unsettled => ("o.state IN ('pending', 'in_doubt')".into(), None),
-        }
+                )
+            }
+            ObjectScope::OldVersions { fingerprint } => {
+                args.push(text(fingerprint));
+                "o.key_fingerprint = ?3 AND o.state = 'old_version'".into()
+            }
+            ObjectScope::Unsettled => "o.state IN ('pending', 'in_doubt')".into(),
+            ObjectScope::Targets { pick, not_under } => {
+                let mut condition = format!("o.state = 'stored' AND {}", pick.condition(&mut args));
+                if let Some(fp) = not_under {
+                    args.push(text(fp));
+                    condition += &format!(" AND o.key_fingerprint <> ?{}", args.len() + 2);
+                }
+                condition
+            }
+        };
+        (condition, args)
     }
 
     /// How a finding about this scope names one of its objects: "connection:s3://bucket/key",
@@ -143,6 +286,11 @@ impl ObjectScope {
             ObjectScope::Unsettled => {
                 matches!(o.state, ObjectState::Pending | ObjectState::InDoubt)
             }
+            ObjectScope::Targets { pick, not_under } => {
+                o.state == ObjectState::Stored
+                    && not_under.as_deref() != Some(o.key_fingerprint.as_str())
+                    && pick.names(o)
+            }
         }
     }
 }
@@ -183,20 +331,52 @@ impl Registry {
         (after, limit): (i64, usize),
         read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>> {
-        let (condition, arg) = scope.condition();
+        let (condition, args) = scope.condition();
         let db = self.db();
         let mut stmt = db
             .prepare_cached(&format!(
                 "SELECT {columns} WHERE o.id > ?1 AND {condition} ORDER BY o.id LIMIT ?2"
             ))
             .map_err(|e| self.err(e))?;
-        let limit = limit as i64;
-        let rows = match &arg {
-            Some(a) => stmt.query_map(params![after, limit, a], read),
-            None => stmt.query_map(params![after, limit], read),
-        }
-        .map_err(|e| self.err(e))?;
+        let page = [Value::Integer(after), Value::Integer(limit as i64)];
+        let rows = stmt
+            .query_map(params_from_iter(page.into_iter().chain(args)), read)
+            .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every row of `scope`, read a page at a time (for lists a user asked to see whole).
+    pub fn scope_all(&self, scope: &ObjectScope) -> Result<Vec<ObjectRecord>> {
+        const PAGE: usize = 1000;
+        let mut all: Vec<ObjectRecord> = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |o| o.id);
+            let page = self.scope_page(scope, after, PAGE)?;
+            let done = page.len() < PAGE;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// How many rows `scope` names.
+    pub fn scope_count(&self, scope: &ObjectScope) -> Result<u64> {
+        let (condition, args) = scope.condition();
+        // ?1 and ?2 are the page's elsewhere: here they are always true.
+        let page = [Value::Integer(0), Value::Integer(0)];
+        self.db()
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM objects o JOIN connections c ON c.id = o.connection_id \
+                 WHERE ?1 = ?2 AND {condition}"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params_from_iter(page.into_iter().chain(args)), |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .map(|n| n.max(0) as u64)
             .map_err(|e| self.err(e))
     }
 }

@@ -825,6 +825,7 @@ async fn start_multipart(
         .to_string();
     home.registry.record_multipart(&MultipartRecord {
         object_id,
+        object: url.to_string(),
         upload_id: id.clone(),
         source_path: source.path.display().to_string(),
         source_size: source.size,

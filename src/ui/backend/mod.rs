@@ -10,6 +10,7 @@ mod connections;
 mod keys;
 mod objects;
 
+use crate::core::registry::ScopePages as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -140,13 +141,25 @@ pub enum Command {
         /// Unblock SSE-C on the bucket first (PutBucketEncryption).
         allow_sse_c: bool,
     },
-    /// Rotate-away old versions, deleted on the user's explicit request (registry ids).
+    /// Rotate-away old versions of a key, deleted on the user's explicit request: exactly
+    /// the `count` the dialog showed, or nothing.
     DeleteOldVersions {
-        ids: Vec<i64>,
+        scope: crate::core::registry::ObjectScope,
+        count: u64,
     },
     /// The audit report into a file (Markdown, JSON or CSV by the file's extension).
     ExportAudit {
         path: PathBuf,
+    },
+    /// The registry's current rows of these objects of a bucket (what the listing shows).
+    Registered {
+        connection: String,
+        bucket: String,
+        keys: Vec<String>,
+    },
+    /// How many objects a rotation or migration would take, and the first few.
+    PreviewTargets {
+        scope: crate::core::registry::ObjectScope,
     },
     /// The next page of a finding's objects (the audit holds the first page of each).
     FindingPage {
@@ -190,6 +203,9 @@ pub enum Command {
     },
 }
 
+/// How many objects a rotation or migration preview lists.
+const PREVIEW_ROWS: usize = 6;
+
 /// How many more objects of a finding "Show more" reads.
 pub const FINDING_PAGE: usize = 500;
 
@@ -203,10 +219,17 @@ pub enum Event {
     /// Keys of this application in the keyring whose registry is gone: (label, fingerprint).
     Orphans(Vec<(String, String)>),
     Connections(Vec<ConnectionRecord>),
-    Objects(Vec<ObjectRecord>),
+    /// A refresh is complete: keys, connections and the audit are in.
+    Refreshed,
     Preflight(Result<Box<crate::core::preflight::PreflightReport>, String>),
     /// The audit of what the registry and the keyring hold (sent before `Objects`).
     Audit(Box<crate::core::audit::AuditReport>),
+    /// The answer to `PreviewTargets`: the count and the first rows (s3 URL, key label).
+    TargetsPreview {
+        scope: crate::core::registry::ObjectScope,
+        count: u64,
+        first: Vec<(String, Option<String>)>,
+    },
     /// The next page of the objects of the audit's finding `index` ((id, name) in order).
     FindingPage {
         index: usize,
@@ -255,6 +278,14 @@ pub enum Event {
         entries: Result<Vec<Entry>, String>,
         /// Still more pages coming.
         partial: bool,
+        /// The registry's current rows of the objects this page added (`current_rows`).
+        registered: Vec<ObjectRecord>,
+    },
+    /// The registry's current rows of the objects a listing shows, read again (a refresh).
+    Registered {
+        connection: String,
+        bucket: String,
+        rows: std::collections::HashMap<String, ObjectRecord>,
     },
     Checked {
         connection: String,
@@ -457,10 +488,8 @@ impl Worker {
             self.blocking(home, |h| Ok(Event::Defaults(h.default_keys()?)))
                 .await,
         );
-        send(
-            self.blocking(home, |h| Ok(Event::Objects(h.registry.objects()?)))
-                .await,
-        );
+        // The window asks for the rows of what it lists (`Registered`), never every row.
+        self.send(Event::Refreshed);
     }
 
     /// Runs a command whose only answer is "done" or an error, then refreshes.
@@ -531,7 +560,9 @@ impl Worker {
                 allow_sse_c,
             } => self.preflight(&home, connection, bucket, allow_sse_c).await,
             C::DeleteObject { connection, url } => self.delete_object(&home, connection, url).await,
-            C::DeleteOldVersions { ids } => self.delete_old_versions(&home, ids).await,
+            C::DeleteOldVersions { scope, count } => {
+                self.delete_old_versions(&home, scope, count).await
+            }
             C::Upload {
                 files,
                 connection,
@@ -541,6 +572,47 @@ impl Worker {
             } => self.upload(files, connection, bucket, prefix, key).await,
             C::AbortUpload { object_id } => self.abort_upload(&home, object_id).await,
             C::ExportAudit { path } => self.export_audit(&home, path).await,
+            C::Registered {
+                connection,
+                bucket,
+                keys,
+            } => {
+                let (c, b) = (connection.clone(), bucket.clone());
+                let rows = self
+                    .blocking(&home, move |h| {
+                        Ok(h.registry.current_rows(&c, &b, &keys)?)
+                    })
+                    .await;
+                match rows {
+                    Ok(rows) => self.send(Event::Registered {
+                        connection,
+                        bucket,
+                        rows,
+                    }),
+                    Err(e) => self.send(Event::Error(e)),
+                }
+            }
+            C::PreviewTargets { scope } => {
+                let asked = scope.clone();
+                let answer = self
+                    .blocking(&home, move |h| {
+                        let count = h.registry.scope_count(&asked)?;
+                        let first = h.registry.scope_page(&asked, 0, PREVIEW_ROWS)?;
+                        Ok((count, first))
+                    })
+                    .await;
+                match answer {
+                    Ok((count, first)) => self.send(Event::TargetsPreview {
+                        scope,
+                        count,
+                        first: first
+                            .iter()
+                            .map(|o| (o.url(), o.key_label.clone()))
+                            .collect(),
+                    }),
+                    Err(e) => self.send(Event::Error(e)),
+                }
+            }
             C::FindingPage {
                 index,
                 scope,

@@ -71,14 +71,17 @@ impl Worker {
         prefix: String,
         all: bool,
     ) {
-        let listing = |entries, partial| Event::Listing {
+        let listing = |entries, partial, registered| Event::Listing {
             connection: connection.clone(),
             bucket: bucket.clone(),
             prefix: prefix.clone(),
             all,
             entries,
             partial,
+            registered,
         };
+        // With each page, the registry's rows of the objects it added (an index seek each).
+        let mut sent = 0;
         let listed = async {
             let conn = home.resolve_connection(Some(&connection))?;
             let level = crate::core::bucket::Level {
@@ -86,13 +89,25 @@ impl Worker {
                 all,
             };
             crate::core::bucket::list_level(home, &conn, &bucket, level, |page, more| {
-                self.send(listing(Ok(page.to_vec()), more))
+                let keys: Vec<String> = page[sent.min(page.len())..]
+                    .iter()
+                    .filter_map(|e| e.object_key().map(str::to_string))
+                    .collect();
+                sent = page.len();
+                let registered = match home.registry.current_rows(&connection, &bucket, &keys) {
+                    Ok(rows) => rows.into_values().collect(),
+                    Err(e) => {
+                        self.send(Event::Error(e.to_string()));
+                        Vec::new()
+                    }
+                };
+                self.send(listing(Ok(page.to_vec()), more, registered))
             })
             .await
         }
         .await;
         if let Err(e) = listed {
-            self.send(listing(Err(e.to_string()), false));
+            self.send(listing(Err(e.to_string()), false, Vec::new()));
         }
     }
 
@@ -193,11 +208,29 @@ impl Worker {
         self.refresh(home).await;
     }
 
-    pub(super) async fn delete_old_versions(&self, home: &Arc<Home>, ids: Vec<i64>) {
-        let result = home.delete_old_versions(&ids).await;
-        self.report(result.map_err(|e| e.to_string()), |n| {
-            format!("Deleted {n} old version(s)")
-        });
+    pub(super) async fn delete_old_versions(
+        &self,
+        home: &Arc<Home>,
+        scope: crate::core::registry::ObjectScope,
+        shown: u64,
+    ) {
+        let ids = self
+            .blocking(home, move |h| Ok(h.registry.scope_all(&scope)?))
+            .await
+            .map(|rows| rows.iter().map(|o| o.id).collect::<Vec<i64>>());
+        let result = match ids {
+            Ok(ids) if ids.len() as u64 == shown => home
+                .delete_old_versions(&ids)
+                .await
+                .map_err(|e| e.to_string()),
+            Ok(ids) => Err(format!(
+                "the registry now holds {} such old version(s), not the {shown} shown; nothing \
+                 was deleted: look at the audit again",
+                ids.len()
+            )),
+            Err(e) => Err(e),
+        };
+        self.report(result, |n| format!("Deleted {n} old version(s)"));
         self.refresh(home).await;
     }
 

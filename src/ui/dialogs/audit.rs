@@ -51,7 +51,10 @@ impl DialogUi for ExportAudit {
 pub struct DeleteOldVersions {
     /// The key's label; empty for a key the registry cannot name.
     pub label: String,
-    pub ids: Vec<i64>,
+    /// The old versions of the key, and how many the audit counted (the delete refuses if
+    /// the registry holds another number by then).
+    pub scope: crate::core::registry::ObjectScope,
+    pub count: u64,
     pub typed: String,
 }
 
@@ -63,7 +66,7 @@ impl DialogUi for DeleteOldVersions {
     }
 
     fn ui(&mut self, _app: &mut App, ui: &mut egui::Ui) -> Choice {
-        ui.label(RichText::new(format!("⚠ {} old version(s) will be deleted from their buckets for good. They are versions kept after a rotation; the current versions, under the new key, stay.", self.ids.len())).color(ui.visuals().warn_fg_color));
+        ui.label(RichText::new(format!("⚠ {} old version(s) will be deleted from their buckets for good. They are versions kept after a rotation; the current versions, under the new key, stay.", self.count)).color(ui.visuals().warn_fg_color));
         // A key without a label (unregistered) is confirmed with the word "delete".
         let word = if self.label.is_empty() {
             "delete".to_string()
@@ -75,7 +78,9 @@ impl DialogUi for DeleteOldVersions {
     }
 
     fn confirm(self, app: &mut App) {
-        app.backend
-            .send(Command::DeleteOldVersions { ids: self.ids });
+        app.backend.send(Command::DeleteOldVersions {
+            scope: self.scope,
+            count: self.count,
+        });
     }
 }

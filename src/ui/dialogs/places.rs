@@ -6,7 +6,7 @@ use super::{Choice, DialogUi, buttons, combo, field};
 use crate::core::defaults::default_for;
 use crate::core::jobs::JobSpec;
 use crate::core::migrate::Target;
-use crate::core::rotate::{RotateSelection, select};
+use crate::core::rotate::RotateSelection;
 use crate::ui::{App, Command, Screen};
 
 /// Sets (or removes) the default key of the open folder.
@@ -95,6 +95,7 @@ pub struct Migrate {
     pub kms_key: String,
     /// Typed "none" to confirm storing without encryption.
     pub confirmed: bool,
+    pub preview: super::rotate::TargetsPreview,
 }
 
 impl Migrate {
@@ -105,6 +106,7 @@ impl Migrate {
             target: "sse-s3".into(),
             kms_key: String::new(),
             confirmed: false,
+            preview: Default::default(),
         }
     }
 
@@ -142,19 +144,15 @@ impl DialogUi for Migrate {
                 "optional: the bucket's default",
             );
         }
-        let targets = select(&app.objects, &self.selection, None);
         ui.add_space(6.0);
-        ui.label(RichText::new(format!("{} object(s) will leave SSE-C:", targets.len())).strong());
-        for o in targets.iter().take(6) {
-            ui.monospace(format!(
-                "{}  (key {})",
-                o.url(),
-                o.key_label.as_deref().unwrap_or("?")
-            ));
-        }
-        if targets.len() > 6 {
-            ui.label(format!("… and {} more", targets.len() - 6));
-        }
+        let scope = self.selection.scope(None);
+        let count = self.preview.show(
+            app,
+            ui,
+            &scope,
+            "object(s) will leave SSE-C:",
+            |url, label| format!("{url}  (key {})", label.unwrap_or("?")),
+        );
         let none = self.target == "none";
         if none {
             ui.label(
@@ -164,7 +162,8 @@ impl DialogUi for Migrate {
             ui.checkbox(&mut self.confirmed, "Store them unencrypted");
         }
         ui.label(RichText::new("A server that ignores SSE-S3/KMS (Garage does) is found out by a probe first, and nothing is migrated there.").weak());
-        let ok = !targets.is_empty() && self.target().is_some() && (!none || self.confirmed);
+        let ok =
+            count.is_some_and(|n| n > 0) && self.target().is_some() && (!none || self.confirmed);
         buttons(ui, "Migrate", ok)
     }
 

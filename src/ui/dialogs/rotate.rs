@@ -1,13 +1,14 @@
 //! The rotate dialog: which objects, to which key, and a preview of exactly what the
-//! rotation will take (the core's own `rotate::select`, over the rows the window holds).
+//! rotation will take (the registry counts the core's own selection and reads its first rows;
+//! the window never holds the rows of a whole key).
 
 use egui::RichText;
 
 use super::{Choice, DialogUi, buttons, combo, field};
 use crate::core::jobs::JobSpec;
 use crate::core::location::S3Location;
-use crate::core::registry::ObjectRecord;
-use crate::core::rotate::{RotateSelection, select};
+use crate::core::registry::ObjectScope;
+use crate::core::rotate::RotateSelection;
 use crate::ui::{App, Screen};
 
 #[derive(Debug)]
@@ -21,6 +22,62 @@ pub struct Rotate {
     pub to: String,
     /// With a key's selection: only objects under this s3://BUCKET/PREFIX.
     pub prefix: String,
+    pub preview: TargetsPreview,
+}
+
+/// A preview's first rows: (s3 URL, key label).
+pub type FirstRows = Vec<(String, Option<String>)>;
+
+/// How many objects an operation's selection takes, and its first few, as the registry
+/// answered for the selection shown (asked again when the selection changes).
+#[derive(Debug, Default)]
+pub struct TargetsPreview {
+    asked: Option<ObjectScope>,
+    /// The answer: for which scope, how many, the first rows (object, key label).
+    pub shown: Option<(ObjectScope, u64, FirstRows)>,
+}
+
+impl TargetsPreview {
+    /// The answer for `scope`, asked of the registry when it is not the one shown or asked.
+    pub fn for_scope(&mut self, app: &App, scope: &ObjectScope) -> Option<(u64, &FirstRows)> {
+        if self.asked.as_ref() != Some(scope) {
+            self.asked = Some(scope.clone());
+            app.backend.send(crate::ui::Command::PreviewTargets {
+                scope: scope.clone(),
+            });
+        }
+        match &self.shown {
+            Some((s, n, first)) if s == scope => Some((*n, first)),
+            _ => None,
+        }
+    }
+
+    /// Lists the answer under a heading ("N object(s) will change:"), each row through
+    /// `row`; a spinner while the registry is asked. Returns the count, once known.
+    pub fn show(
+        &mut self,
+        app: &App,
+        ui: &mut egui::Ui,
+        scope: &ObjectScope,
+        heading: &str,
+        row: impl Fn(&str, Option<&str>) -> String,
+    ) -> Option<u64> {
+        let Some((n, first)) = self.for_scope(app, scope) else {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Counting the objects it takes…");
+            });
+            return None;
+        };
+        ui.label(RichText::new(format!("{n} {heading}")).strong());
+        for (object, label) in first {
+            ui.monospace(row(object, label.as_deref()));
+        }
+        if n > first.len() as u64 {
+            ui.label(format!("… and {} more", n - first.len() as u64));
+        }
+        Some(n)
+    }
 }
 
 impl Rotate {
@@ -31,6 +88,7 @@ impl Rotate {
             from_label: None,
             to: String::new(),
             prefix: String::new(),
+            preview: TargetsPreview::default(),
         }
     }
 
@@ -58,14 +116,14 @@ impl Rotate {
         }
     }
 
-    /// The registry rows the rotation will move, as the window knows them.
-    fn targets<'a>(&self, app: &'a App) -> Vec<&'a ObjectRecord> {
+    /// The registry rows the rotation will move.
+    fn scope(&self, app: &App) -> ObjectScope {
         let to = app
             .keys
             .iter()
             .find(|k| k.summary.key.label == self.to)
             .map(|k| k.summary.key.fingerprint.clone());
-        select(&app.objects, &self.effective(), to.as_ref())
+        self.effective().scope(to.as_ref())
     }
 }
 
@@ -101,22 +159,16 @@ impl DialogUi for Rotate {
                 bad_prefix = true;
             }
         }
-        let targets = self.targets(app);
+        let scope = self.scope(app);
         ui.add_space(6.0);
-        ui.label(RichText::new(format!("{} object(s) will change:", targets.len())).strong());
-        for o in targets.iter().take(6) {
-            ui.monospace(format!(
-                "{}  ({} -> {})",
-                o.url(),
-                o.key_label.as_deref().unwrap_or("?"),
-                self.to
-            ));
-        }
-        if targets.len() > 6 {
-            ui.label(format!("… and {} more", targets.len() - 6));
-        }
+        let to = self.to.clone();
+        let count = self
+            .preview
+            .show(app, ui, &scope, "object(s) will change:", |url, label| {
+                format!("{url}  ({} -> {to})", label.unwrap_or("?"))
+            });
         ui.label(RichText::new("Keep the old key until the audit shows nothing depends on it: a versioned bucket keeps old versions under it.").weak());
-        let ok = !self.to.is_empty() && !targets.is_empty() && !bad_prefix;
+        let ok = !self.to.is_empty() && count.is_some_and(|n| n > 0) && !bad_prefix;
         buttons(ui, "Rotate", ok)
     }
 

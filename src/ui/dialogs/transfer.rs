@@ -44,7 +44,7 @@ impl Upload {
                 .bucket
                 .clone()
                 .or_else(|| app.prefs.last_bucket.clone())
-                .or_else(|| app.objects.last().map(|o| o.bucket.clone()))
+                .or_else(|| app.browser.buckets.first().cloned())
                 .unwrap_or_default(),
             prefix: app.browser.prefix.clone(),
             key,

@@ -6,7 +6,6 @@ use egui_extras::{Column, TableBuilder};
 use super::title;
 use crate::core::audit::{AuditReport, Finding, FixAction, Severity};
 use crate::core::jobs::JobSpec;
-use crate::core::registry::ObjectState;
 use crate::ui::dialogs::{DeleteOldVersions, Dialog, ExportAudit};
 use crate::ui::{App, Screen, human_bytes};
 
@@ -429,18 +428,13 @@ fn finding_panel(app: &mut App, ui: &mut egui::Ui, index: usize, f: &Finding) {
                 FixAction::Reconcile => app.backend.send(crate::ui::Command::Reconcile),
                 FixAction::ResumeUploads => app.prefs.screen = Screen::Transfers,
                 FixAction::DeleteOldVersions => {
-                    let ids = app
-                        .objects
-                        .iter()
-                        .filter(|o| {
-                            o.state == ObjectState::OldVersion
-                                && f.key_fingerprint.as_deref() == Some(o.key_fingerprint.as_str())
-                        })
-                        .map(|o| o.id)
-                        .collect();
+                    let Some(scope) = f.scope.clone() else {
+                        return;
+                    };
                     app.dialog = Some(Dialog::DeleteOldVersions(DeleteOldVersions {
                         label: f.key_label.clone().unwrap_or_default(),
-                        ids,
+                        scope,
+                        count: f.count,
                         typed: String::new(),
                     }));
                 }

@@ -218,10 +218,7 @@ fn folder_actions(app: &mut App, ui: &mut egui::Ui, relist: &mut bool) {
             .browser
             .entries
             .iter()
-            .filter_map(|e| match e {
-                Entry::Object { key, .. } => Some(key.clone()),
-                Entry::Prefix(_) => None,
-            })
+            .filter_map(|e| e.object_key().map(str::to_string))
             .collect();
         app.browser.checking = true;
         app.backend.send(Command::CheckObjects {

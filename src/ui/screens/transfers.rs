@@ -240,12 +240,7 @@ fn interrupted_uploads(app: &mut App, jobs: &JobManager, ui: &mut egui::Ui) {
         );
         for m in app.interrupted.clone() {
             ui.horizontal(|ui| {
-                let object = app
-                    .objects
-                    .iter()
-                    .find(|o| o.id == m.object_id)
-                    .map(|o| o.url())
-                    .unwrap_or_default();
+                let object = &m.object;
                 ui.label(
                     RichText::new(format!(
                         "#{} {} <- {} ({}, started {})",
