@@ -61,16 +61,7 @@ impl Home {
             return Ok(report);
         };
         let client = client_for(conn, self.secrets().ok()).await?;
-        let mut buckets: Vec<String> = self
-            .registry
-            .objects()?
-            .into_iter()
-            .filter(|o| o.connection == conn.name)
-            .map(|o| o.bucket)
-            .collect();
-        buckets.sort();
-        buckets.dedup();
-        for bucket in buckets {
+        for bucket in self.registry.buckets_of(&conn.name)? {
             for upload in super::bucket::multipart_uploads(&client, &bucket).await? {
                 let known = recorded
                     .iter()

@@ -12,6 +12,14 @@ use rusqlite::{OptionalExtension, params};
 use super::owners::owned_elsewhere;
 use super::*;
 
+/// "Rows of the key in parameter `n`" (always bound: None binds NULL and asks for no key).
+fn key_condition(only: Option<&KeyFingerprint>, n: usize) -> String {
+    match only {
+        Some(_) => format!("o.key_fingerprint = ?{n}"),
+        None => format!("?{n} IS NULL"),
+    }
+}
+
 /// What a checked key delete found.
 #[derive(Debug)]
 pub enum Dependents {
@@ -845,13 +853,15 @@ impl Registry {
         skip_run: Option<i64>,
     ) -> Result<Vec<ObjectRecord>> {
         let db = self.db();
+        // The key's condition only when there is one: "?2 IS NULL OR ..." keeps SQLite from
+        // seeking the key's rows in the (key, state) index.
         let mut stmt = db
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {OBJECT_COLUMNS} {OBJECT_FROM}
-                 WHERE o.id > ?1 AND o.state = 'stored'
-                   AND (?2 IS NULL OR o.key_fingerprint = ?2)
+                 WHERE o.id > ?1 AND o.state = 'stored' AND {}
                    AND (?3 IS NULL OR o.verify_run IS NOT ?3)
-                 ORDER BY o.id LIMIT ?4"
+                 ORDER BY o.id LIMIT ?4",
+                key_condition(only, 2)
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -877,9 +887,12 @@ impl Registry {
     ) -> Result<(u64, u64)> {
         self.db()
             .query_row(
-                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects o
-                 WHERE o.state = 'stored' AND (?1 IS NULL OR o.key_fingerprint = ?1)
-                   AND (?2 IS NULL OR o.verify_run IS NOT ?2)",
+                &format!(
+                    "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects o
+                     WHERE o.state = 'stored' AND {}
+                       AND (?2 IS NULL OR o.verify_run IS NOT ?2)",
+                    key_condition(only, 1)
+                ),
                 params![only.map(KeyFingerprint::as_str), skip_run],
                 |r| {
                     Ok((
@@ -1065,11 +1078,15 @@ impl Registry {
         }
         drop(db);
         // The report lists exactly what the transaction saw.
-        let mut objects: Vec<ObjectRecord> =
-            deps.into_iter().filter(|o| ids.contains(&o.id)).collect();
+        // `ids` is in id order: each lookup is a binary search (a key of a million objects).
+        let mut objects: Vec<ObjectRecord> = deps
+            .into_iter()
+            .filter(|o| ids.binary_search(&o.id).is_ok())
+            .collect();
+        let listed: std::collections::HashSet<i64> = objects.iter().map(|o| o.id).collect();
         let missing: Vec<i64> = ids
             .iter()
-            .filter(|i| !objects.iter().any(|o| o.id == **i))
+            .filter(|i| !listed.contains(i))
             .copied()
             .collect();
         for id in missing {

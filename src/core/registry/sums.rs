@@ -188,7 +188,7 @@ fn prefix_range(prefix: &str, mut arg: impl FnMut(Value) -> String) -> String {
 
 /// The least text greater than every text that starts with `prefix` (None: none is, as for
 /// "" or a prefix of only U+10FFFF). Code point order is UTF-8's byte order, SQLite's.
-fn after_prefix(prefix: &str) -> Option<String> {
+pub(super) fn after_prefix(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         let next = (last as u32 + 1..=0x10FFFF).find_map(char::from_u32);
@@ -658,6 +658,38 @@ mod tests {
             after = last.id;
             out.extend(named.into_iter().map(|(_, line)| line));
         }
+    }
+
+    /// "Starts with" as a range: a text is in [prefix, after_prefix) exactly when it starts
+    /// with the prefix, for any texts (the last character U+10FFFF and surrogate gaps too).
+    #[test]
+    fn a_prefix_range_holds_exactly_the_texts_that_start_with_the_prefix() {
+        let text = proptest::collection::vec(
+            prop_oneof![
+                Just('a'),
+                Just('b'),
+                Just('/'),
+                Just('\u{D7FF}'),
+                Just('\u{E000}'),
+                Just('\u{10FFFF}'),
+                Just('é'),
+            ],
+            0..5,
+        )
+        .prop_map(|c| c.into_iter().collect::<String>());
+        let mut runner = TestRunner::new(Config::with_cases(2000));
+        runner
+            .run(&(text.clone(), text), |(prefix, s)| {
+                let upper = after_prefix(&prefix);
+                let in_range = s >= prefix && upper.as_ref().is_none_or(|u| s < *u);
+                prop_assert_eq!(in_range, s.starts_with(&prefix), "{:?} {:?}", prefix, s);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(after_prefix("photos/"), Some("photos0".into()));
+        assert_eq!(after_prefix("a\u{10FFFF}"), Some("b".into()));
+        assert_eq!(after_prefix("\u{10FFFF}"), None);
+        assert_eq!(after_prefix(""), None);
     }
 
     /// The audit from SQL sums and pages equals the audit computed from every row in memory

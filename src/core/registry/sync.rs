@@ -50,11 +50,16 @@ impl Registry {
         bucket: &str,
         prefix: &str,
     ) -> Result<HashMap<String, ObjectRecord>> {
-        let rows = self.query_objects(
-            "WHERE o.connection_id = ?1 AND o.bucket = ?2 AND o.state = 'stored'
-               AND substr(o.object_key, 1, length(?3)) = ?3",
-            &[&connection.id, &bucket, &prefix],
-        )?;
+        // "Starts with the prefix" as a range the location index seeks to.
+        let filter = "WHERE o.connection_id = ?1 AND o.bucket = ?2 AND o.state = 'stored'
+               AND o.object_key >= ?3";
+        let rows = match super::sums::after_prefix(prefix) {
+            Some(upper) => self.query_objects(
+                &format!("{filter} AND o.object_key < ?4"),
+                &[&connection.id, &bucket, &prefix, &upper],
+            )?,
+            None => self.query_objects(filter, &[&connection.id, &bucket, &prefix])?,
+        };
         // Rows come in id order: a later confirmed upload wins, as in `current_object`.
         Ok(rows
             .into_iter()

@@ -308,6 +308,37 @@ pub struct Backend {
     events_rx: mpsc::Receiver<Event>,
     waker: Waker,
     jobs: Arc<std::sync::OnceLock<JobManager>>,
+    refreshes: Arc<RefreshGate>,
+}
+
+/// At most one refresh runs at a time; the requests made meanwhile fold into one more run
+/// after it (a folder of small files finishes many jobs a second: each asked for a refresh,
+/// and each refresh reads the registry's sums).
+#[derive(Default)]
+struct RefreshGate(std::sync::Mutex<(bool, bool)>);
+
+impl RefreshGate {
+    /// Whether this caller should run the refresh (none running); else it is noted.
+    fn enter(&self) -> bool {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if s.0 {
+            s.1 = true;
+            return false;
+        }
+        s.0 = true;
+        true
+    }
+
+    /// Whether to run once more (asked for while running); else the gate opens.
+    fn again(&self) -> bool {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if s.1 {
+            s.1 = false;
+            return true;
+        }
+        s.0 = false;
+        false
+    }
 }
 
 impl Backend {
@@ -321,6 +352,7 @@ impl Backend {
             events_rx,
             waker,
             jobs: Arc::default(),
+            refreshes: Arc::default(),
         };
         let worker = backend.worker();
         backend
@@ -358,6 +390,7 @@ impl Backend {
             tx: self.events_tx.clone(),
             waker: self.waker.clone(),
             jobs: self.jobs.clone(),
+            refreshes: self.refreshes.clone(),
         }
     }
 }
@@ -370,6 +403,7 @@ struct Worker {
     tx: mpsc::Sender<Event>,
     waker: Waker,
     jobs: Arc<std::sync::OnceLock<JobManager>>,
+    refreshes: Arc<RefreshGate>,
 }
 
 impl Worker {
@@ -456,8 +490,21 @@ impl Worker {
         }
     }
 
-    /// Everything the screens show from the registry and the keyring, sent again.
+    /// Everything the screens show from the registry and the keyring, sent again; while a
+    /// refresh runs, asking again makes it run once more after (see `RefreshGate`).
     async fn refresh(&self, home: &Arc<Home>) {
+        if !self.refreshes.enter() {
+            return;
+        }
+        loop {
+            self.refresh_once(home).await;
+            if !self.refreshes.again() {
+                return;
+            }
+        }
+    }
+
+    async fn refresh_once(&self, home: &Arc<Home>) {
         let send = |r: Result<Event, String>| match r {
             Ok(ev) => self.send(ev),
             Err(e) => self.send(Event::Error(e)),
@@ -683,5 +730,22 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefreshGate;
+
+    #[test]
+    fn refreshes_asked_for_while_one_runs_fold_into_one_more() {
+        let gate = RefreshGate::default();
+        assert!(gate.enter(), "nothing running: this caller runs it");
+        assert!(!gate.enter(), "one running: noted, not run beside it");
+        assert!(!gate.enter(), "a third request folds into the same one");
+        assert!(gate.again(), "the running refresh runs once more");
+        assert!(!gate.again(), "and then the gate opens");
+        assert!(gate.enter());
+        assert!(!gate.again());
     }
 }
