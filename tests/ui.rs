@@ -2018,4 +2018,27 @@ fn with_200000_registered_objects_the_window_holds_only_the_pages_it_shows() {
     );
     shot(&mut ui, "objects-200000.png");
     assert!(held(ui.app()) <= 50 * report.findings.len() + 500 + 3);
+
+    // Deleting a key counts every object it protects and names the first 200 of them.
+    ui.harness.state_mut().prefs.screen = Screen::Keys;
+    ui.until("the key rows", |h| h.query_by_label("photos").is_some());
+    ui.harness
+        .get_all_by_label("Delete…")
+        .nth(1)
+        .unwrap()
+        .click();
+    ui.until("the dependents", |h| {
+        h.query_by_label_contains("object(s) become UNRECOVERABLE")
+            .is_some()
+    });
+    assert!(ui.has_label_containing(&format!("These {of_photos} object(s) become UNRECOVERABLE")));
+    assert!(ui.has_label(&format!(
+        "… and {} more, all counted above",
+        of_photos - 200
+    )));
+    let Some(ssec_manager::ui::dialogs::Dialog::DeleteKey(d)) = &ui.app().dialog else {
+        panic!("the delete dialog");
+    };
+    let (ids, first) = d.dependents.as_ref().unwrap();
+    assert_eq!((ids.len(), first.len()), (of_photos as usize, 200));
 }

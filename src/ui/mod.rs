@@ -461,11 +461,11 @@ impl App {
             Event::Revealed { label, base64 } => {
                 self.revealed = Some((label, base64, Instant::now() + SECRET_TTL));
             }
-            Event::Dependents { label, objects } => {
+            Event::Dependents { label, ids, first } => {
                 if let Some(Dialog::DeleteKey(d)) = &mut self.dialog
                     && d.label == label
                 {
-                    d.dependents = Some(objects);
+                    d.dependents = Some((ids, first));
                 }
             }
             Event::KeyCreated { label } => self.prefs.last_key = Some(label),

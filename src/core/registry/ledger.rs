@@ -12,6 +12,17 @@ use rusqlite::{OptionalExtension, params};
 use super::owners::owned_elsewhere;
 use super::*;
 
+/// The ids of the rows a key protects (see `dependent_objects`), in id order.
+fn dependent_ids(db: &rusqlite::Connection, fp: &KeyFingerprint) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = db.prepare_cached(&format!(
+        "SELECT id FROM objects WHERE (key_fingerprint = ?1 AND state IN {MAY_BE_ON_SERVER})
+            OR id IN (SELECT object_id FROM rotations WHERE to_fingerprint = ?1)
+         ORDER BY id"
+    ))?;
+    let ids = stmt.query_map([fp.as_str()], |r| r.get(0))?;
+    ids.collect()
+}
+
 /// "Rows of the key in parameter `n`" (always bound: None binds NULL and asks for no key).
 fn key_condition(only: Option<&KeyFingerprint>, n: usize) -> String {
     match only {
@@ -988,6 +999,12 @@ impl Registry {
         )
     }
 
+    /// The ids of `dependent_objects`, in id order (what a delete dialog holds: 8 bytes an
+    /// object, where the rows would be a kilobyte).
+    pub fn dependent_ids(&self, fp: &KeyFingerprint) -> Result<Vec<i64>> {
+        dependent_ids(&self.db(), fp).map_err(|e| self.err(e))
+    }
+
     /// Rows whose outcome must be asked of the server: `in_doubt` ones, and `pending` ones
     /// whose owner process is gone without a multipart record to resume them by (a single
     /// upload cut off, or a multipart one before its id was recorded).
@@ -1041,19 +1058,7 @@ impl Registry {
         let mut db = self.db();
         let tx = immediate(&mut db).map_err(|e| self.err(e))?;
         // Read again inside the transaction: a reservation made since is seen here.
-        let ids: Vec<i64> = {
-            let mut stmt = tx
-                .prepare(&format!(
-                    "SELECT id FROM objects WHERE (key_fingerprint = ?1 AND state IN {MAY_BE_ON_SERVER})
-                        OR id IN (SELECT object_id FROM rotations WHERE to_fingerprint = ?1)
-                     ORDER BY id"
-                ))
-                .map_err(|e| self.err(e))?;
-            stmt.query_map([fp.as_str()], |r| r.get(0))
-                .map_err(|e| self.err(e))?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| self.err(e))?
-        };
+        let ids = dependent_ids(&tx, fp).map_err(|e| self.err(e))?;
         if let Some(shown) = shown {
             let mut shown = shown.to_vec();
             shown.sort_unstable();

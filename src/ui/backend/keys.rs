@@ -10,6 +10,9 @@ use super::{Event, Worker};
 use crate::core::Home;
 use crate::core::keys::DeleteConfirmation;
 
+/// How many of a key's objects the delete dialog names (it counts them all).
+const DEPENDENTS_SHOWN: usize = 200;
+
 impl Worker {
     /// Looks for keys whose registry is gone, and offers them (an empty list is sent too).
     pub(super) async fn orphans(&self, home: &Arc<Home>) {
@@ -120,16 +123,22 @@ impl Worker {
 
     pub(super) async fn key_dependents(&self, home: &Arc<Home>, label: String) {
         let l = label.clone();
+        // Every id (the delete names exactly these), the names of the first few only.
         let deps = self
             .blocking(home, move |h| {
-                Ok(h.key_dependents(&l)?
-                    .iter()
-                    .map(|o| (o.id, format!("{}: {}", o.connection, o.url())))
-                    .collect::<Vec<_>>())
+                let fp = h.key_record(&l)?.fingerprint;
+                let ids = h.registry.dependent_ids(&fp)?;
+                let mut first = Vec::new();
+                for id in ids.iter().take(DEPENDENTS_SHOWN) {
+                    if let Some(o) = h.registry.object_by_id(*id)? {
+                        first.push(format!("{}: {}", o.connection, o.url()));
+                    }
+                }
+                Ok((ids, first))
             })
             .await;
         match deps {
-            Ok(objects) => self.send(Event::Dependents { label, objects }),
+            Ok((ids, first)) => self.send(Event::Dependents { label, ids, first }),
             Err(e) => self.send(Event::Error(e)),
         }
     }

@@ -257,10 +257,11 @@ pub enum Event {
         label: String,
         base64: Zeroizing<String>,
     },
-    /// What a key protects: registry id and "connection: s3://bucket/key".
+    /// What a key protects: every registry id, and the first ones' "connection: s3://bucket/key".
     Dependents {
         label: String,
-        objects: Vec<(i64, String)>,
+        ids: Vec<i64>,
+        first: Vec<String>,
     },
     KeyCreated {
         label: String,

@@ -170,9 +170,10 @@ pub struct DeleteKey {
     /// another one: the core refuses then).
     pub fingerprint: Option<crate::core::key::KeyFingerprint>,
     pub typed: String,
-    /// What the key protects (registry id, and its name), None while the worker looks it
-    /// up. Exactly this set is sent with the delete: the core refuses if it changed.
-    pub dependents: Option<Vec<(i64, String)>>,
+    /// What the key protects (every registry id; the first ones' names), None while the
+    /// worker looks it up. Exactly these ids are sent with the delete: the core refuses if
+    /// they changed.
+    pub dependents: Option<(Vec<i64>, Vec<String>)>,
 }
 
 impl DialogUi for DeleteKey {
@@ -190,16 +191,22 @@ impl DialogUi for DeleteKey {
                     ui.label("Looking up the objects this key encrypts…");
                 });
             }
-            Some(d) if d.is_empty() => {
+            Some((ids, _)) if ids.is_empty() => {
                 ui.label("This key encrypts no registered object.");
             }
-            Some(d) => {
-                ui.label(RichText::new(format!("☠ These {} object(s) become UNRECOVERABLE: nobody, not even the provider, can open them without this key.", d.len())).color(ui.visuals().error_fg_color).strong());
+            Some((ids, first)) => {
+                ui.label(RichText::new(format!("☠ These {} object(s) become UNRECOVERABLE: nobody, not even the provider, can open them without this key.", ids.len())).color(ui.visuals().error_fg_color).strong());
                 egui::ScrollArea::vertical()
                     .max_height(160.0)
                     .show(ui, |ui| {
-                        for (_, o) in d {
+                        for o in first {
                             ui.monospace(o);
+                        }
+                        if ids.len() > first.len() {
+                            ui.label(format!(
+                                "… and {} more, all counted above",
+                                ids.len() - first.len()
+                            ));
                         }
                     });
             }
@@ -221,12 +228,7 @@ impl DialogUi for DeleteKey {
     }
 
     fn confirm(self, app: &mut App) {
-        let shown = self
-            .dependents
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let shown = self.dependents.map(|(ids, _)| ids).unwrap_or_default();
         let Some(fingerprint) = self.fingerprint else {
             app.error(format!("key \"{}\" is no longer listed", self.label));
             return;
