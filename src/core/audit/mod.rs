@@ -347,10 +347,18 @@ impl crate::core::Home {
     /// Sums come from grouped queries and each finding carries the first page of its
     /// objects, so the report's size does not grow with the registry.
     pub fn audit(&self) -> crate::core::Result<AuditReport> {
+        Ok(self.keys_and_audit()?.1)
+    }
+
+    /// The key list and the audit from one read of the registry's sums and one keyring
+    /// lookup per key: what the window's refresh shows.
+    pub fn keys_and_audit(
+        &self,
+    ) -> crate::core::Result<(Vec<crate::core::keys::KeyListing>, AuditReport)> {
         let cutoff = stale_before(chrono::Utc::now(), VERIFY_MAX_AGE_DAYS);
         let sums = self.registry.audit_sums(Some(&cutoff))?;
         let keys = self.registry.keys_from(&sums)?;
-        let presence = keys
+        let presence: HashMap<String, Option<bool>> = keys
             .iter()
             .map(|k| {
                 let fp = k.key.fingerprint.clone();
@@ -370,7 +378,17 @@ impl crate::core::Home {
         report
             .findings
             .extend(shared_outside(&keys, &report.shared));
-        Ok(report)
+        let listings = keys
+            .into_iter()
+            .map(|summary| crate::core::keys::KeyListing {
+                in_keyring: presence
+                    .get(summary.key.fingerprint.as_str())
+                    .copied()
+                    .flatten(),
+                summary,
+            })
+            .collect();
+        Ok((listings, report))
     }
 
     /// The next page (up to `limit`) of a finding's objects, after the ones it holds.

@@ -10,7 +10,6 @@ mod connections;
 mod keys;
 mod objects;
 
-use crate::core::registry::ScopePages as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -202,9 +201,6 @@ pub enum Command {
         url: S3Url,
     },
 }
-
-/// How many objects a rotation or migration preview lists.
-const PREVIEW_ROWS: usize = 6;
 
 /// How many more objects of a finding "Show more" reads.
 pub const FINDING_PAGE: usize = 500;
@@ -510,10 +506,12 @@ impl Worker {
             Ok(ev) => self.send(ev),
             Err(e) => self.send(Event::Error(e)),
         };
-        send(
-            self.blocking(home, |h| Ok(Event::Keys(h.list_keys()?)))
-                .await,
-        );
+        // Keys and audit from one read of the registry's sums.
+        let (keys, audit) = match self.blocking(home, |h| h.keys_and_audit()).await {
+            Ok((keys, audit)) => (Ok(Event::Keys(keys)), Ok(Event::Audit(Box::new(audit)))),
+            Err(e) => (Err(e.clone()), Err(e)),
+        };
+        send(keys);
         send(
             self.blocking(home, |h| Ok(Event::Connections(h.registry.connections()?)))
                 .await,
@@ -524,10 +522,7 @@ impl Worker {
             })
             .await,
         );
-        send(
-            self.blocking(home, |h| Ok(Event::Audit(Box::new(h.audit()?))))
-                .await,
-        );
+        send(audit);
         send(
             self.blocking(home, |h| Ok(Event::SyncPairs(h.registry.sync_pairs()?)))
                 .await,
@@ -624,54 +619,13 @@ impl Worker {
                 connection,
                 bucket,
                 keys,
-            } => {
-                let (c, b) = (connection.clone(), bucket.clone());
-                let rows = self
-                    .blocking(&home, move |h| {
-                        Ok(h.registry.current_rows(&c, &b, &keys)?)
-                    })
-                    .await;
-                match rows {
-                    Ok(rows) => self.send(Event::Registered {
-                        connection,
-                        bucket,
-                        rows,
-                    }),
-                    Err(e) => self.send(Event::Error(e)),
-                }
-            }
-            C::PreviewTargets { scope } => {
-                let asked = scope.clone();
-                let answer = self
-                    .blocking(&home, move |h| {
-                        let count = h.registry.scope_count(&asked)?;
-                        let first = h.registry.scope_page(&asked, 0, PREVIEW_ROWS)?;
-                        Ok((count, first))
-                    })
-                    .await;
-                match answer {
-                    Ok((count, first)) => self.send(Event::TargetsPreview {
-                        scope,
-                        count,
-                        first: first
-                            .iter()
-                            .map(|o| (o.url(), o.key_label.clone()))
-                            .collect(),
-                    }),
-                    Err(e) => self.send(Event::Error(e)),
-                }
-            }
+            } => self.registered(&home, connection, bucket, keys).await,
+            C::PreviewTargets { scope } => self.preview_targets(&home, scope).await,
             C::FindingPage {
                 index,
                 scope,
                 after,
-            } => {
-                let asked = scope.clone();
-                let rows = self
-                    .blocking(&home, move |h| h.finding_page(&asked, after, FINDING_PAGE))
-                    .await;
-                self.send(Event::FindingPage { index, scope, rows });
-            }
+            } => self.finding_page(&home, index, scope, after).await,
             C::PlanSync { request } => {
                 let plan = crate::core::sync::plan(&home, &request).await;
                 self.send(Event::SyncPlanned(

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Event, Worker};
+use crate::core::registry::{ObjectScope, ScopePages as _};
+
+/// How many objects a rotation or migration preview lists.
+const PREVIEW_ROWS: usize = 6;
 use crate::core::location::S3Url;
 use crate::core::transfer::{TransferCtx, TransferOptions};
 use crate::core::{Home, Result};
@@ -240,6 +244,68 @@ impl Worker {
             format!("Aborted upload #{object_id}")
         });
         self.refresh(home).await;
+    }
+
+    /// The registry's current rows of these listed objects (`Registered`).
+    pub(super) async fn registered(
+        &self,
+        home: &Arc<Home>,
+        connection: String,
+        bucket: String,
+        keys: Vec<String>,
+    ) {
+        let (c, b) = (connection.clone(), bucket.clone());
+        let rows = self
+            .blocking(home, move |h| Ok(h.registry.current_rows(&c, &b, &keys)?))
+            .await;
+        match rows {
+            Ok(rows) => self.send(Event::Registered {
+                connection,
+                bucket,
+                rows,
+            }),
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    /// How many objects a rotation or migration takes, and the first few (`PreviewTargets`).
+    pub(super) async fn preview_targets(&self, home: &Arc<Home>, scope: ObjectScope) {
+        let asked = scope.clone();
+        let answer = self
+            .blocking(home, move |h| {
+                let count = h.registry.scope_count(&asked)?;
+                let first = h.registry.scope_page(&asked, 0, PREVIEW_ROWS)?;
+                Ok((count, first))
+            })
+            .await;
+        match answer {
+            Ok((count, first)) => self.send(Event::TargetsPreview {
+                scope,
+                count,
+                first: first
+                    .iter()
+                    .map(|o| (o.url(), o.key_label.clone()))
+                    .collect(),
+            }),
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    /// The next page of an audit finding's objects (`FindingPage`).
+    pub(super) async fn finding_page(
+        &self,
+        home: &Arc<Home>,
+        index: usize,
+        scope: ObjectScope,
+        after: i64,
+    ) {
+        let asked = scope.clone();
+        let rows = self
+            .blocking(home, move |h| {
+                h.finding_page(&asked, after, super::FINDING_PAGE)
+            })
+            .await;
+        self.send(Event::FindingPage { index, scope, rows });
     }
 
     pub(super) async fn export_audit(&self, home: &Arc<Home>, path: PathBuf) {
