@@ -425,10 +425,18 @@ impl App {
             Event::Registered {
                 connection,
                 bucket,
-                rows,
+                keys,
+                mut rows,
             } => {
+                // Only the keys asked about change: a listing that arrived meanwhile keeps
+                // the rows it brought.
                 if self.browser.shows(&connection, &bucket) {
-                    self.browser.registered = rows;
+                    for key in keys {
+                        match rows.remove(&key) {
+                            Some(row) => self.browser.registered.insert(key, row),
+                            None => self.browser.registered.remove(&key),
+                        };
+                    }
                 }
             }
             Event::Interrupted(i) => self.interrupted = i,

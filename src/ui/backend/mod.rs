@@ -278,10 +278,12 @@ pub enum Event {
         /// The registry's current rows of the objects this page added (`current_rows`).
         registered: Vec<ObjectRecord>,
     },
-    /// The registry's current rows of the objects a listing shows, read again (a refresh).
+    /// The registry's current rows of the objects a listing shows, read again (a refresh):
+    /// for each of `keys`, its row in `rows` or none any more.
     Registered {
         connection: String,
         bucket: String,
+        keys: Vec<String>,
         rows: std::collections::HashMap<String, ObjectRecord>,
     },
     Checked {

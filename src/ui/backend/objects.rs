@@ -254,14 +254,15 @@ impl Worker {
         bucket: String,
         keys: Vec<String>,
     ) {
-        let (c, b) = (connection.clone(), bucket.clone());
+        let (c, b, k) = (connection.clone(), bucket.clone(), keys.clone());
         let rows = self
-            .blocking(home, move |h| Ok(h.registry.current_rows(&c, &b, &keys)?))
+            .blocking(home, move |h| Ok(h.registry.current_rows(&c, &b, &k)?))
             .await;
         match rows {
             Ok(rows) => self.send(Event::Registered {
                 connection,
                 bucket,
+                keys,
                 rows,
             }),
             Err(e) => self.send(Event::Error(e)),
