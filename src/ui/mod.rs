@@ -147,6 +147,21 @@ pub enum SortBy {
 }
 
 impl Browser {
+    /// The registry's answer about `keys`: each gets its row, or loses it. Only the keys asked
+    /// about change: a listing that arrived meanwhile keeps the rows it brought.
+    fn set_registered(
+        &mut self,
+        keys: Vec<String>,
+        mut rows: std::collections::HashMap<String, ObjectRecord>,
+    ) {
+        for key in keys {
+            match rows.remove(&key) {
+                Some(row) => self.registered.insert(key, row),
+                None => self.registered.remove(&key),
+            };
+        }
+    }
+
     /// Whether the browser is on this bucket of this connection (answers for another place
     /// arrive late and are dropped).
     fn shows(&self, connection: &str, bucket: &str) -> bool {
@@ -397,14 +412,7 @@ impl App {
                 scope,
                 count,
                 first,
-            } => {
-                let preview = match &mut self.dialog {
-                    Some(Dialog::Rotate(d)) => &mut d.preview,
-                    Some(Dialog::Migrate(d)) => &mut d.preview,
-                    _ => return,
-                };
-                preview.shown = Some((scope, count, first));
-            }
+            } => self.set_preview(scope, count, first),
             Event::FindingPage { index, scope, rows } => match rows {
                 Ok(rows) => self.add_finding_page(index, &scope, rows),
                 Err(e) => self.error(e),
@@ -426,17 +434,10 @@ impl App {
                 connection,
                 bucket,
                 keys,
-                mut rows,
+                rows,
             } => {
-                // Only the keys asked about change: a listing that arrived meanwhile keeps
-                // the rows it brought.
                 if self.browser.shows(&connection, &bucket) {
-                    for key in keys {
-                        match rows.remove(&key) {
-                            Some(row) => self.browser.registered.insert(key, row),
-                            None => self.browser.registered.remove(&key),
-                        };
-                    }
+                    self.browser.set_registered(keys, rows);
                 }
             }
             Event::Interrupted(i) => self.interrupted = i,
@@ -568,6 +569,21 @@ impl App {
             }
             Err(e) => self.browser.error = Some(e),
         }
+    }
+
+    /// A rotate or migrate dialog's count and first rows, as the registry answered.
+    fn set_preview(
+        &mut self,
+        scope: crate::core::registry::ObjectScope,
+        count: u64,
+        first: dialogs::FirstRows,
+    ) {
+        let preview = match &mut self.dialog {
+            Some(Dialog::Rotate(d)) => &mut d.preview,
+            Some(Dialog::Migrate(d)) => &mut d.preview,
+            _ => return,
+        };
+        preview.shown = Some((scope, count, first));
     }
 
     /// More objects of the audit's finding `index`, if the audit still has that finding.
@@ -982,6 +998,25 @@ fn app_icon() -> egui::IconData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refreshs_rows_change_only_the_keys_it_asked_about() {
+        use crate::core::registry::ObjectState;
+        let row = |id, key: &str| {
+            let mut o = ObjectRecord::sample(id, "F", Some("k"), ObjectState::Stored);
+            o.key = key.into();
+            o
+        };
+        let mut b = Browser::default();
+        // A listing brought "new" (uploaded since the refresh asked about the old listing).
+        b.registered.insert("new".into(), row(3, "new"));
+        b.registered.insert("gone".into(), row(1, "gone"));
+        let answer = std::collections::HashMap::from([("kept".to_string(), row(2, "kept"))]);
+        b.set_registered(vec!["gone".into(), "kept".into()], answer);
+        let mut keys: Vec<&String> = b.registered.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["kept", "new"], "gone lost its row, new kept its own");
+    }
 
     #[test]
     fn the_window_repaints_by_itself_only_for_what_moves() {

@@ -28,7 +28,7 @@ pub use connection::{ConnectionForm, RemoveConnection};
 pub use keys::{DeleteKey, Export, Generate, Import};
 pub use places::{DefaultKey, Migrate};
 pub use preflight::Preflight;
-pub use rotate::Rotate;
+pub use rotate::{FirstRows, Rotate};
 pub use share::{Receive, Share};
 pub use sync::{DownloadFolder, Sync};
 pub use transfer::{DeleteObject, DeleteObjects, Download, Upload};
