@@ -2042,3 +2042,26 @@ fn with_200000_registered_objects_the_window_holds_only_the_pages_it_shows() {
     let (ids, first) = d.dependents.as_ref().unwrap();
     assert_eq!((ids.len(), first.len()), (of_photos as usize, 200));
 }
+
+/// A file given on the command line ("Open with") opens the upload dialog aimed at the bucket
+/// the registry's newest object is in, though the window holds none of its rows.
+#[test]
+fn a_file_opened_with_the_app_goes_to_the_bucket_last_uploaded_to() {
+    use ssec_manager::ui::dialogs::Dialog;
+    let h = TestHome::with_connection("ui-open-with");
+    h.ok(&["key", "generate", "k"]);
+    random_file(&h.path("first.bin"), 100);
+    h.upload("first.bin", "k");
+    random_file(&h.path("next.bin"), 100);
+    let mut ui = Ui::open(&h.home);
+    ui.harness
+        .state_mut()
+        .upload_when_ready(vec![h.path("next.bin")]);
+    ui.until("the upload dialog", |h| {
+        matches!(h.state().dialog, Some(Dialog::Upload(_)))
+    });
+    let Some(Dialog::Upload(u)) = &ui.app().dialog else {
+        unreachable!()
+    };
+    assert_eq!(u.bucket, h.bench.bucket);
+}

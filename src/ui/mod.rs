@@ -183,6 +183,8 @@ pub struct App {
     /// Keys in the keyring whose registry is gone (label, fingerprint), offered for adoption.
     pub orphans: Vec<(String, String)>,
     pub connections: Vec<ConnectionRecord>,
+    /// The bucket of the newest registered object (the upload dialog's last resort).
+    pub last_bucket: Option<String>,
     /// The audit of the last refresh (computed by the worker, not per frame).
     pub audit: Option<Arc<crate::core::audit::AuditReport>>,
     pub interrupted: Vec<crate::core::registry::MultipartRecord>,
@@ -239,6 +241,7 @@ impl App {
             orphans: Vec::new(),
             connections: Vec::new(),
             audit: None,
+            last_bucket: None,
             interrupted: Vec::new(),
             toasts: Vec::new(),
             dialog: None,
@@ -424,7 +427,8 @@ impl App {
                     self.error(e);
                 }
             }
-            Event::Refreshed => {
+            Event::Refreshed { last_bucket } => {
+                self.last_bucket = last_bucket;
                 // The last answer of a refresh: keys and connections are in too. The rows
                 // of what the listing shows are read again (a scan may have added some).
                 self.registry_loaded = true;

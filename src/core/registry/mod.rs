@@ -1061,6 +1061,18 @@ impl Registry {
         Ok(())
     }
 
+    /// The bucket of the newest registered object, if any (one row, by id).
+    pub fn last_bucket(&self) -> Result<Option<String>> {
+        self.db()
+            .query_row(
+                "SELECT bucket FROM objects ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// The buckets of a connection that registered objects are in (from the location index).
     pub fn buckets_of(&self, connection: &str) -> Result<Vec<String>> {
         let db = self.db();

@@ -215,8 +215,11 @@ pub enum Event {
     /// Keys of this application in the keyring whose registry is gone: (label, fingerprint).
     Orphans(Vec<(String, String)>),
     Connections(Vec<ConnectionRecord>),
-    /// A refresh is complete: keys, connections and the audit are in.
-    Refreshed,
+    /// A refresh is complete: keys, connections and the audit are in. With it, the bucket of
+    /// the newest registered object (where an upload goes when nothing else says).
+    Refreshed {
+        last_bucket: Option<String>,
+    },
     Preflight(Result<Box<crate::core::preflight::PreflightReport>, String>),
     /// The audit of what the registry and the keyring hold (sent before `Objects`).
     Audit(Box<crate::core::audit::AuditReport>),
@@ -534,7 +537,11 @@ impl Worker {
                 .await,
         );
         // The window asks for the rows of what it lists (`Registered`), never every row.
-        self.send(Event::Refreshed);
+        let last_bucket = self
+            .blocking(home, |h| Ok(h.registry.last_bucket()?))
+            .await
+            .unwrap_or_default();
+        self.send(Event::Refreshed { last_bucket });
     }
 
     /// Runs a command whose only answer is "done" or an error, then refreshes.

@@ -44,7 +44,7 @@ impl Upload {
                 .bucket
                 .clone()
                 .or_else(|| app.prefs.last_bucket.clone())
-                .or_else(|| app.browser.buckets.first().cloned())
+                .or_else(|| app.last_bucket.clone())
                 .unwrap_or_default(),
             prefix: app.browser.prefix.clone(),
             key,
